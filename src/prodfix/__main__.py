@@ -1,0 +1,3 @@
+from prodfix.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Adapters: git, forges, builds, GitOps edits, Argo CD, and the state store."""

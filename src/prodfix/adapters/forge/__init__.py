@@ -1,0 +1,107 @@
+"""The forge interface the workflow depends on; implementations: embedded (git), github."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from prodfix.errors import Exit, ProdfixError
+from prodfix.types import BranchName, PrNumber, Sha
+
+
+class PrState(StrEnum):
+    OPEN = "open"
+    MERGED = "merged"
+    CLOSED = "closed"
+
+
+class MergeMethod(StrEnum):
+    MERGE = "merge"
+    SQUASH = "squash"
+    REBASE = "rebase"
+
+
+@dataclass(frozen=True)
+class Approval:
+    who: str
+    when: str  # ISO 8601
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: PrNumber
+    title: str
+    head: BranchName
+    base: BranchName
+    head_sha: Sha
+    state: PrState
+    url: str
+    body: str = ""
+    draft: bool = False
+    merge_commit: Sha | None = None
+    approvals: tuple[Approval, ...] = ()
+    mergeable: bool | None = None  # None: the forge is still computing it
+    # Why it cannot be merged now, in words a person acts on: "1 approval required",
+    # "unresolved conversations: 2", "required check pending: ci/jenkins". Empty = mergeable.
+    blockers: tuple[str, ...] = ()
+    labels: tuple[str, ...] = field(default=())
+
+
+class MergeBlocked(ProdfixError):
+    """The forge refused the merge (reviews, checks, conversations, conflicts)."""
+
+    def __init__(self, number: int, reasons: list[str], hint: str = "") -> None:
+        super().__init__(
+            f"PR #{number} cannot be merged yet: {'; '.join(reasons) or 'blocked'}",
+            hint=hint or f"resolve that, then run `prodfix pr merge {number}` again",
+            code=Exit.FAILED,
+        )
+        self.reasons = reasons
+
+
+class HeadMoved(ProdfixError):
+    """The PR head is not the SHA we reviewed/planned on: re-plan from fresh facts."""
+
+    def __init__(self, number: int, expected: str, actual: str) -> None:
+        super().__init__(
+            f"PR #{number} head moved from {expected[:7]} to {actual[:7]} while prodfix was merging",
+            hint="run the command again: prodfix re-reads the PR and plans from there",
+            code=Exit.SERVICE,
+        )
+
+
+class Forge(Protocol):
+    """Small on purpose (ghstack's ~80-line interface): everything the workflow asks a forge."""
+
+    @property
+    def name(self) -> str: ...  # "embedded git forge", "GitHub (ghe.example.com)"
+
+    def find_pr(
+        self, head: BranchName, base: BranchName, *, open_only: bool = True
+    ) -> PullRequest | None: ...
+
+    def create_pr(
+        self, head: BranchName, base: BranchName, title: str, body: str, *, draft: bool = False
+    ) -> PullRequest: ...
+
+    def get_pr(self, number: PrNumber) -> PullRequest: ...
+
+    def list_prs(self, *, state: str = "open") -> list[PullRequest]: ...  # open | all
+
+    def approve(self, number: PrNumber, body: str = "") -> PullRequest: ...
+
+    def merge(
+        self,
+        number: PrNumber,
+        *,
+        method: MergeMethod,
+        expected_head: Sha,
+        message: str | None = None,
+    ) -> PullRequest: ...  # raises MergeBlocked, HeadMoved
+
+    def close(self, number: PrNumber) -> PullRequest: ...
+
+    def comment(self, number: PrNumber, body: str) -> None: ...
+
+    def compare_url(self, base: BranchName, head: BranchName) -> str | None: ...

@@ -1,0 +1,329 @@
+"""The git CLI through one subprocess helper.
+
+Why the CLI and not a library: it honours the user's ssh config, credential helpers and partial
+clones, and with a commit-graph it is the fastest option measured (NOTES/measurements.md §2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from prodfix.errors import Exit, ProdfixError
+from prodfix.types import BranchName, Sha
+
+MIN_GIT = (2, 38)  # `merge-tree --write-tree` (NOTES/git.md §3)
+
+# Variables a user sets on purpose to reach their remotes; every other GIT_* (GIT_DIR,
+# GIT_INDEX_FILE, GIT_WORK_TREE from a hook that called us…) would silently retarget git.
+_KEEP_ENV = frozenset(
+    {
+        "GIT_EXEC_PATH",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_NO_VERIFY",
+        "GIT_ASKPASS",
+        "GIT_TERMINAL_PROMPT",
+        "GIT_HTTP_PROXY_AUTHMETHOD",
+        "GIT_ALLOW_PROTOCOL",
+        "GIT_CONFIG_NOSYSTEM",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_COMMITTER_DATE",
+    }
+)
+
+SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+# Counts spawned processes; `bench/` reports it (issue: status spawns ≤ 3 per repository).
+spawned = 0
+
+
+class GitError(ProdfixError):
+    """A git command failed; carries argv, exit code and stderr for --debug and for callers."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
+        first = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {returncode}"
+        super().__init__(
+            f"git {' '.join(argv[1:4])}… failed: {first}",
+            hint="run it with --debug to see the full git output",
+            code=Exit.USAGE,
+        )
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_ENV}
+    env["LC_ALL"] = "C"  # parse English messages, never translated ones
+    if extra:
+        env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def records(self) -> list[str]:
+        """NUL-separated records of a `-z` command."""
+        return [r for r in self.stdout.split("\0") if r]
+
+
+def run(
+    cwd: Path | str,
+    *args: str,
+    check: bool = True,
+    input: str | None = None,
+    env: Mapping[str, str] | None = None,
+    ok_codes: Iterable[int] = (0,),
+) -> Result:
+    """Run `git ARGS` in cwd. The only place prodfix starts git."""
+    global spawned
+    argv = ("git", *args)
+    spawned += 1
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+            env=clean_env(env),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        if not Path(cwd).is_dir():
+            raise ProdfixError(
+                f"{cwd} does not exist", hint="check the path you gave with -C"
+            ) from exc
+        raise ProdfixError(
+            "git is not installed or not on PATH",
+            hint=f"install git {MIN_GIT[0]}.{MIN_GIT[1]} or newer",
+        ) from exc
+    if check and proc.returncode not in tuple(ok_codes):
+        raise GitError(argv, proc.returncode, proc.stdout, proc.stderr)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@cache
+def version() -> tuple[int, int]:
+    out = run(".", "version").stdout  # "git version 2.39.5"
+    m = re.search(r"(\d+)\.(\d+)", out)
+    if not m:
+        raise ProdfixError(f"cannot read the git version from {out.strip()!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def require_version() -> None:
+    have = version()
+    if have < MIN_GIT:
+        raise ProdfixError(
+            f"git {have[0]}.{have[1]} is too old: prodfix needs git "
+            f"{MIN_GIT[0]}.{MIN_GIT[1]} or newer (for `git merge-tree --write-tree`)",
+            hint="upgrade git (your package manager, or https://git-scm.com/downloads)",
+        )
+
+
+class Repo:
+    """A working clone. Thin: each method is one git invocation (or one batch)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Repo({str(self.path)!r})"
+
+    def git(self, *args: str, **kw: object) -> Result:
+        return run(self.path, *args, **kw)  # type: ignore[arg-type]
+
+    def out(self, *args: str) -> str:
+        return run(self.path, *args).stdout.strip()
+
+    # -- discovery ---------------------------------------------------------------------
+    @classmethod
+    def discover(cls, start: Path | str) -> Repo:
+        r = run(start, "rev-parse", "--show-toplevel", "--is-shallow-repository", check=False)
+        if r.returncode != 0:
+            if "not a git repository" in r.stderr:
+                raise ProdfixError(
+                    f"{Path(start).resolve()} is not inside a git repository",
+                    hint="run prodfix inside a clone, or point at one with -C PATH",
+                )
+            raise GitError(
+                ("git", "rev-parse", "--show-toplevel"), r.returncode, r.stdout, r.stderr
+            )
+        top, shallow = r.lines[0], r.lines[1] if len(r.lines) > 1 else "false"
+        repo = cls(top)
+        if shallow == "true":
+            raise ProdfixError(
+                f"{top} is a shallow clone: prodfix needs full history to check the rules",
+                hint="run `git fetch --unshallow` first",
+            )
+        return repo
+
+    def git_dir(self) -> Path:
+        return Path(self.out("rev-parse", "--absolute-git-dir"))
+
+    def current_branch(self) -> BranchName | None:
+        r = self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return BranchName(r.stdout.strip()) if r.returncode == 0 else None
+
+    def head(self) -> Sha:
+        return Sha(self.out("rev-parse", "--verify", "HEAD"))
+
+    def in_progress(self) -> str | None:
+        """Name of an operation that owns the work tree (rebase, merge…), or None."""
+        gd = self.git_dir()
+        for marker, name in (
+            ("rebase-merge", "a rebase"),
+            ("rebase-apply", "a rebase or am"),
+            ("MERGE_HEAD", "a merge"),
+            ("CHERRY_PICK_HEAD", "a cherry-pick"),
+            ("REVERT_HEAD", "a revert"),
+            ("BISECT_LOG", "a bisect"),
+        ):
+            if (gd / marker).exists():
+                return name
+        return None
+
+    def is_dirty(self) -> bool:
+        return bool(self.out("status", "--porcelain", "--untracked-files=no"))
+
+    # -- refs -----------------------------------------------------------------------
+    def resolve(self, rev: str) -> Sha | None:
+        r = self.git(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
+        )
+        return Sha(r.stdout.strip()) if r.returncode == 0 else None
+
+    def refs(self, *patterns: str) -> dict[str, Sha]:
+        """Every ref matching the patterns with the commit it points to, in one process."""
+        out = self.git("for-each-ref", "--format=%(refname)%00%(objectname)", *patterns).stdout
+        result: dict[str, Sha] = {}
+        for line in out.splitlines():
+            name, _, sha = line.partition("\0")
+            result[name] = Sha(sha)
+        return result
+
+    def remote_url(self, remote: str) -> str | None:
+        r = self.git("remote", "get-url", remote, check=False)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    def remotes(self) -> list[str]:
+        return self.git("remote").lines
+
+    def fetch(self, remote: str, *refspecs: str, prune: bool = True) -> None:
+        args = ["-c", "fetch.writeCommitGraph=true", "fetch", "--quiet", "--no-tags"]
+        if prune:
+            args.append("--prune")
+        r = self.git(*args, remote, *refspecs, check=False)
+        if r.returncode != 0:
+            raise ProdfixError(
+                f"cannot fetch from {remote}: {_last_line(r.stderr)}",
+                hint=f"check the network and `git remote get-url {remote}`; this is safe to retry",
+                code=Exit.SERVICE,
+            )
+
+    def ls_remote(self, remote: str, *patterns: str) -> dict[str, Sha]:
+        r = self.git("ls-remote", remote, *patterns, check=False)
+        if r.returncode != 0:
+            raise ProdfixError(
+                f"cannot read {remote}: {_last_line(r.stderr)}",
+                hint="check the network and the remote URL; this is safe to retry",
+                code=Exit.SERVICE,
+            )
+        result: dict[str, Sha] = {}
+        for line in r.lines:
+            sha, _, name = line.partition("\t")
+            result[name] = Sha(sha)
+        return result
+
+    def push(self, remote: str, *refspecs: str, leases: Mapping[str, str | None] = {}) -> Result:
+        """Push with explicit leases: ref → expected old sha ('' or None = must not exist).
+
+        Never --force: a lease that fails means someone else pushed, and we re-plan.
+        """
+        args = ["push", "--porcelain", "--quiet"]
+        for ref, old in leases.items():
+            args.append(f"--force-with-lease={ref}:{old or ''}")
+        args += [remote, *refspecs]
+        return self.git(*args, check=False)
+
+    # -- history ------------------------------------------------------------------------
+    def rev_list(self, *args: str) -> list[Sha]:
+        return [Sha(s) for s in self.git("rev-list", *args).lines]
+
+    def count(self, *args: str) -> int:
+        return int(self.out("rev-list", "--count", *args))
+
+    def is_ancestor(self, a: str, b: str) -> bool:
+        r = self.git("merge-base", "--is-ancestor", a, b, check=False)
+        if r.returncode not in (0, 1):
+            raise GitError(
+                ("git", "merge-base", "--is-ancestor", a, b), r.returncode, r.stdout, r.stderr
+            )
+        return r.returncode == 0
+
+    def merge_base(self, a: str, b: str) -> Sha | None:
+        r = self.git("merge-base", a, b, check=False)
+        return Sha(r.stdout.strip()) if r.returncode == 0 else None
+
+    def merge_tree(self, ours: str, theirs: str, *, merge_base: str | None = None) -> MergeTree:
+        """Predict a merge without a work tree. Inputs must be verified commits first:
+        merge-tree exits 1 for an unknown ref, the same as for a conflict (NOTES/git.md §4.6)."""
+        args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z"]
+        if merge_base:
+            args.append(f"--merge-base={merge_base}")
+        r = self.git(*args, ours, theirs, check=False)
+        recs = r.stdout.split("\0")
+        if r.returncode not in (0, 1) or not SHA_RE.match(recs[0] if recs else ""):
+            raise GitError(("git", *args, ours, theirs), r.returncode, r.stdout, r.stderr)
+        paths = sorted({p for p in recs[1:] if p})
+        return MergeTree(tree=Sha(recs[0]), clean=r.returncode == 0, conflicts=tuple(paths))
+
+    def log_records(self, fmt: str, *args: str) -> Iterator[list[str]]:
+        """`git log` with fields separated by %x1f and records by NUL."""
+        out = self.git("log", "-z", f"--format={fmt}", *args).stdout
+        for rec in out.split("\0"):
+            if rec:
+                yield rec.split("\x1f")
+
+    def check_ref_format(self, branch: str) -> bool:
+        return self.git("check-ref-format", "--branch", branch, check=False).returncode == 0
+
+
+@dataclass(frozen=True)
+class MergeTree:
+    tree: Sha
+    clean: bool
+    conflicts: tuple[str, ...]
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def is_sha(text: str) -> bool:
+    return bool(SHA_RE.match(text))

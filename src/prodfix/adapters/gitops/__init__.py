@@ -1,0 +1,1 @@
+"""GitOps: image-tag edits in Kubernetes YAML without reformatting."""

@@ -1,0 +1,340 @@
+"""Thin command-line layer: parse arguments, call `commands.<name>.run`, map errors to exit codes.
+
+Command modules are imported only when their command runs, so `prodfix --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from prodfix import __version__
+from prodfix.errors import Exit, ProdfixError
+
+
+@dataclass
+class App:
+    """What every command receives: where it runs and how it talks."""
+
+    cwd: Path
+    debug: bool = False
+
+
+def _run(command: str, /, **kwargs: Any) -> None:
+    app: App = click.get_current_context().find_object(App) or App(Path.cwd())
+    module = importlib.import_module(f"prodfix.commands.{command}")
+    code = module.run(app, **kwargs)
+    sys.exit(int(code))
+
+
+HELP = """Production fixes from delivery branches: checked, resumable, observable.
+
+\b
+The rules it enforces (shared/WORKFLOW.md):
+  1. a fix starts from a delivery branch, never from master;
+  2. master is never merged into delivery as part of a fix;
+  3. every fix on delivery reaches master soon, through a back-merge PR.
+
+\b
+A fix, start to finish:
+  prodfix start npe-in-parser      # fix/npe-in-parser from origin/delivery*
+  ... edit, git commit ...
+  prodfix test                     # run the tests, recorded for HEAD
+  prodfix propose                  # check, push, open the PR into delivery
+  prodfix next --merge --wait      # merge when approved, build, deploy, back-merge
+  prodfix status                   # where every fix stands
+"""
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if prodfix was started in this directory.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and HTTP/git details.")
+@click.version_option(__version__, prog_name="prodfix")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None, debug: bool) -> None:
+    cwd = (directory or Path.cwd()).absolute()
+    if directory is not None and not directory.is_dir():
+        raise ProdfixError(
+            f"cannot change to {directory}: no such directory", hint="check the path given to -C"
+        )
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s")
+    ctx.obj = App(cwd=cwd, debug=debug)
+
+
+@cli.command(epilog="Example: prodfix init --kind go")
+@click.option("--kind", type=click.Choice(["python", "go"]), help="Override the detected kind.")
+@click.option("--force", is_flag=True, help="Overwrite an existing .prodfix.toml.")
+@click.option("--dry-run", is_flag=True, help="Print the file instead of writing it.")
+def init(kind: str | None, force: bool, dry_run: bool) -> None:
+    """Write .prodfix.toml with values detected from this repository."""
+    _run("init", kind=kind, force=force, dry_run=dry_run)
+
+
+@cli.command(
+    epilog="Examples:\n\n\b\n  prodfix start npe-in-parser\n  prodfix start npe --from delivery-2026.11"
+)
+@click.argument("name")
+@click.option("--from", "from_", metavar="BRANCH", help="The delivery branch to start from.")
+@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
+def start(name: str, from_: str | None, dry_run: bool) -> None:
+    """Create the fix branch at the remote delivery tip and switch to it."""
+    _run("start", name=name, from_=from_, dry_run=dry_run)
+
+
+@cli.command(
+    epilog="Examples:\n\n\b\n  prodfix check\n  prodfix check fix/x --into delivery --json"
+)
+@click.argument("ref", required=False)
+@click.option("--into", metavar="BRANCH", help="Judge the proposal 'merge REF into BRANCH'.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--no-fetch", is_flag=True, help="Use the remote-tracking branches as they are.")
+def check(ref: str | None, into: str | None, as_json: bool, no_fetch: bool) -> None:
+    """The policy gate: exit 1 on any error finding."""
+    _run("check", ref=ref, into=into, as_json=as_json, fetch=not no_fetch)
+
+
+@cli.command(name="test", epilog="Examples:\n\n\b\n  prodfix test\n  prodfix test --ci")
+@click.option("--ci", is_flag=True, help="Build the branch on Jenkins instead of locally.")
+@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
+def test_cmd(ci: bool, dry_run: bool) -> None:
+    """Run the repository's tests and record the result for HEAD."""
+    _run("test", ci=ci, dry_run=dry_run)
+
+
+@cli.command(epilog="Example: prodfix propose --draft")
+@click.option("--draft", is_flag=True, help="Open the PR as a draft.")
+@click.option("--web", is_flag=True, help="Open the PR (or compare page) in a browser.")
+@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
+def propose(draft: bool, web: bool, dry_run: bool) -> None:
+    """Check the branch, push it, and open the PR into its delivery branch."""
+    _run("propose", draft=draft, web=web, dry_run=dry_run)
+
+
+@cli.command(epilog="Examples:\n\n\b\n  prodfix status\n  prodfix status npe-in-parser --json")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def status(name: str | None, as_json: bool) -> None:
+    """Every fix in flight (or one): each repository, each step, its observed state."""
+    _run("status", name=name, as_json=as_json)
+
+
+@cli.command(name="next", epilog="Example: prodfix next --merge --wait --timeout 3600")
+@click.argument("name", required=False)
+@click.option("--wait", is_flag=True, help="Keep going until the fix is done or a step fails.")
+@click.option("--merge", is_flag=True, help="Merge approved, green PRs.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="With --wait: give up after this many seconds.",
+)
+@click.option(
+    "--interval",
+    type=click.IntRange(min=1),
+    default=15,
+    show_default=True,
+    help="With --wait: seconds between observations.",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
+def next_cmd(
+    name: str | None, wait: bool, merge: bool, timeout: int, interval: int, dry_run: bool
+) -> None:
+    """Observe where the fix is and perform every step prodfix may do now."""
+    _run(
+        "next",
+        name=name,
+        wait=wait,
+        merge=merge,
+        timeout=timeout,
+        interval=interval,
+        dry_run=dry_run,
+    )
+
+
+@cli.command(name="continue")
+def continue_cmd() -> None:
+    """Resume the command that stopped for you (e.g. after resolving conflicts)."""
+    _run("resume", mode="continue")
+
+
+@cli.command()
+def abort() -> None:
+    """Give up the stopped command and restore the repositories."""
+    _run("resume", mode="abort")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be undone, change nothing.")
+def undo(dry_run: bool) -> None:
+    """Reverse the last completed command of the current fix."""
+    _run("undo", dry_run=dry_run)
+
+
+@cli.command(
+    epilog="Examples:\n\n\b\n  prodfix backmerge --dry-run --json\n  prodfix backmerge --from delivery-2026.11"
+)
+@click.option("--from", "from_", metavar="BRANCH", help="The delivery branch to merge back.")
+@click.option("--dry-run", is_flag=True, help="Predict only; change nothing.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="With --dry-run: print the prediction as JSON."
+)
+def backmerge(from_: str | None, dry_run: bool, as_json: bool) -> None:
+    """Open (or find) the back-merge PR delivery → master, predicting conflicts first."""
+    _run("backmerge", from_=from_, dry_run=dry_run, as_json=as_json)
+
+
+@cli.command(
+    epilog="Examples:\n\n\b\n  prodfix deploy --tag delivery-2026.11-42 --dry-run\n  prodfix deploy --tag 1.4.2 --dc us1 --dc eu1"
+)
+@click.option("--tag", required=True, help="The image tag (or sha256:… digest) to pin.")
+@click.option("--dc", "dcs", multiple=True, help="Only these data centers (repeatable).")
+@click.option("--image", help="The image repository (default: [deploy] image).")
+@click.option("--allow-missing", is_flag=True, help="Skip DCs that do not reference the image.")
+@click.option("--dry-run", is_flag=True, help="Print the diff; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the plan as JSON.")
+def deploy(
+    tag: str,
+    dcs: tuple[str, ...],
+    image: str | None,
+    allow_missing: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Pin the image tag in every DC folder of the GitOps repository and open the PR."""
+    _run(
+        "deploy",
+        tag=tag,
+        dcs=list(dcs),
+        image=image,
+        allow_missing=allow_missing,
+        dry_run=dry_run,
+        as_json=as_json,
+    )
+
+
+@cli.command(epilog="Example: prodfix audit ~/src/* --jobs 8 --json")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel repositories (default: min(16, 4 × cores)).",
+)
+def audit(paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> None:
+    """Run the repository-level checks over many repositories at once."""
+    _run("audit", paths=list(paths), as_json=as_json, jobs=jobs)
+
+
+@cli.group()
+def pr() -> None:
+    """Pull requests on the configured forge (the embedded one included)."""
+
+
+@pr.command(name="list")
+@click.option("--all", "all_", is_flag=True, help="Include merged and closed PRs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def pr_list(all_: bool, as_json: bool) -> None:
+    """List pull requests."""
+    _run("pr", verb="list", all_=all_, as_json=as_json)
+
+
+@pr.command(name="show")
+@click.argument("number", type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def pr_show(number: int, as_json: bool) -> None:
+    """Show one pull request."""
+    _run("pr", verb="show", number=number, as_json=as_json)
+
+
+@pr.command(name="approve")
+@click.argument("number", type=click.IntRange(min=1))
+def pr_approve(number: int) -> None:
+    """Approve a pull request (records your git identity)."""
+    _run("pr", verb="approve", number=number)
+
+
+@pr.command(name="merge")
+@click.argument("number", type=click.IntRange(min=1))
+@click.option(
+    "--method",
+    type=click.Choice(["merge", "squash", "rebase"]),
+    default=None,
+    help="Merge method (back-merges are always true merges).",
+)
+def pr_merge(number: int, method: str | None) -> None:
+    """Merge an approved pull request."""
+    _run("pr", verb="merge", number=number, method=method)
+
+
+@cli.command(epilog="Example: prodfix demo --dir /tmp/prodfix-demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build the sandbox here and keep it (fixed layout).",
+)
+@click.option("--keep", is_flag=True, help="Keep the temporary sandbox and print where it is.")
+def demo(directory: Path | None, keep: bool) -> None:
+    """Build a sandbox and drive one fix through every step of both flows."""
+    _run("demo", directory=directory, keep=keep)
+
+
+@cli.command()
+def doctor() -> None:
+    """Check git, remotes, credentials and services for this repository."""
+    _run("doctor")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: the one top-level error handler."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="prodfix", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(Exit.USAGE)
+    except click.exceptions.Abort:
+        print("prodfix: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except ProdfixError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        from prodfix.output import error
+
+        error(exc.message, exc.hint)
+        sys.exit(int(exc.code))
+    except KeyboardInterrupt:
+        print(
+            "\nprodfix: interrupted; nothing was lost — `prodfix status` shows where things are",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except Exception as exc:  # the last line of defence: never a bare traceback
+        if debug:
+            raise
+        print(f"prodfix: error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("  next: run again with --debug and report the traceback", file=sys.stderr)
+        sys.exit(Exit.FAILED)

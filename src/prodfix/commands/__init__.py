@@ -1,0 +1,1 @@
+"""One module per command: gather facts, build a program, run it."""

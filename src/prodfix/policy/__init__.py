@@ -1,0 +1,1 @@
+"""Policy: the rules of WORKFLOW.md as pure functions over git facts."""

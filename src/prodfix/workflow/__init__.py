@@ -1,0 +1,1 @@
+"""Workflow: playbooks, the reconciler, the interpreter and run state."""

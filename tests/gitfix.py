@@ -1,0 +1,100 @@
+"""Real git repositories for tests: bare `origin` in a temp dir, fixed identities and dates.
+
+Never mocks git. Dates advance one minute per commit from a fixed epoch, so SHAs are stable.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+EPOCH = 1_790_000_000  # 2026-09-20T…Z, fixed so SHAs are stable
+
+
+class Clock:
+    def __init__(self, start: int = EPOCH) -> None:
+        self.now = start
+
+    def tick(self, seconds: int = 60) -> int:
+        self.now += seconds
+        return self.now
+
+
+def git_env(when: int) -> dict[str, str]:
+    date = f"@{when} +0000"
+    return {
+        "GIT_AUTHOR_NAME": "Ada Tester",
+        "GIT_AUTHOR_EMAIL": "ada@example.com",
+        "GIT_COMMITTER_NAME": "Ada Tester",
+        "GIT_COMMITTER_EMAIL": "ada@example.com",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
+
+
+class Sandbox:
+    """A bare origin and working clones. `g(clone, *args)` runs git with the sandbox clock."""
+
+    def __init__(self, root: Path, clock: Clock | None = None) -> None:
+        self.root = root
+        self.clock = clock or Clock()
+        self.origin = root / "origin.git"
+
+    def g(self, cwd: Path, *args: str, check: bool = True, input: str | None = None) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(git_env(self.clock.tick()))
+        p = subprocess.run(
+            ("git", *args),
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            input=input,
+            check=False,
+        )
+        if check and p.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed ({p.returncode}):\n{p.stderr}")
+        return p.stdout.strip()
+
+    def init_origin(self, main: str = "master") -> Path:
+        self.origin.mkdir(parents=True)
+        self.g(self.origin, "init", "--bare", "-q", f"--initial-branch={main}")
+        return self.origin
+
+    def clone(self, name: str = "work") -> Path:
+        dest = self.root / name
+        self.g(self.root, "clone", "-q", str(self.origin), str(dest))
+        return dest
+
+    def commit(self, cwd: Path, message: str, files: dict[str, str] | None = None) -> str:
+        for path, content in (files or {path_for(message): message + "\n"}).items():
+            f = cwd / path
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(content)
+            self.g(cwd, "add", path)
+        self.g(cwd, "commit", "-q", "-m", message)
+        return self.g(cwd, "rev-parse", "HEAD")
+
+    def merge(self, cwd: Path, branch: str, message: str, *args: str) -> str:
+        self.g(cwd, "merge", "-q", "--no-ff", "-m", message, *args, branch)
+        return self.g(cwd, "rev-parse", "HEAD")
+
+    def push(self, cwd: Path, *refs: str) -> None:
+        self.g(cwd, "push", "-q", "origin", *refs)
+
+    def remote_refs(self) -> dict[str, str]:
+        out = self.g(self.origin, "for-each-ref", "--format=%(refname) %(objectname)")
+        return {n: s for s, n in (ln.split(" ", 1)[::-1] for ln in out.splitlines())} if out else {}
+
+    def checkout(self, cwd: Path, *args: str) -> None:
+        self.g(cwd, "checkout", "-q", *args)
+
+
+def path_for(message: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in message.lower())[:40] + ".txt"
+
+
+def lines(text: Iterable[str]) -> str:
+    return "".join(f"{t}\n" for t in text)
