@@ -1,0 +1,14 @@
+"""`prodfix continue` / `prodfix abort`: finish or reverse a stopped command."""
+
+from __future__ import annotations
+
+from prodfix.cli import App
+from prodfix.commands.common import context
+from prodfix.workflow import interpreter
+
+
+def run(app: App, *, mode: str) -> int:
+    ctx = context(app)
+    if mode == "continue":
+        return interpreter.resume(ctx)
+    return interpreter.abort(ctx)

@@ -1,0 +1,53 @@
+"""What an operation may touch: the repository, its config, the store and the adapters.
+
+Adapters are built lazily from the configuration so a command that never talks to the forge
+never imports httpx (start-up time) nor needs a token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prodfix.adapters.git import Repo
+from prodfix.adapters.store import Store
+from prodfix.config import Config
+
+if TYPE_CHECKING:
+    from prodfix.adapters.build import Builder
+    from prodfix.adapters.forge import Forge
+
+
+@dataclass
+class Ctx:
+    repo: Repo
+    cfg: Config
+    store: Store
+    fix: str | None = None
+    dry_run: bool = False
+    vars: dict[str, Any] = field(default_factory=dict)  # values ops hand to later ops
+
+    @property
+    def remote(self) -> str:
+        return str(self.cfg["remote"])
+
+    @property
+    def path(self) -> str:
+        return str(self.repo.path)
+
+    @cached_property
+    def forge(self) -> Forge:
+        from prodfix.adapters.forge.factory import make_forge
+
+        return make_forge(self.repo, self.cfg)
+
+    @cached_property
+    def builder(self) -> Builder | None:
+        from prodfix.adapters.build.factory import make_builder
+
+        return make_builder(self.repo, self.cfg)
+
+    def for_repo(self, path: Path, cfg: Config) -> Ctx:
+        return Ctx(Repo(path), cfg, self.store, self.fix, self.dry_run, self.vars)

@@ -1,0 +1,278 @@
+"""One interpreter for every command's program: run, save the rest on a stop, resume, undo.
+
+(git-town's `internal/vm`.) Before the first op the remaining program is saved; after each op
+the state is saved again, so a kill -9 at any point leaves a run state `continue` finishes and
+`abort` reverses. Local refs are undone from snapshots; external actions by recorded inverses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from prodfix import output
+from prodfix.errors import Exit, ProdfixError
+from prodfix.workflow import runstate
+from prodfix.workflow.context import Ctx
+from prodfix.workflow.lock import repo_lock
+from prodfix.workflow.ops import Op, StopForUser, from_json
+from prodfix.workflow.runstate import RunState
+
+# Test hook (issue 9): PRODFIX_DIE_AFTER=N kills this process with SIGKILL right after op N
+# (1-based) of a command completed and was recorded — the harshest interruption there is.
+_DIE_AFTER = "PRODFIX_DIE_AFTER"
+
+
+def print_program(program: Sequence[Op]) -> None:
+    """The dry-run executor: the same program, printed instead of run."""
+    if not program:
+        output.say("nothing to do")
+    for op in program:
+        output.say(f"  would: {op.describe()}")
+
+
+def refuse_if_suspended(ctx: Ctx) -> None:
+    state = runstate.load(ctx.repo.path)
+    if state is not None:
+        raise ProdfixError(
+            f"`prodfix {state.command}` stopped in {ctx.repo.path} and is waiting for you"
+            + (f": {state.stopped['message']}" if state.stopped else ""),
+            hint="finish it with `prodfix continue`, or give it up with `prodfix abort`",
+        )
+
+
+def local_refs(ctx: Ctx) -> dict[str, str]:
+    return {k: v for k, v in ctx.repo.refs("refs/heads/").items()}
+
+
+def execute(ctx: Ctx, command: str, program: Sequence[Op]) -> int:
+    if ctx.dry_run:
+        print_program(program)
+        return Exit.OK
+    with repo_lock(ctx.repo.path):
+        refuse_if_suspended(ctx)
+        state = RunState(
+            run_id=uuid.uuid4().hex,
+            command=command,
+            repo=str(ctx.repo.path),
+            fix=ctx.fix,
+            remaining=list(program),
+            refs_before=local_refs(ctx),
+            head_before=ctx.repo.current_branch(),
+        )
+        ctx.store.journal(
+            fix=ctx.fix,
+            path=ctx.path,
+            command=command,
+            run_id=state.run_id,
+            kind="begin",
+            entry={"program": [o.to_json() for o in program]},
+        )
+        runstate.save(state)
+        return _drive(ctx, state)
+
+
+def _drive(ctx: Ctx, state: RunState) -> int:
+    die_after = os.environ.get(_DIE_AFTER)
+    while state.remaining:
+        op = state.remaining[0]
+        output.action(op.describe())
+        try:
+            inverse = op.run(ctx)
+        except ProdfixError as exc:
+            state.stopped = {"op": op.describe(), "message": exc.message, "hint": exc.hint}
+            runstate.save(state)
+            raise _suspended(ctx, state, exc) from exc
+        except KeyboardInterrupt:
+            state.stopped = {"op": op.describe(), "message": "interrupted", "hint": ""}
+            runstate.save(state)
+            raise ProdfixError(
+                f"interrupted during: {op.describe()}",
+                hint="`prodfix continue` picks up where it stopped; `prodfix abort` undoes it",
+                code=Exit.FAILED,
+            ) from None
+        state.remaining.pop(0)
+        state.done.append((op, inverse))
+        ctx.store.journal(
+            fix=ctx.fix,
+            path=ctx.path,
+            command=state.command,
+            run_id=state.run_id,
+            kind="op",
+            entry={"op": op.to_json(), "inverse": inverse.to_json() if inverse else None},
+        )
+        runstate.save(state)
+        if die_after and die_after == str(len(state.done)):
+            os.kill(os.getpid(), signal.SIGKILL)
+    ctx.store.journal(
+        fix=ctx.fix or state.fix,
+        path=ctx.path,
+        command=state.command,
+        run_id=state.run_id,
+        kind="end",
+        entry={
+            "refs_before": state.refs_before,
+            "refs_after": local_refs(ctx),
+            "head_before": state.head_before,
+            "head_after": ctx.repo.current_branch(),
+        },
+    )
+    runstate.clear(ctx.repo.path)
+    return Exit.OK
+
+
+def _suspended(ctx: Ctx, state: RunState, exc: ProdfixError) -> ProdfixError:
+    branch = ctx.repo.current_branch() or "(detached HEAD)"
+    where = f"in {ctx.repo.path} on {branch}"
+    if isinstance(exc, StopForUser):
+        return ProdfixError(f"{exc.message} ({where})", hint=exc.hint, code=exc.code)
+    return ProdfixError(
+        f"`prodfix {state.command}` stopped {where}: {exc.message}",
+        hint=(exc.hint + "; then " if exc.hint else "")
+        + "`prodfix continue` resumes, `prodfix abort` undoes what it did",
+        code=exc.code,
+    )
+
+
+def resume(ctx: Ctx) -> int:
+    with repo_lock(ctx.repo.path):
+        state = _require_state(ctx)
+        ctx.fix = state.fix
+        state.stopped = None
+        runstate.save(state)
+        return _drive(ctx, state)
+
+
+def abort(ctx: Ctx) -> int:
+    with repo_lock(ctx.repo.path):
+        state = _require_state(ctx)
+        ctx.fix = state.fix
+        output.say(f"aborting `prodfix {state.command}`")
+        _reverse(
+            ctx,
+            [inv for _, inv in state.done],
+            state.refs_before,
+            state.head_before,
+            refs_after=None,
+        )
+        ctx.store.journal(
+            fix=state.fix,
+            path=ctx.path,
+            command=state.command,
+            run_id=state.run_id,
+            kind="undo",
+            entry={"abort": True},
+        )
+        runstate.clear(ctx.repo.path)
+        output.say("aborted: the repository is back where the command started")
+        return Exit.OK
+
+
+def _require_state(ctx: Ctx) -> RunState:
+    state = runstate.load(ctx.repo.path)
+    if state is None:
+        raise ProdfixError(
+            f"nothing to continue or abort in {ctx.repo.path}",
+            hint="`prodfix status` shows where your fixes are",
+        )
+    return state
+
+
+def undo_last(ctx: Ctx) -> int:
+    """Reverse the last completed command of this repository (of the current fix when known)."""
+    with repo_lock(ctx.repo.path):
+        refuse_if_suspended(ctx)
+        last = ctx.store.last_run(path=ctx.path, fix=ctx.fix)
+        if last is None:
+            output.say("nothing to undo")
+            return Exit.OK
+        run_id, command = last
+        entries = ctx.store.journal_entries(path=ctx.path, run_id=run_id)
+        inverses: list[Op | None] = []
+        irreversible: list[str] = []
+        end: dict[str, Any] = {}
+        for kind, entry in entries:
+            if kind == "op":
+                op = from_json(entry["op"])
+                if not type(op).reversible:
+                    irreversible.append(op.describe())
+                inverses.append(from_json(entry["inverse"]) if entry["inverse"] else None)
+            elif kind == "end":
+                end = entry
+        if ctx.dry_run:
+            output.say(f"would undo `prodfix {command}`:")
+            print_program([i for i in reversed(inverses) if i])
+            return Exit.OK
+        output.say(f"undoing `prodfix {command}`")
+        for what in irreversible:
+            output.warn(f"cannot be undone (it happened outside prodfix's reach): {what}")
+        _reverse(
+            ctx,
+            inverses,
+            end.get("refs_before", {}),
+            end.get("head_before"),
+            refs_after=end.get("refs_after", {}),
+        )
+        ctx.store.journal(
+            fix=ctx.fix, path=ctx.path, command=command, run_id=run_id, kind="undo", entry={}
+        )
+        output.say(f"undone: `prodfix {command}`")
+        return Exit.OK
+
+
+def _reverse(
+    ctx: Ctx,
+    inverses: Sequence[Op | None],
+    refs_before: dict[str, str],
+    head_before: str | None,
+    *,
+    refs_after: dict[str, str] | None,
+) -> None:
+    for inv in reversed(inverses):
+        if inv is not None:
+            output.action(inv.describe())
+            inv.run(ctx)
+    _restore_refs(ctx, refs_before, head_before, refs_after)
+
+
+def _protected(ctx: Ctx, branch: str) -> bool:
+    return branch == ctx.cfg["mainline"] or ctx.cfg.is_delivery(branch)
+
+
+def _restore_refs(
+    ctx: Ctx, before: dict[str, str], head_before: str | None, after: dict[str, str] | None
+) -> None:
+    """Put local branches back as they were. A branch that moved since the command (someone
+    committed on it) is left alone and reported; master and delivery are never rewritten."""
+    now = local_refs(ctx)
+    if (
+        head_before
+        and ctx.repo.current_branch() != head_before
+        and f"refs/heads/{head_before}" in now
+    ):
+        r = ctx.repo.git("switch", "--quiet", head_before, check=False)
+        if r.returncode != 0:
+            output.warn(f"could not switch back to {head_before}: {r.stderr.strip()}")
+    current = ctx.repo.current_branch()
+    for ref in sorted(set(now) | set(before)):
+        branch = ref.removeprefix("refs/heads/")
+        if now.get(ref) == before.get(ref):
+            continue
+        if after is not None and now.get(ref) != after.get(ref):
+            output.warn(f"{branch} changed after the command; leaving it as it is")
+            continue
+        if _protected(ctx, branch):
+            output.warn(f"not rewriting {branch}: prodfix never rewrites master or delivery")
+            continue
+        if branch == current:
+            output.warn(f"{branch} is checked out; switch away to remove it")
+            continue
+        if ref in before:
+            output.action(f"reset {branch} to {before[ref][:7]}")
+            ctx.repo.git("update-ref", ref, before[ref])
+        else:
+            output.action(f"delete branch {branch}")
+            ctx.repo.git("update-ref", "-d", ref)

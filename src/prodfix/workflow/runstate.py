@@ -1,0 +1,100 @@
+"""The saved remaining program of a stopped command (versioned JSON, mode 0600)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prodfix.adapters.store import ensure_private_dir, home
+from prodfix.errors import ProdfixError
+from prodfix.workflow.lock import run_key
+from prodfix.workflow.ops import FORMAT_VERSION, Op, from_json
+
+
+@dataclass
+class RunState:
+    run_id: str
+    command: str
+    repo: str
+    fix: str | None
+    remaining: list[Op]
+    done: list[tuple[Op, Op | None]] = field(default_factory=list)  # (op, its inverse)
+    refs_before: dict[str, str] = field(default_factory=dict)
+    head_before: str | None = None
+    stopped: dict[str, str] | None = None  # {"op", "message", "hint"}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "run_id": self.run_id,
+            "command": self.command,
+            "repo": self.repo,
+            "fix": self.fix,
+            "remaining": [op.to_json() for op in self.remaining],
+            "done": [
+                {"op": op.to_json(), "inverse": inv.to_json() if inv else None}
+                for op, inv in self.done
+            ],
+            "refs_before": self.refs_before,
+            "head_before": self.head_before,
+            "stopped": self.stopped,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> RunState:
+        if doc.get("version") != FORMAT_VERSION:
+            raise ProdfixError(
+                f"saved run state has format {doc.get('version')}, this prodfix reads {FORMAT_VERSION}",
+                hint="finish it with the prodfix version that wrote it",
+            )
+        return cls(
+            run_id=doc["run_id"],
+            command=doc["command"],
+            repo=doc["repo"],
+            fix=doc["fix"],
+            remaining=[from_json(o) for o in doc["remaining"]],
+            done=[
+                (from_json(d["op"]), from_json(d["inverse"]) if d["inverse"] else None)
+                for d in doc["done"]
+            ],
+            refs_before=doc["refs_before"],
+            head_before=doc["head_before"],
+            stopped=doc["stopped"],
+        )
+
+
+def path_for(repo: Path) -> Path:
+    return home() / "runs" / f"{run_key(repo)}.json"
+
+
+def load(repo: Path) -> RunState | None:
+    p = path_for(repo)
+    if not p.exists():
+        return None
+    try:
+        return RunState.from_json(json.loads(p.read_text()))
+    except (ValueError, KeyError) as exc:
+        raise ProdfixError(
+            f"the saved run state {p} is unreadable ({exc})",
+            hint=f"inspect it, then delete it to start over: rm {p}",
+        ) from exc
+
+
+def save(state: RunState) -> None:
+    """Write atomically (temp file + rename) with mode 0600: a kill leaves old or new, never half."""
+    p = path_for(Path(state.repo))
+    ensure_private_dir(p.parent)
+    tmp = p.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state.to_json(), f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, p)
+
+
+def clear(repo: Path) -> None:
+    path_for(repo).unlink(missing_ok=True)
