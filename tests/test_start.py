@@ -147,7 +147,9 @@ def test_kill_at_every_boundary_then_continue(sandbox: Sandbox, point: int) -> N
     assert blocked.code == 2 and "prodfix continue" in blocked.err
     assert prodfix(work, "continue").code == 0
     assert sandbox.g(work, "symbolic-ref", "--short", "HEAD") == "fix/x"
-    assert sandbox.g(work, "rev-parse", "fix/x") == sandbox.g(sandbox.origin, "rev-parse", "delivery")
+    assert sandbox.g(work, "rev-parse", "fix/x") == sandbox.g(
+        sandbox.origin, "rev-parse", "delivery"
+    )
     assert sandbox.g(work, "config", "branch.fix/x.prodfix-delivery") == "delivery"
     assert not runs[0].exists()
 

@@ -109,10 +109,11 @@ def check(ref: str | None, into: str | None, as_json: bool, no_fetch: bool) -> N
 
 @cli.command(name="test", epilog="Examples:\n\n\b\n  prodfix test\n  prodfix test --ci")
 @click.option("--ci", is_flag=True, help="Build the branch on Jenkins instead of locally.")
+@click.option("--skip", metavar="REASON", help="Record the tests as skipped, saying why.")
 @click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
-def test_cmd(ci: bool, dry_run: bool) -> None:
+def test_cmd(ci: bool, skip: str | None, dry_run: bool) -> None:
     """Run the repository's tests and record the result for HEAD."""
-    _run("test", ci=ci, dry_run=dry_run)
+    _run("test", ci=ci, dry_run=dry_run, skip=skip)
 
 
 @cli.command(epilog="Example: prodfix propose --draft")

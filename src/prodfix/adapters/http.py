@@ -10,9 +10,11 @@ httpx is imported lazily: it costs ~100 ms at start-up (NOTES/measurements.md §
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import os
 import random
+import ssl
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("prodfix.http")
 
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-api-key", "jenkins-crumb"})
 
@@ -34,11 +37,17 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("<redacted>" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
-def ca_bundle() -> str | bool:
+def ca_bundle() -> str | None:
     for var in ("PRODFIX_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         if os.environ.get(var):
             return os.environ[var]
-    return True
+    return None
+
+
+@functools.cache
+def ssl_context(cafile: str | None) -> ssl.SSLContext:
+    """Built once per bundle: loading CA certificates costs ~90 ms per client otherwise."""
+    return ssl.create_default_context(cafile=cafile)
 
 
 @dataclass
@@ -79,7 +88,7 @@ class Http:
             base_url=base_url,
             headers=dict(headers or {}),
             auth=auth,
-            verify=ca_bundle() if verify else False,
+            verify=ssl_context(ca_bundle()) if verify else False,
             timeout=httpx.Timeout(self.policy.timeout, connect=min(10.0, self.policy.timeout)),
             follow_redirects=False,
         )
@@ -108,6 +117,14 @@ class Http:
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 log.debug("%s %s -> %s (attempt %d)", method, url, last, attempt)
+                reached = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                if reached and method.upper() not in _IDEMPOTENT:
+                    # The server may have acted on it (a second build, a duplicate PR).
+                    raise ServiceError(
+                        f"{self.service}: {method} {url} got no answer ({last}); it may or may "
+                        "not have been carried out",
+                        hint=self.retry_hint or "check its state, then run the command again",
+                    ) from exc
                 if attempt < p.attempts:
                     p.sleep(self._backoff(attempt))
                     continue
@@ -119,13 +136,19 @@ class Http:
                 resp.status_code,
                 redact_headers(dict(resp.request.headers)),
             )
-            if resp.status_code in ok or resp.status_code in expect:
+            if resp.status_code in ok:
                 return resp
+            # Rate limits first: a 403/429 in `expect` is returned only when it is not one.
             wait = self._rate_limit_wait(resp)
+            if wait is None and resp.status_code in expect:
+                return resp
             if wait is not None and attempt < p.attempts:
                 if wait > p.max_wait:
-                    last = f"rate limited for {wait:.0f}s (more than the {p.max_wait:.0f}s prodfix waits)"
-                    break
+                    raise ServiceError(
+                        f"{self.service} failed after {attempt} attempt{'s' * (attempt > 1)}: "
+                        f"rate limited for {wait:.0f}s (more than the {p.max_wait:.0f}s prodfix waits)",
+                        hint=self.retry_hint or f"retry after {wait:.0f}s",
+                    )
                 _countdown(f"{self.service} rate limit", wait, p.sleep)
                 continue
             if resp.status_code in RETRY_STATUSES and attempt < p.attempts:
@@ -158,12 +181,17 @@ class Http:
             try:
                 return max(0.0, float(ra))
             except ValueError:
-                when = email.utils.parsedate_to_datetime(ra)
-                return max(0.0, when.timestamp() - time.time())
-        if resp.headers.get("x-ratelimit-remaining") == "0" and resp.headers.get(
-            "x-ratelimit-reset"
-        ):
-            return max(0.0, float(resp.headers["x-ratelimit-reset"]) - time.time())
+                try:
+                    when = email.utils.parsedate_to_datetime(ra)
+                    return max(0.0, when.timestamp() - time.time())
+                except (TypeError, ValueError):
+                    return 60.0  # unreadable: wait a minute rather than hammer or crash
+        reset = resp.headers.get("x-ratelimit-reset")
+        if resp.headers.get("x-ratelimit-remaining") == "0" and reset:
+            try:
+                return max(0.0, float(reset) - time.time())
+            except ValueError:
+                return 60.0
         if resp.status_code == 429:
             return 60.0
         return None  # an ordinary 403: permissions, not a rate limit
@@ -173,12 +201,12 @@ def _countdown(what: str, seconds: float, sleep: Callable[[float], None]) -> Non
     from prodfix.output import waiting
 
     with waiting(f"{what}: waiting {seconds:.0f}s before retrying") as tick:
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
+        left = seconds
+        while left > 0:
             tick(f"{what}: retrying in {left:.0f}s")
-            sleep(min(1.0, left))
-            if sleep is not time.sleep:
-                break  # tests inject a recording sleep; one call is enough
+            step = min(1.0, left)
+            sleep(step)
+            left -= step
 
 
 def _path(resp: httpx.Response) -> str:

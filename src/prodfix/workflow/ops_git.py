@@ -163,18 +163,23 @@ class Push(Op):
     """
 
     branch: str
-    sha: str
+    sha: str  # "" = the local branch's tip when the op runs (made by an earlier op)
     expect: str
 
     def describe(self) -> str:
-        return f"push {self.branch} ({self.sha[:7]}) to the remote"
+        return f"push {self.branch}" + (f" ({self.sha[:7]})" if self.sha else "") + " to the remote"
 
     def run(self, ctx: Ctx) -> Op | None:
         ref = f"refs/heads/{self.branch}"
+        sha = self.sha or ctx.repo.resolve(ref)
+        if not sha:
+            raise ProdfixError(
+                f"no local branch {self.branch} to push", hint="run the command again"
+            )
         now = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
-        if now == self.sha:
-            return DeleteRemoteBranch(self.branch, self.sha) if not self.expect else None
-        r = ctx.repo.push(ctx.remote, f"{self.sha}:{ref}", leases={ref: self.expect or None})
+        if now == sha:
+            return DeleteRemoteBranch(self.branch, sha) if not self.expect else None
+        r = ctx.repo.push(ctx.remote, f"{sha}:{ref}", leases={ref: self.expect or None})
         if r.returncode != 0:
             raise ProdfixError(
                 f"the remote refused the push of {self.branch}: it moved since prodfix read it "
@@ -182,8 +187,8 @@ class Push(Op):
                 hint="someone else pushed; run the command again to re-plan from fresh facts",
                 code=Exit.SERVICE,
             )
-        ctx.repo.git("update-ref", f"refs/remotes/{ctx.remote}/{self.branch}", self.sha)
-        return DeleteRemoteBranch(self.branch, self.sha) if not self.expect else None
+        ctx.repo.git("update-ref", f"refs/remotes/{ctx.remote}/{self.branch}", sha)
+        return DeleteRemoteBranch(self.branch, sha) if not self.expect else None
 
 
 @register

@@ -1,0 +1,228 @@
+"""Pull-request records of the embedded forge, kept as refs inside the remote repository.
+
+Layout on the remote (issue 4):
+
+    refs/prodfix/pulls/<N>/head  the PR's head commit, so its commits live on when the
+                                 branch is deleted
+    refs/prodfix/pulls/<N>/meta  a chain of metadata commits, each with one blob `pr.json`;
+                                 the parent chain is the PR's history of state changes
+
+Reading fetches those refs (and the remote's branches) into the clone in one `git fetch`, then
+reads every `pr.json` with one `cat-file --batch`: objects must be local to read blobs anyway,
+and the fetch is one round trip, like `ls-remote`. Local copies live under
+`refs/prodfix/remotes/<remote>/pulls/`, beside the remote-tracking branches, so two remotes never
+mix. Objects are built with plumbing only (`hash-object`, `mktree`, `commit-tree`): no work
+tree, the user's index and HEAD are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from prodfix.adapters.git import Repo
+from prodfix.errors import Exit, ProdfixError
+from prodfix.types import Sha
+
+PULLS = "refs/prodfix/pulls"
+SCHEMA_VERSION = 1
+_REF_RE = re.compile(r"^refs/prodfix/remotes/.+/pulls/(\d+)/(head|meta)$")
+
+
+@dataclass(frozen=True)
+class ApprovalRec:
+    who: str
+    when: str
+    head_sha: str  # an approval counts only while the PR head is still this commit
+
+
+@dataclass(frozen=True)
+class CommentRec:
+    who: str
+    when: str
+    body: str
+
+
+@dataclass(frozen=True)
+class PrRecord:
+    """The contents of `pr.json` (format version 1)."""
+
+    number: int
+    title: str
+    body: str
+    head: str
+    base: str
+    head_sha: str
+    state: str  # open | merged | closed
+    draft: bool
+    created_at: str
+    updated_at: str
+    approvals: tuple[ApprovalRec, ...] = ()
+    comments: tuple[CommentRec, ...] = ()
+    merge_commit: str | None = None
+    merge_method: str | None = None  # merge | squash | rebase | None: landed outside the forge
+
+    def to_json(self) -> str:
+        doc: dict[str, Any] = {"version": SCHEMA_VERSION, **asdict(self)}
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> PrRecord:
+        try:
+            doc = json.loads(text)
+            version = doc.pop("version")
+            if version != SCHEMA_VERSION:
+                raise ProdfixError(
+                    f"{where} has metadata format {version}; this prodfix reads {SCHEMA_VERSION}",
+                    hint="upgrade prodfix (pip install -U prodfix)",
+                )
+            doc["approvals"] = tuple(ApprovalRec(**a) for a in doc.get("approvals", ()))
+            doc["comments"] = tuple(CommentRec(**c) for c in doc.get("comments", ()))
+            return cls(**doc)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProdfixError(
+                f"{where} holds unreadable pull-request metadata ({exc})",
+                hint=f"inspect it with `git show {where}:pr.json`",
+            ) from exc
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A record as read, with the ref values the next update must lease against."""
+
+    record: PrRecord
+    meta_sha: Sha
+    head_ref_sha: Sha | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    prs: Mapping[int, Stored]
+    branches: Mapping[str, Sha]  # short branch name on the remote → tip
+
+    def next_number(self) -> int:
+        return max(self.prs, default=0) + 1
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    ok: bool
+    rejected: Mapping[str, str] = field(default_factory=dict)  # ref → git's reason
+    detail: str = ""
+
+
+def meta_ref(number: int) -> str:
+    return f"{PULLS}/{number}/meta"
+
+
+def head_ref(number: int) -> str:
+    return f"{PULLS}/{number}/head"
+
+
+class Store:
+    def __init__(self, repo: Repo, remote: str) -> None:
+        self.repo = repo
+        self.remote = remote
+        self._mirror = f"refs/prodfix/remotes/{remote}/pulls"
+        self._tracking = f"refs/remotes/{remote}"
+
+    def snapshot(self) -> Snapshot:
+        """Fetch, then read every PR of the remote: 3 git processes whatever the PR count."""
+        self.repo.fetch(
+            self.remote,
+            f"+{PULLS}/*:{self._mirror}/*",
+            f"+refs/heads/*:{self._tracking}/*",
+        )
+        refs = self.repo.refs(self._mirror, self._tracking)
+        metas: dict[int, Sha] = {}
+        heads: dict[int, Sha] = {}
+        branches: dict[str, Sha] = {}
+        for name, sha in refs.items():
+            m = _REF_RE.match(name)
+            if m:
+                (metas if m.group(2) == "meta" else heads)[int(m.group(1))] = sha
+            elif name.startswith(self._tracking + "/") and not name.endswith("/HEAD"):
+                branches[name[len(self._tracking) + 1 :]] = sha
+        texts = self._read_blobs([f"{sha}:pr.json" for sha in metas.values()])
+        prs = {
+            n: Stored(PrRecord.from_json(text, meta_ref(n)), sha, heads.get(n))
+            for (n, sha), text in zip(metas.items(), texts, strict=True)
+        }
+        return Snapshot(prs=prs, branches=branches)
+
+    def _read_blobs(self, specs: list[str]) -> list[str]:
+        if not specs:
+            return []
+        out = self.repo.git("cat-file", "--batch", input="".join(s + "\n" for s in specs)).stdout
+        # The headers give sizes in bytes: undo run()'s decoding (lossless with
+        # surrogateescape) and slice bytes, so non-ASCII titles cannot shift the offsets.
+        data = out.encode("utf-8", "surrogateescape")
+        texts: list[str] = []
+        pos = 0
+        for spec in specs:
+            eol = data.index(b"\n", pos)
+            header = data[pos:eol].split(b" ")
+            if len(header) != 3:  # "<spec> missing"
+                raise ProdfixError(
+                    f"{spec} is missing from the pull-request metadata",
+                    hint="every metadata commit must hold pr.json; run the command again",
+                    code=Exit.SERVICE,
+                )
+            size = int(header[2])
+            texts.append(data[eol + 1 : eol + 1 + size].decode("utf-8", "surrogateescape"))
+            pos = eol + 1 + size + 1  # content is followed by one LF
+        return texts
+
+    def write_meta(
+        self, record: PrRecord, parent: Sha | None, message: str, env: Mapping[str, str]
+    ) -> Sha:
+        """One metadata commit (tree: pr.json), chained to the previous one."""
+        blob = self.repo.git("hash-object", "-w", "--stdin", input=record.to_json()).stdout
+        tree = self.repo.git("mktree", input=f"100644 blob {blob.strip()}\tpr.json\n").stdout
+        args = ["commit-tree", tree.strip()]
+        if parent:
+            args += ["-p", parent]
+        return Sha(self.repo.git(*args, input=message + "\n", env=env).stdout.strip())
+
+    def push(self, updates: Mapping[str, tuple[str, str | None]]) -> PushOutcome:
+        """Push ref → (new sha, expected old sha or None = must not exist), all or nothing.
+
+        `--atomic` because a PR is several refs (meta, head, and the base branch on merge):
+        a half-applied update would hand out one number twice or merge without recording it.
+        """
+        args = ["push", "--atomic", "--porcelain", "--quiet"]
+        for ref, (_, old) in updates.items():
+            args.append(f"--force-with-lease={ref}:{old or ''}")
+        args += [self.remote, *(f"{new}:{ref}" for ref, (new, _) in updates.items())]
+        r = self.repo.git(*args, check=False)
+        if r.returncode == 0:
+            return PushOutcome(ok=True)
+        rejected: dict[str, str] = {}
+        for line in r.lines:
+            flag, _, rest = line.partition("\t")
+            if flag == "!":
+                spec, _, reason = rest.partition("\t")
+                if "atomic push failed" not in reason:  # keep the refs that failed themselves
+                    rejected[spec.partition(":")[2]] = reason
+        refused = {ref: why for ref, why in rejected.items() if not _is_race(why)}
+        if refused or not rejected:
+            # Not a lost race: a hook or branch protection said no, or the push never ran
+            # (network, permissions, a server without atomic pushes). Retrying cannot help.
+            why = "; ".join(f"{ref} {reason}" for ref, reason in refused.items())
+            raise ProdfixError(
+                f"{self.remote} refused the push: "
+                f"{why or (r.stderr.strip().splitlines() or ['no output'])[-1]}",
+                hint="check the network, your push rights and branch protection; then retry",
+                code=Exit.SERVICE,
+            )
+        return PushOutcome(ok=False, rejected=rejected, detail=r.stderr.strip())
+
+
+def _is_race(reason: str) -> bool:
+    """A lease that failed because another writer got there first: seen by the client
+    ("stale info") or, when both passed that check, by the server's ref transaction."""
+    races = ("stale info", "fetch first", "non-fast-forward", "lock", "failed to update")
+    return any(word in reason for word in (*races, "atomic transaction failed"))

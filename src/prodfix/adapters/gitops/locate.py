@@ -1,0 +1,324 @@
+"""Parse a file once and find every image reference the deploy step understands.
+
+ruamel.yaml only *composes* (node tree with character offsets); nothing is ever dumped
+(NOTES/gitops.md §6.6). Four places hold an image (§7 of the same note):
+
+- kustomization `images[]` entries: `newTag` / `digest`, matched on `newName` else `name`;
+- workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,
+  CronJob, Pod, PodTemplate, Argo Rollout, OpenShift DeploymentConfig, and `kind: List`
+  of them): the `image` of
+  `containers`, `initContainers` and `ephemeralContainers`;
+- Helm values (any document that is not a Kubernetes object): a key matching /image$/i
+  whose value is a mapping with `repository` (+ optional `registry`), `tag` or `version`,
+  `digest` — or a one-string `repo:tag`, like Renovate's helm-values manager;
+- nothing else: ConfigMap/Secret data, annotations, block scalars inside other values and
+  comments are never looked at.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from prodfix.adapters.gitops.images import Reference, parse_reference
+from prodfix.adapters.gitops.scalars import STR_TAG
+
+PathItem = str | int
+Path_ = tuple[PathItem, ...]
+
+KUSTOMIZATION_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+_POD_SPEC: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    **{
+        kind: ("spec", "template", "spec")
+        for kind in (
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "ReplicaSet",
+            "ReplicationController",
+            "DeploymentConfig",  # OpenShift apps.openshift.io/v1
+            "Job",
+            "Rollout",  # argoproj.io/v1alpha1
+        )
+    },
+}
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+_HELM_IMAGE_KEY = re.compile(r"image$", re.IGNORECASE)
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+class ParseFailure(Exception):
+    """The file is not YAML we can locate values in (turned into EditRefused by the caller)."""
+
+    def __init__(self, reason: str, line: int, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.line, self.detail = reason, line, detail
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: a cache key for find_sites
+class Parsed:
+    text: str  # decoded, BOM removed: ruamel's mark indices are offsets into this string
+    bom: bytes
+    docs: tuple[Node, ...]
+    template_line: int  # first line with `{{` outside a comment, 0 if none
+
+
+@dataclass(frozen=True)
+class Site:
+    """One image reference: where it is, and what it currently points at."""
+
+    kind: str  # "container" | "kustomize" | "helm" | "helm-inline"
+    path: Path_  # (document index, key or index, …) of `node`
+    node: Node  # the image scalar (container, helm-inline) or the entry mapping
+    line: int  # 1-based
+    reference: Reference  # effective repository as written, current tag and digest
+    shared: bool  # node or an ancestor is used more than once (anchor + alias / merge)
+
+
+def decode(data: bytes) -> tuple[str, bytes]:
+    """(text, bom): UTF-8 only, no newline translation (CRLF must survive the splice)."""
+    bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ParseFailure("not-utf8", 0, "the file is UTF-16, not UTF-8")
+    try:
+        return data[len(bom) :].decode("utf-8"), bom
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParseFailure("not-utf8", line, "the file is not valid UTF-8") from exc
+
+
+def compose(text: str) -> tuple[Node, ...]:
+    """All documents' node trees; raises ruamel's YAMLError."""
+    yaml = YAML(typ="safe", pure=True)
+    constructor, parser = yaml.get_constructor_parser(text)
+    composer = constructor.composer
+    docs: list[Node] = []
+    try:
+        while composer.check_node():
+            docs.append(composer.get_node())
+    finally:
+        parser.dispose()
+        yaml.reader.reset_reader()
+        yaml.scanner.reset_scanner()
+    return tuple(docs)
+
+
+def _template_line(text: str) -> int:
+    if "{{" not in text:
+        return 0
+    for n, line in enumerate(text.splitlines(), 1):
+        if "{{" in line and not line.lstrip().startswith("#"):
+            return n
+    return 0
+
+
+@lru_cache(maxsize=32)
+def parse(data: bytes) -> Parsed | ParseFailure:
+    """Decode and compose, cached: `find_image_refs` then `set_image_tag` parse once."""
+    try:
+        text, bom = decode(data)
+    except ParseFailure as failure:
+        return failure
+    template_line = _template_line(text)
+    try:
+        docs = compose(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        if template_line:
+            detail = "Go/Helm template syntax ({{ }}), not YAML"
+            return ParseFailure("templated", template_line, detail)
+        problem = exc.problem if isinstance(exc, MarkedYAMLError) else None
+        return ParseFailure("unparseable", line, f"YAML syntax error: {problem or exc}")
+    except RecursionError:
+        return ParseFailure("unparseable", 0, "YAML nesting too deep")
+    return Parsed(text, bom, docs, template_line)
+
+
+def is_str(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == STR_TAG
+
+
+def is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
+
+
+def item(mapping: MappingNode, key: str) -> tuple[int, Node, Node] | None:
+    """(index, key node, value node) of a plain-string key; the last one wins, as in loaders."""
+    found = None
+    for i, (k, v) in enumerate(mapping.value):
+        if isinstance(k, ScalarNode) and k.value == key and k.tag == STR_TAG:
+            found = (i, k, v)
+    return found
+
+
+def _str_value(mapping: MappingNode, key: str) -> str | None:
+    hit = item(mapping, key)
+    return hit[2].value if hit and is_str(hit[2]) and hit[2].value else None
+
+
+def shared_nodes(root: Node) -> set[int]:
+    """ids of nodes reachable more than once: an anchor used by an alias or a `<<` merge."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            shared.add(id(node))
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+    return shared
+
+
+class _Finder:
+    def __init__(self, parsed: Parsed, *, kustomization_name: bool) -> None:
+        self.kustomization_name = kustomization_name
+        self.sites: list[Site] = []
+        # Anchors need a `&` in the text; without one no node can be shared.
+        self.find_shared = "&" in parsed.text
+        self.shared: set[int] = set()
+
+    def document(self, index: int, root: Node) -> None:
+        if not isinstance(root, MappingNode):
+            return
+        if self.find_shared:
+            self.shared = shared_nodes(root)
+        path: Path_ = (index,)
+        shared = id(root) in self.shared
+        api, kind = _str_value(root, "apiVersion"), _str_value(root, "kind")
+        if self.kustomization_name or (
+            kind in ("Kustomization", "Component")
+            and (api or "").startswith("kustomize.config.k8s.io/")
+        ):
+            self.kustomization(root, path, shared)
+        elif api and kind:
+            self.k8s_object(root, path, shared)
+        else:
+            self.helm(root, path, shared, set())
+
+    def _child(
+        self, node: Node, key: PathItem, path: Path_, shared: bool
+    ) -> tuple[Node, Path_, bool] | None:
+        if isinstance(key, str):
+            if not isinstance(node, MappingNode):
+                return None
+            hit = item(node, key)
+            if hit is None:
+                return None
+            child = hit[2]
+        else:
+            child = node.value[key]
+        return child, (*path, key), shared or id(child) in self.shared
+
+    def k8s_object(self, root: MappingNode, path: Path_, shared: bool) -> None:
+        kind = _str_value(root, "kind")
+        if kind == "List":
+            items = self._child(root, "items", path, shared)
+            if items and isinstance(items[0], SequenceNode):
+                for i, obj in enumerate(items[0].value):
+                    if isinstance(obj, MappingNode):
+                        self.k8s_object(obj, (*items[1], i), items[2] or id(obj) in self.shared)
+            return
+        spec_path = _POD_SPEC.get(kind or "")
+        if spec_path is None:
+            return
+        here: tuple[Node, Path_, bool] | None = (root, path, shared)
+        for key in spec_path:
+            here = self._child(here[0], key, here[1], here[2]) if here else None
+        if here is None or not isinstance(here[0], MappingNode):
+            return
+        for list_key in _CONTAINER_LISTS:
+            containers = self._child(here[0], list_key, here[1], here[2])
+            if containers is None or not isinstance(containers[0], SequenceNode):
+                continue
+            for i in range(len(containers[0].value)):
+                container = self._child(containers[0], i, containers[1], containers[2])
+                image = container and self._child(container[0], "image", *container[1:])
+                if image:
+                    self.inline(image[0], image[1], image[2], "container")
+
+    def inline(self, node: Node, path: Path_, shared: bool, kind: str) -> None:
+        if not is_str(node):
+            return
+        ref = parse_reference(node.value)
+        if ref is not None:
+            self.sites.append(Site(kind, path, node, node.start_mark.line + 1, ref, shared))
+
+    def kustomization(self, root: MappingNode, path: Path_, shared: bool) -> None:
+        images = self._child(root, "images", path, shared)
+        if images is None or not isinstance(images[0], SequenceNode):
+            return
+        for i, entry in enumerate(images[0].value):
+            if not isinstance(entry, MappingNode):
+                continue
+            repository = _str_value(entry, "newName") or _str_value(entry, "name")
+            if not repository:
+                continue
+            tag_hit, digest_hit = item(entry, "newTag"), item(entry, "digest")
+            tag = tag_hit[2].value if tag_hit and isinstance(tag_hit[2], ScalarNode) else None
+            digest = digest_hit[2].value if digest_hit and is_str(digest_hit[2]) else None
+            if tag and "@" in tag:  # `newTag: 1.2@sha256:…` (Renovate's suggested form)
+                tag, digest = tag.split("@", 1)
+            where = tag_hit or digest_hit
+            line = (where[2] if where else entry).start_mark.line + 1
+            ref = Reference(repository, tag or None, digest or None)
+            entry_shared = images[2] or id(entry) in self.shared
+            self.sites.append(Site("kustomize", (*images[1], i), entry, line, ref, entry_shared))
+
+    def helm(self, node: Node, path: Path_, shared: bool, visiting: set[int]) -> None:
+        if id(node) in visiting:  # a recursive alias
+            return
+        visiting.add(id(node))
+        if isinstance(node, SequenceNode):
+            for i, child in enumerate(node.value):
+                self.helm(child, (*path, i), shared or id(child) in self.shared, visiting)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                if not is_str(k):
+                    continue
+                child_path, child_shared = (*path, k.value), shared or id(v) in self.shared
+                if _HELM_IMAGE_KEY.search(k.value):
+                    if isinstance(v, MappingNode):
+                        self.helm_mapping(v, child_path, child_shared)
+                    else:
+                        self.inline(v, child_path, child_shared, "helm-inline")
+                self.helm(v, child_path, child_shared, visiting)
+        visiting.discard(id(node))
+
+    def helm_mapping(self, mapping: MappingNode, path: Path_, shared: bool) -> None:
+        repository = _str_value(mapping, "repository")
+        if not repository:
+            return
+        registry = _str_value(mapping, "registry")
+        if registry:
+            repository = f"{registry.rstrip('/')}/{repository}"
+        tag_hit = item(mapping, "tag") or item(mapping, "version")
+        digest_hit = item(mapping, "digest")
+        tag = tag_hit[2].value if tag_hit and isinstance(tag_hit[2], ScalarNode) else None
+        digest = digest_hit[2].value if digest_hit and is_str(digest_hit[2]) else None
+        line = (tag_hit[2] if tag_hit else mapping).start_mark.line + 1
+        ref = Reference(repository, tag or None, digest or None)
+        self.sites.append(Site("helm", path, mapping, line, ref, shared))
+
+
+@lru_cache(maxsize=32)
+def find_sites(parsed: Parsed, *, kustomization_name: bool) -> tuple[Site, ...]:
+    finder = _Finder(parsed, kustomization_name=kustomization_name)
+    for index, root in enumerate(parsed.docs):
+        finder.document(index, root)
+    return tuple(finder.sites)

@@ -1,0 +1,34 @@
+"""`prodfix demo [--dir DIR] [--keep]`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from prodfix import output
+from prodfix.cli import App
+from prodfix.errors import Exit, ProdfixError
+
+
+def run(app: App, *, directory: Path | None, keep: bool) -> int:
+    from prodfix.demo.script import run_demo
+
+    started = time.monotonic()
+    if directory is not None:
+        root = directory.absolute()
+        if root.exists() and any(root.iterdir()):
+            raise ProdfixError(f"{root} is not empty", hint="give --dir a new or empty folder")
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        root = Path(tempfile.mkdtemp(prefix="prodfix-demo-"))
+    try:
+        run_demo(root)
+    finally:
+        if directory is None and not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    output.say(f"\ndemo finished in {time.monotonic() - started:.1f}s")
+    if directory is not None or keep:
+        output.say(f"the sandbox is kept in {root} (remotes/, work/, state/)")
+    return Exit.OK

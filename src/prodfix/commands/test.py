@@ -1,0 +1,52 @@
+"""`prodfix test [--ci]`: run the tests and record the result for HEAD."""
+
+from __future__ import annotations
+
+from prodfix import output
+from prodfix.cli import App
+from prodfix.commands.common import context, require_clean_state
+from prodfix.errors import Exit
+from prodfix.workflow.interpreter import execute
+from prodfix.workflow.ops import Op
+from prodfix.workflow.ops_test import RunTests, SkipTests
+
+
+def run(app: App, *, ci: bool, dry_run: bool, skip: str | None = None) -> int:
+    ctx = context(app, dry_run=dry_run)
+    require_clean_state(ctx)
+    branch = ctx.repo.current_branch()
+    rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
+    ctx.fix = rec.fix if rec else None
+    head = ctx.repo.head()
+    if ci:
+        from prodfix.commands.test_ci import run_ci
+
+        return run_ci(ctx, head)
+    dirty = ctx.repo.is_dirty()
+    program: list[Op]
+    if skip:
+        program = [SkipTests(head, skip)]
+    else:
+        program = [RunTests(ctx.cfg.test_command, head, record=not dirty)]
+    code = execute(ctx, "test", program)
+    if dry_run or code != Exit.OK:
+        return code
+    if skip:
+        output.say(f"tests of {head[:7]} recorded as skipped: {skip}")
+        return Exit.OK
+    result = ctx.vars["test"]
+    if dirty:
+        output.warn(
+            "you have uncommitted changes: the tests ran on them, so the result is not "
+            "recorded for HEAD — commit, then run `prodfix test` again"
+        )
+    elif ctx.fix is None:
+        output.warn(f"{branch or 'HEAD'} is not a fix prodfix started: result not recorded")
+    if result["result"] == "passed":
+        output.say(f"tests passed for {head[:7]}")
+        return Exit.OK
+    output.error(
+        f"tests failed for {head[:7]}: {result['reason']}",
+        "fix them and commit, then run `prodfix test` again",
+    )
+    return Exit.FAILED

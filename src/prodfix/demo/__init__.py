@@ -1,0 +1,1 @@
+"""`prodfix demo`: a sandbox of real repositories and one fix driven through both flows."""

@@ -1,0 +1,207 @@
+"""Drive one production fix through every step of both flows, as a user types it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from prodfix import output
+from prodfix.adapters.git import clean_env
+from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY, Builder
+from prodfix.errors import Exit, ProdfixError
+
+
+class Driver:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env = clean_env(
+            {
+                "PRODFIX_HOME": str(root / "state"),
+                "NO_COLOR": "1",
+                "GIT_AUTHOR_NAME": "Dana Demo",
+                "GIT_AUTHOR_EMAIL": "dana@example.com",
+                "GIT_COMMITTER_NAME": "Dana Demo",
+                "GIT_COMMITTER_EMAIL": "dana@example.com",
+            }
+        )
+
+    def work(self, name: str) -> Path:
+        return self.root / "work" / name
+
+    def prodfix(self, repo: str, *args: str, expect: int = 0) -> str:
+        shown = " ".join(args)
+        output.say(f"\n$ cd work/{repo} && prodfix {shown}")
+        p = subprocess.run(
+            [sys.executable, "-m", "prodfix", "-C", str(self.work(repo)), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        text = (p.stdout + p.stderr).rstrip()
+        for line in text.splitlines():
+            output.say(f"  {line}")
+        if p.returncode != expect:
+            raise ProdfixError(
+                f"demo: `prodfix {shown}` exited {p.returncode}, expected {expect}",
+                hint="this is a bug in prodfix; run the demo with --keep to inspect",
+                code=Exit.FAILED,
+            )
+        if expect:
+            output.say(f"  (exit {p.returncode}, as expected)")
+        return p.stdout
+
+    def git(self, repo: str, *args: str, show: bool = True) -> str:
+        if show:
+            output.say(f"\n$ cd work/{repo} && git {' '.join(args)}")
+        p = subprocess.run(
+            ("git", *args),
+            cwd=self.work(repo),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return p.stdout.strip()
+
+    def edit(self, repo: str, path: str, old: str, new: str) -> None:
+        f = self.work(repo) / path
+        f.write_text(f.read_text().replace(old, new))
+        output.say(f"\n# edit work/{repo}/{path}: {old.strip()!r} → {new.strip()!r}")
+
+    def last_pr(self, repo: str) -> str:
+        out = self.prodfix(repo, "pr", "list")
+        numbers = [ln.split()[0] for ln in out.splitlines()[1:] if ln.strip()]
+        return numbers[-1]
+
+
+def python_flow(d: Driver) -> None:
+    output.say("\n=== Python step code: steps-python (7 steps) ===")
+    d.prodfix("steps-python", "start", "parser-npe", "--from", "master", expect=3)
+    d.prodfix("steps-python", "start", "parser-npe", expect=2)
+    d.prodfix("steps-python", "start", "parser-npe", "--from", "delivery-2026.11")
+    d.edit(
+        "steps-python",
+        "steps/parser.py",
+        "def parse(line):\n",
+        "def parse(line):\n    if line is None:\n        return None, None\n",
+    )
+    d.git("steps-python", "commit", "-q", "-am", "parser: handle a missing line (NPE)")
+    d.prodfix("steps-python", "test")
+    d.prodfix("steps-python", "propose")
+    d.prodfix("steps-python", "status")
+    d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
+    d.prodfix("steps-python", "next", "--merge")
+    d.prodfix("deployment-infra", "pr", "approve", d.last_pr("deployment-infra"))
+    d.prodfix("steps-python", "next", "--merge")
+    d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
+    d.prodfix("steps-python", "next", "--merge")
+
+
+def go_flow(d: Driver) -> None:
+    output.say("\n=== Go code: triggers-go (10 steps) ===")
+    d.prodfix("triggers-go", "start", "due-boundary")
+    d.edit("triggers-go", "triggers.go", "return now > at", "return now >= at")
+    d.git("triggers-go", "commit", "-q", "-am", "triggers: fire at the boundary")
+    if shutil.which("go"):
+        d.prodfix("triggers-go", "test")
+    else:
+        output.say(
+            "\n# go is not installed here: the Go test step is recorded as skipped, honestly"
+        )
+        d.prodfix("triggers-go", "test", "--skip", "go is not installed on this machine")
+    d.prodfix("triggers-go", "propose")
+    d.prodfix("triggers-go", "pr", "approve", d.last_pr("triggers-go"))
+    d.prodfix("triggers-go", "next", "--merge")
+    d.prodfix("triggers-go", "pr", "approve", d.last_pr("triggers-go"))
+    d.prodfix("triggers-go", "next", "--merge")
+    d.prodfix("deployment-infra", "pr", "approve", d.last_pr("deployment-infra"))
+    d.prodfix("triggers-go", "next", "--merge")
+
+
+def planted_violation(d: Driver) -> None:
+    output.say("\n=== check catches master merged into delivery (in a copy) ===")
+    src = d.root / "remotes" / "steps-python.git"
+    copy_remote = d.root / "remotes" / "steps-python-copy.git"
+    subprocess.run(
+        ("git", "clone", "-q", "--bare", str(src), str(copy_remote)), check=True, env=d.env
+    )
+    subprocess.run(
+        ("git", "clone", "-q", str(copy_remote), str(d.work("steps-python-copy"))),
+        check=True,
+        env=d.env,
+    )
+    d.git("steps-python-copy", "switch", "-q", "delivery-2026.11")
+    d.git(
+        "steps-python-copy",
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge master into delivery (oops)",
+        "origin/master",
+    )
+    d.git("steps-python-copy", "push", "-q", "origin", "delivery-2026.11")
+    d.prodfix("steps-python-copy", "check", "delivery-2026.11", expect=1)
+
+
+def summary(d: Driver) -> None:
+    output.say("\n=== summary ===")
+    for repo, delivery in (("steps-python", "delivery-2026.11"), ("triggers-go", "delivery")):
+        d.git(repo, "fetch", "-q", "origin", show=False)
+        fixes = d.git(
+            repo,
+            "log",
+            "--format=%h %s",
+            "--no-merges",
+            f"origin/master..origin/{delivery}",
+            show=False,
+        )
+        landed = d.git(
+            repo, "log", "-3", "--first-parent", "--format=%h %s", f"origin/{delivery}", show=False
+        )
+        back = d.git(
+            repo,
+            "log",
+            "-1",
+            "--merges",
+            "--first-parent",
+            "--format=%h %s (parents %p)",
+            "--grep=Back-merge\\|Merge pull request",
+            "origin/master",
+            show=False,
+        )
+        output.say(f"{repo}:")
+        output.say(f"  on {delivery}: " + "; ".join(landed.splitlines()))
+        output.say(f"  back-merge on master: {back}")
+        output.say(f"  fixes still missing from master: {fixes or 'none'}")
+    d.git("deployment-infra", "pull", "-q", "origin", "master", show=False)
+    for dc in DCS:
+        text = (d.work("deployment-infra") / f"apps/sre-triggers/{dc}/deployment.yaml").read_text()
+        tags = [
+            ln.split(":")[-1].strip().strip('"').split()[0]
+            for ln in text.splitlines()
+            if IMAGE_PY in ln or IMAGE_GO in ln
+        ]
+        output.say(f"  {dc}: steps-python {tags[0]}, triggers-go {tags[1]}")
+
+
+def run_demo(root: Path) -> None:
+    from prodfix.demo.sandbox import build
+
+    output.say(f"building the sandbox in {root} …")
+    build(root)
+    os.environ["PRODFIX_HOME"] = str(root / "state")
+    d = Driver(root)
+    python_flow(d)
+    go_flow(d)
+    d.prodfix("steps-python", "status")
+    planted_violation(d)
+    summary(d)
+
+
+__all__ = ["IMAGE_GO", "IMAGE_PY", "Builder", "run_demo"]

@@ -1,0 +1,260 @@
+"""The git reads behind the policy gate: a few set-shaped queries per branch, never a loop of
+processes per commit or per merge (NOTES/git.md §5.2: 42–68 ms one-shot vs 12.7 s per merge).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from prodfix.adapters.git import Repo
+from prodfix.config import Config
+from prodfix.errors import ProdfixError
+from prodfix.policy.graph import Commit, index, landings
+from prodfix.types import BranchName, Sha
+
+SYNC_TRAILER = "Prodfix-Sync"
+# `%(trailers)` does not report the `(cherry picked from commit …)` line (verified, git
+# 2.39), so the messages are grepped once for it instead (NOTES/git.md §4.3).
+_PICKED_RE = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,64})\)")
+_LOG_FMT = f"%H%x1f%P%x1f%ct%x1f%s%x1f%(trailers:key={SYNC_TRAILER},valueonly)"
+
+
+@dataclass(frozen=True)
+class Branches:
+    """Where the mainline and the delivery branches are read from, with their tips."""
+
+    mainline: BranchName
+    mainline_ref: str  # full ref name: refs/remotes/origin/master or refs/heads/master
+    deliveries: Mapping[BranchName, str]  # short name → full ref name, sorted by name
+    tips: Mapping[str, Sha]  # full ref name → commit
+    remote: str | None  # the remote whose tracking branches are used; None: local branches
+
+
+def fetch_refspecs(cfg: Config) -> list[str]:
+    """Refspecs that update exactly the branches `check` reads (CLI.md: fetch first)."""
+    remote, main, glob = cfg["remote"], cfg["mainline"], cfg["delivery"]
+    # A refspec pattern takes one `*` and nothing else of glob syntax.
+    pattern = glob if glob.count("*") == 1 and not set(glob) & set("?[") else "*"
+    return [
+        f"+refs/heads/{main}:refs/remotes/{remote}/{main}",
+        f"+refs/heads/{pattern}:refs/remotes/{remote}/{pattern}",
+    ]
+
+
+def read_branches(repo: Repo, cfg: Config, *, fetch: bool) -> tuple[Branches, list[str]]:
+    """Fetch (unless told not to) and read the mainline and delivery tips; notes for stderr."""
+    remote, main = str(cfg["remote"]), BranchName(cfg["mainline"])
+    notes: list[str] = []
+    # `git remote` only when its answer matters: one process less per --no-fetch check.
+    has_remote = remote in repo.remotes() if fetch else None
+    if has_remote:
+        repo.fetch(remote, *fetch_refspecs(cfg))
+    tips = repo.refs(f"refs/remotes/{remote}/", "refs/heads/")
+    prefix = f"refs/remotes/{remote}/"
+    if f"{prefix}{main}" not in tips:
+        if has_remote is None:
+            has_remote = remote in repo.remotes()
+        if not has_remote:
+            notes.append(f"no remote {remote!r}: judging the local branches")
+        else:
+            notes.append(f"{remote}/{main} not found: judging the local branches")
+        prefix = "refs/heads/"
+        remote_used: str | None = None
+    else:
+        remote_used = remote
+    if f"{prefix}{main}" not in tips:
+        raise ProdfixError(
+            f"the mainline branch {main!r} does not exist here",
+            hint="fetch it, or set `mainline` in .prodfix.toml",
+        )
+    deliveries = {
+        BranchName(name[len(prefix) :]): name
+        for name in sorted(tips)
+        if name.startswith(prefix)
+        and name[len(prefix) :] != "HEAD"
+        and cfg.is_delivery(name[len(prefix) :])
+    }
+    return Branches(main, f"{prefix}{main}", deliveries, tips, remote_used), notes
+
+
+def short_name(ref: str, remote: str) -> BranchName:
+    for prefix in ("refs/heads/", f"refs/remotes/{remote}/", f"{remote}/"):
+        if ref.startswith(prefix):
+            return BranchName(ref[len(prefix) :])
+    return BranchName(ref)
+
+
+def resolve(repo: Repo, br: Branches, rev: str, remote: str) -> Sha | None:
+    """A commit the user named; a mainline/delivery name falls back to the branch judged."""
+    sha = repo.resolve(rev)
+    if sha is None:
+        name = short_name(rev, remote)
+        ref = br.mainline_ref if name == br.mainline else br.deliveries.get(name)
+        sha = br.tips.get(ref) if ref else None
+    return sha
+
+
+def is_sync(repo: Repo, sha: Sha) -> bool:
+    """The commit's message carries a `Prodfix-Sync:` trailer (a planned master → delivery)."""
+    out = repo.out("log", "-1", f"--format=%(trailers:key={SYNC_TRAILER},valueonly)", sha)
+    return bool(out)
+
+
+def recorded_delivery(repo: Repo, branch: str) -> BranchName | None:
+    """The delivery branch `start` wrote into the branch's git config, if any."""
+    r = repo.git("config", "--get", f"branch.{branch}.prodfix-delivery", check=False)
+    return BranchName(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip() else None
+
+
+def merge_bases(
+    repo: Repo, sha: Sha, tips: Mapping[BranchName, Sha]
+) -> dict[BranchName, tuple[Sha, int] | None]:
+    """Per delivery: the merge-base with sha and its committer date (one process per branch;
+    the number of delivery branches is small, unlike commits)."""
+    bases = {name: repo.merge_base(sha, tip) for name, tip in tips.items()}
+    found = sorted({b for b in bases.values() if b})
+    dates = (
+        {Sha(r[0]): int(r[1]) for r in repo.log_records("%H%x1f%ct", "--no-walk", *found)}
+        if found
+        else {}
+    )
+    return {name: (b, dates[b]) if b else None for name, b in bases.items()}
+
+
+def commits_of(repo: Repo, *revs: str) -> list[Commit]:
+    """`git log` of a range as records, newest first (one process)."""
+    return [
+        Commit(Sha(r[0]), tuple(Sha(p) for p in r[1].split()), int(r[2]), r[3], bool(r[4]))
+        for r in repo.log_records(_LOG_FMT, *revs)
+    ]
+
+
+def master_not_on_delivery(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha) -> list[Commit]:
+    """NOTES/git.md §4.5(a): `REF ^D` minus `REF ^D ^M` — REF's commits that are on master."""
+    own = set(repo.rev_list(ref, f"^{delivery}", f"^{mainline}"))
+    return [c for c in commits_of(repo, ref, f"^{delivery}") if c.sha not in own]
+
+
+def _last_first_parent(lines: Sequence[str], fallback: Sha) -> Sha | None:
+    """From `rev-list --first-parent --parents A ^B`: the first A-chain commit reachable from B."""
+    if not lines:
+        return fallback
+    fields = lines[-1].split()
+    return Sha(fields[1]) if len(fields) > 1 else None
+
+
+@dataclass(frozen=True)
+class Leaks:
+    """Mainline commits inside one delivery branch, grouped by the first-parent merge of the
+    delivery that brought them (NOTES/git.md §4.5(b))."""
+
+    cut: Sha | None
+    merges: tuple[tuple[Commit, tuple[Sha, ...]], ...]  # (merge, mainline commits it brought)
+    mainline_ahead: tuple[Sha, ...]  # `rev-list --first-parent M ^D`, newest first
+
+
+def mainline_leaks(repo: Repo, delivery: Sha, mainline: Sha) -> Leaks:
+    # Fast path, two walks bounded by the divergence, not by history. X = newest mainline
+    # (first-parent of M) commit reachable from D. Without a leak X is the cut itself, so it is
+    # on D's first-parent chain: the newest D first-parent commit reachable from X is X.
+    ahead_lines = repo.git(
+        "rev-list", "--first-parent", "--parents", mainline, f"^{delivery}"
+    ).lines
+    ahead = tuple(Sha(ln.split()[0]) for ln in ahead_lines)
+    x = _last_first_parent(ahead_lines, mainline)
+    if x is None:  # unrelated histories: nothing of master inside D
+        return Leaks(None, (), ahead)
+    d_lines = repo.git("rev-list", "--first-parent", "--parents", delivery, f"^{x}").lines
+    y = _last_first_parent(d_lines, delivery)
+    if y == x or y is None:
+        return Leaks(x, (), ahead)
+    # Slow path (a leak or a marked sync exists): CUT = newest commit on both first-parent
+    # chains (NOTES/git.md §4.5(b)).
+    cut, below_x = _cut(repo, x, y)
+    mainline_set = set(ahead) | set(below_x)
+    records = index(commits_of(repo, delivery, f"^{cut}") if cut else commits_of(repo, delivery))
+    brought: dict[Sha, list[Sha]] = {}
+    for sha, fp in landings(records, delivery).items():
+        if sha != fp and sha in mainline_set:
+            brought.setdefault(fp, []).append(sha)
+    order = list(records)  # git's newest-first order
+    rank = {s: i for i, s in enumerate(order)}
+    merges = tuple(
+        (records[fp], tuple(sorted(shas, key=rank.__getitem__)))
+        for fp, shas in sorted(brought.items(), key=lambda kv: rank[kv[0]])
+    )
+    return Leaks(cut, merges, ahead)
+
+
+def _cut(repo: Repo, x: Sha, y: Sha, *, rounds: int = 64) -> tuple[Sha | None, list[Sha]]:
+    """CUT and M's first-parent commits from X down to it (exclusive).
+
+    Invariant: CUT is at or below X on M's chain and at or below Y on D's chain. Each round
+    asks for the newest M-chain commit reachable from Y (Z), then the newest D-chain commit
+    reachable from Z; a commit found on both chains is CUT. Every walk covers only the gap
+    between two syncs/back-merges, so reading both chains down to the root (≈300 ms each on
+    80 k commits, bench/README.md) is the fallback, not the rule.
+    """
+    segment: list[Sha] = []
+    for _ in range(rounds):
+        m_lines = repo.git("rev-list", "--first-parent", "--parents", x, f"^{y}").lines
+        segment += [Sha(ln.split()[0]) for ln in m_lines]
+        z = _last_first_parent(m_lines, x)
+        if z is None or z == y:
+            return z, segment
+        d_lines = repo.git("rev-list", "--first-parent", "--parents", y, f"^{z}").lines
+        y2 = _last_first_parent(d_lines, y)
+        if y2 is None or y2 == z:
+            return y2, segment
+        x, y = z, y2
+    m_chain = repo.rev_list("--first-parent", x)
+    on_m = set(m_chain)
+    cut = next((s for s in repo.rev_list("--first-parent", y) if s in on_m), None)
+    return cut, segment + m_chain[: m_chain.index(cut) if cut else len(m_chain)]
+
+
+def proposal_leak(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha, leaks: Leaks) -> list[Sha]:
+    """Mainline commits that merging ref into the delivery branch would bring: the part of
+    `rev-list --first-parent M ^D` that `… ^REF` drops (both are prefixes of M's chain)."""
+    rest = repo.count("--first-parent", mainline, f"^{delivery}", f"^{ref}")
+    return list(leaks.mainline_ahead[rest:])
+
+
+@dataclass(frozen=True)
+class Pending:
+    commit: Commit
+    landing: Commit  # delivery's first-parent commit that brought it in
+
+
+def pending_backmerge(repo: Repo, delivery: Sha, mainline: Sha) -> list[Pending]:
+    """Delivery commits not on master, neither as themselves, nor as patch-equivalent copies
+    (`--cherry-pick`), nor as a `-x` pick whose patch changed in conflict resolution
+    (NOTES/git.md §4.3 layers: ancestry → patch-id → trailer)."""
+    records = index(commits_of(repo, delivery, f"^{mainline}"))
+    if not any(len(c.parents) < 2 for c in records.values()):
+        return []
+    candidates = repo.rev_list(
+        "--cherry-pick", "--right-only", "--no-merges", f"{mainline}...{delivery}"
+    )
+    if not candidates:
+        return []
+    msgs = repo.git(
+        "log",
+        "-z",
+        "-F",
+        "--grep=(cherry picked from commit ",
+        "--format=%B",
+        mainline,
+        f"^{delivery}",
+    ).stdout
+    picked = set(_PICKED_RE.findall(msgs))
+    abbreviated = tuple(p for p in picked if len(p) < len(delivery))
+    landed = landings(records, delivery)
+    out: list[Pending] = []
+    for sha in candidates:
+        if sha in picked or sha.startswith(abbreviated) or sha not in records:
+            continue
+        out.append(Pending(records[sha], records[landed.get(sha, sha)]))
+    return out

@@ -1,0 +1,64 @@
+"""Findings of the policy gate and the `check --json` document (CLI.md "Policy rules")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prodfix.types import BranchName, Sha
+
+Severity = Literal["error", "warning", "info"]
+RULES = (
+    "branched-from-master",
+    "master-merged-into-delivery",
+    "missing-backmerge",
+    "wrong-target",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    branch: BranchName
+    commits: tuple[Sha, ...]  # full SHAs, newest first (git's order)
+    message: str
+    # Subjects of `commits`, same order: for the human listing only, never in the JSON.
+    subjects: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "branch": str(self.branch),
+            "commits": [str(c) for c in self.commits],
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    # Said once on stderr by the command (e.g. "no remote: judged the local branches").
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def by_rule(self, rule: str) -> list[Finding]:
+        return [f for f in self.findings if f.rule == rule]
+
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "findings": [f.to_json() for f in self.findings]}
+
+
+def report(findings: Sequence[Finding], notes: Sequence[str] = ()) -> Report:
+    """Findings in a stable order: by rule (table order of CLI.md), then as the rules made them."""
+    order = {r: i for i, r in enumerate(RULES)}
+    ranked = sorted(enumerate(findings), key=lambda p: (order.get(p[1].rule, len(RULES)), p[0]))
+    return Report(tuple(f for _, f in ranked), tuple(notes))

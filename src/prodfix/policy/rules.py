@@ -1,0 +1,192 @@
+"""The four rules of CLI.md "Policy rules" as pure functions of facts read by `facts.py`.
+
+Each returns findings; none runs git, so each is testable on plain data and the gate decides
+nothing while reading.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from prodfix.errors import ProdfixError
+from prodfix.policy.facts import Leaks, Pending
+from prodfix.policy.graph import Commit
+from prodfix.policy.report import Finding
+from prodfix.types import BranchName, Sha, short
+
+Kind = Literal["mainline", "delivery", "sync", "branch"]
+DAY = 86_400
+
+
+def fix_branch_pattern(template: str) -> re.Pattern[str]:
+    """`fix/{name}` → a regex matching the names `start` makes (config validates {name})."""
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field is not None:
+            parts.append(r".+")
+    return re.compile("".join(parts))
+
+
+def choose_delivery(branch: str, bases: Mapping[BranchName, tuple[Sha, int] | None]) -> BranchName:
+    """For a branch made by hand: the delivery branch whose merge-base with it is newest.
+
+    Two equally new candidates (typically a delivery branch just cut from another) cannot be
+    told apart from history, so the user must say which one (exit 2, not a guess).
+    """
+    known = {name: b for name, b in bases.items() if b is not None}
+    if not known:
+        raise ProdfixError(
+            f"{branch} shares no history with any delivery branch",
+            hint="name the target with `prodfix check --into DELIVERY`",
+        )
+    newest = max(t for _, t in known.values())
+    best = sorted(name for name, (_, t) in known.items() if t == newest)
+    if len(best) > 1:
+        raise ProdfixError(
+            f"cannot tell which delivery branch {branch} is for: {', '.join(best)} fit equally",
+            hint=f"name it: `prodfix check {branch} --into {best[0]}`",
+        )
+    return best[0]
+
+
+def branched_from_master(
+    branch: BranchName, delivery: BranchName, mainline: BranchName, on_master: Sequence[Commit]
+) -> list[Finding]:
+    """WORKFLOW.md rule 1: a fix carries nothing of master that its delivery branch lacks."""
+    if not on_master:
+        return []
+    return [
+        Finding(
+            "branched-from-master",
+            "error",
+            branch,
+            tuple(c.sha for c in on_master),
+            f"{branch} carries {len(on_master)} commit(s) of {mainline} that are not on "
+            f"{delivery}: it was branched from {mainline} or {mainline} was merged into it; "
+            f"recreate it from {delivery} and cherry-pick only the fix",
+            tuple(c.subject for c in on_master),
+        )
+    ]
+
+
+def master_merged(delivery: BranchName, mainline: BranchName, leaks: Leaks) -> list[Finding]:
+    """WORKFLOW.md rule 2, post hoc: name each first-parent merge of the delivery branch that
+    brought mainline commits. A merge marked `Prodfix-Sync:` is a planned sync: reported as
+    info, and its commits are not charged to any later merge (landing attribution)."""
+    out: list[Finding] = []
+    for merge, brought in leaks.merges:
+        if merge.sync:
+            out.append(
+                Finding(
+                    "master-merged-into-delivery",
+                    "info",
+                    delivery,
+                    (merge.sha,),
+                    f"{short(merge.sha)} is a marked sync (Prodfix-Sync) that brought "
+                    f"{len(brought)} commit(s) of {mainline} into {delivery}",
+                    (merge.subject,),
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    "master-merged-into-delivery",
+                    "error",
+                    delivery,
+                    (merge.sha,),
+                    f"merge {short(merge.sha)} brought {len(brought)} commit(s) of {mainline} "
+                    f"into {delivery} without a Prodfix-Sync trailer; revert it on {delivery} "
+                    f"or, if it was a planned sync, record it with the team",
+                    (merge.subject,),
+                )
+            )
+    return out
+
+
+def proposal_brings_master(
+    ref: BranchName, into: BranchName, mainline: BranchName, kind: Kind, brought: Sequence[Sha]
+) -> list[Finding]:
+    """With `--into DELIVERY`: the proposed merge itself would bring mainline commits."""
+    if not brought:
+        return []
+    if kind == "sync":
+        return [
+            Finding(
+                "master-merged-into-delivery",
+                "info",
+                into,
+                tuple(brought),
+                f"{ref} is a marked sync (Prodfix-Sync): it brings {len(brought)} commit(s) "
+                f"of {mainline} into {into}",
+            )
+        ]
+    return [
+        Finding(
+            "master-merged-into-delivery",
+            "error",
+            into,
+            tuple(brought),
+            f"merging {ref} into {into} would bring {len(brought)} commit(s) of {mainline}; "
+            f"a sync of {mainline} into {into} is a separate, planned step (mark it Prodfix-Sync)",
+        )
+    ]
+
+
+def missing_backmerge(
+    delivery: BranchName,
+    mainline: BranchName,
+    pending: Sequence[Pending],
+    *,
+    now: float,
+    max_days: int,
+) -> list[Finding]:
+    """WORKFLOW.md rule 3: delivery work not on master. Age counts from when the commit landed
+    on delivery, not its author date (NOTES/git.md §4.4); error once older than max_days."""
+    late = [p for p in pending if now - p.landing.time > max_days * DAY]
+    recent = [p for p in pending if now - p.landing.time <= max_days * DAY]
+    out: list[Finding] = []
+    for severity, group, when in (
+        ("error", late, f"more than {max_days} day(s) ago"),
+        ("warning", recent, f"within the last {max_days} day(s)"),
+    ):
+        if not group:
+            continue
+        oldest = max(int((now - p.landing.time) // DAY) for p in group)
+        out.append(
+            Finding(
+                "missing-backmerge",
+                "error" if severity == "error" else "warning",
+                delivery,
+                tuple(p.commit.sha for p in group),
+                f"{len(group)} commit(s) landed on {delivery} {when} (oldest {oldest} day(s)) "
+                f"and are not on {mainline}; open the back-merge: `prodfix backmerge --from "
+                f"{delivery}`",
+                tuple(p.commit.subject for p in group),
+            )
+        )
+    return out
+
+
+def wrong_target(
+    ref: BranchName, kind: Kind, into: BranchName, into_kind: Kind, fix_template: str
+) -> list[Finding]:
+    """Only fix branches (or a marked sync) go into delivery; delivery goes only into master."""
+    fix = fix_branch_pattern(fix_template)
+    problem = ""
+    if into_kind == "delivery":
+        if kind == "delivery":
+            problem = f"{ref} is a delivery branch: it may only be merged into the mainline"
+        elif kind != "sync" and not fix.fullmatch(ref):
+            problem = (
+                f"{ref} is not a fix branch ({fix_template}) nor a marked sync: only those "
+                f"may be proposed into {into}; start the fix with `prodfix start NAME`"
+            )
+    elif kind == "delivery" and into_kind != "mainline":
+        problem = f"{ref} is a delivery branch: it may only be merged into the mainline, not {into}"
+    if not problem:
+        return []
+    return [Finding("wrong-target", "error", ref, (), problem)]

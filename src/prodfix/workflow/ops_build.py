@@ -1,0 +1,54 @@
+"""Triggering the delivery build and remembering which build it was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from prodfix import output
+from prodfix.errors import ProdfixError
+from prodfix.types import BranchName, Sha
+from prodfix.workflow.ops import Op, register
+
+if TYPE_CHECKING:
+    from prodfix.workflow.context import Ctx
+
+
+@register
+@dataclass(frozen=True)
+class TriggerBuild(Op):
+    """A build cannot be undone (an image may already be published): say so, never pretend."""
+
+    reversible: ClassVar[bool] = False
+    delivery: str
+    sha: str
+
+    def describe(self) -> str:
+        return f"build {self.delivery} at {self.sha[:7]}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        builder = ctx.builder
+        if builder is None:
+            raise ProdfixError("no [build] configured", hint="set [build] type in .prodfix.toml")
+        existing = builder.delivery_build(BranchName(self.delivery), Sha(self.sha))
+        build = existing or builder.trigger_delivery(BranchName(self.delivery), Sha(self.sha))
+        if ctx.fix:
+            ctx.store.set_ident(ctx.fix, ctx.path, "build_sha", self.sha)
+            ctx.store.set_ident(ctx.fix, ctx.path, "build", build.id)
+            if build.image_tag:
+                ctx.store.set_ident(ctx.fix, ctx.path, "tag", build.image_tag)
+        if build.state.finished and build.state.value != "success":
+            # A failed build is a result the reconciler shows as a failed step, not a suspension.
+            output.error(
+                f"{builder.name}: build {build.id} {build.state.value}"
+                + (f" ({build.url})" if build.url else ""),
+                "fix the build, then run `prodfix next` again",
+            )
+            if build.console_tail:
+                output.info(build.console_tail)
+            return None
+        output.say(
+            f"build {build.id}: {build.state.value}"
+            + (f", image tag {build.image_tag}" if build.image_tag else "")
+        )
+        return None

@@ -1,0 +1,138 @@
+"""Operations on pull requests, through the Forge protocol only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from prodfix import output
+from prodfix.adapters.forge import MergeMethod, PrState
+from prodfix.types import BranchName, PrNumber, Sha
+from prodfix.workflow.ops import Op, register
+
+if TYPE_CHECKING:
+    from prodfix.workflow.context import Ctx
+
+
+@register
+@dataclass(frozen=True)
+class OpenPr(Op):
+    """Find or create the PR head → base; remember its number under `key` for the fix."""
+
+    head: str
+    base: str
+    title: str
+    body: str
+    key: str  # ident key: "pr", "backmerge_pr", "deploy_pr"
+    draft: bool = False
+
+    def describe(self) -> str:
+        return f"open pull request {self.head} → {self.base}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        existing = ctx.forge.find_pr(BranchName(self.head), BranchName(self.base))
+        if existing is not None:
+            pr, created = existing, False
+        else:
+            pr = ctx.forge.create_pr(
+                BranchName(self.head),
+                BranchName(self.base),
+                self.title,
+                self.body,
+                draft=self.draft,
+            )
+            created = True
+        if ctx.fix:
+            ctx.store.set_ident(ctx.fix, ctx.path, self.key, int(pr.number))
+            ctx.store.set_ident(ctx.fix, ctx.path, f"{self.key}_url", pr.url)
+        ctx.vars[self.key] = int(pr.number)
+        output.say(f"{'opened' if created else 'found'} PR #{pr.number}: {pr.url}")
+        return ClosePr(int(pr.number), self.key) if created else None
+
+
+@register
+@dataclass(frozen=True)
+class ClosePr(Op):
+    number: int
+    key: str = ""
+
+    def describe(self) -> str:
+        return f"close pull request #{self.number}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        pr = ctx.forge.get_pr(PrNumber(self.number))
+        if pr.state == PrState.OPEN:
+            ctx.forge.close(PrNumber(self.number))
+        if ctx.fix and self.key:
+            ctx.store.del_ident(ctx.fix, ctx.path, self.key)
+            ctx.store.del_ident(ctx.fix, ctx.path, f"{self.key}_url")
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class MergePr(Op):
+    """Merging into delivery or master cannot be undone: prodfix never rewrites them."""
+
+    reversible: ClassVar[bool] = False
+    number: int
+    method: str
+    expected_head: str
+
+    def describe(self) -> str:
+        return f"merge pull request #{self.number} ({self.method})"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        pr = ctx.forge.get_pr(PrNumber(self.number))
+        if pr.state == PrState.MERGED:
+            return None
+        merged = ctx.forge.merge(
+            PrNumber(self.number),
+            method=MergeMethod(self.method),
+            expected_head=Sha(self.expected_head),
+        )
+        output.say(
+            f"merged PR #{self.number}"
+            + (f" as {merged.merge_commit[:7]}" if merged.merge_commit else "")
+        )
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class VerifyBackmerge(Op):
+    """After a back-merge PR merged: a real merge, not empty, no markers, no fix lost."""
+
+    number: int
+
+    def describe(self) -> str:
+        return f"verify back-merge PR #{self.number}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        from prodfix.policy.verify import verify_backmerge
+
+        pr = ctx.forge.get_pr(PrNumber(self.number))
+        if pr.state != PrState.MERGED or not pr.merge_commit:
+            return None
+        ctx.repo.fetch(ctx.remote)
+        problems = verify_backmerge(
+            ctx.repo,
+            merge_commit=pr.merge_commit,
+            delivery_tip=pr.head_sha,
+            mainline=f"refs/remotes/{ctx.remote}/{ctx.cfg['mainline']}",
+        )
+        if ctx.fix:
+            ctx.store.set_ident(
+                ctx.fix,
+                ctx.path,
+                "backmerge_problems",
+                [f"{p.code}: {p.message}" for p in problems],
+            )
+        for p in problems:
+            output.error(
+                f"back-merge PR #{self.number}: {p.code}: {p.message}",
+                "repair master with a follow-up PR, then `prodfix next`",
+            )
+        if not problems:
+            output.say(f"back-merge PR #{self.number} verified: a true merge, nothing lost")
+        return None

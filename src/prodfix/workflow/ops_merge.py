@@ -1,0 +1,55 @@
+"""The back-merge resolution branch: a real merge of delivery into a branch made from master."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prodfix.errors import ProdfixError
+from prodfix.workflow.ops import Op, StopForUser, register
+
+if TYPE_CHECKING:
+    from prodfix.workflow.context import Ctx
+
+
+@register
+@dataclass(frozen=True)
+class MergeForResolution(Op):
+    """Start `git merge --no-ff delivery` on the checked-out resolution branch; stop for the
+    user on conflicts. On `continue` it commits — refusing while conflict markers remain."""
+
+    delivery: str
+    delivery_sha: str
+    message: str
+
+    def describe(self) -> str:
+        return f"merge {self.delivery} ({self.delivery_sha[:7]}) into the resolution branch"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        repo = ctx.repo
+        merging = (repo.git_dir() / "MERGE_HEAD").exists()
+        if not merging:
+            if repo.is_ancestor(self.delivery_sha, "HEAD"):
+                return None  # merged before an interruption
+            r = repo.git(
+                "merge", "--no-ff", "--no-edit", "-m", self.message, self.delivery_sha, check=False
+            )
+            if r.returncode == 0:
+                return None
+            if not (repo.git_dir() / "MERGE_HEAD").exists():
+                raise ProdfixError(f"git merge failed: {r.stderr.strip()}", hint="see `git status`")
+        unmerged = repo.git("diff", "--name-only", "--diff-filter=U").lines
+        if unmerged:
+            raise StopForUser(
+                f"back-merge conflicts in: {', '.join(unmerged)}",
+                hint="edit those files, `git add` them, then `prodfix continue` "
+                "(or `prodfix abort` to give up)",
+            )
+        check = repo.git("diff", "--cached", "--check", check=False)
+        if "conflict marker" in check.stdout:
+            raise StopForUser(
+                "conflict markers are still in the staged files:\n" + check.stdout.strip(),
+                hint="remove them, `git add` the files, then `prodfix continue`",
+            )
+        repo.git("commit", "--no-edit", "--quiet")
+        return None

@@ -1,0 +1,94 @@
+"""Running the repository's tests and recording the result against a SHA."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prodfix import output
+from prodfix.adapters.git import clean_env
+from prodfix.workflow.ops import Op, register
+
+if TYPE_CHECKING:
+    from prodfix.workflow.context import Ctx
+
+
+def test_key(sha: str) -> str:
+    return f"test:{sha}"
+
+
+@register
+@dataclass(frozen=True)
+class RunTests(Op):
+    """Runs the test command, streaming its output; records passed/failed for `sha`.
+
+    A failing test is a result, not an interruption: it is recorded and the command exits 1;
+    nothing is suspended.
+    """
+
+    command: str
+    sha: str
+    record: bool = True
+
+    def describe(self) -> str:
+        return f"run `{self.command}` for {self.sha[:7]}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        argv = shlex.split(self.command)
+        result: dict[str, str]
+        if not argv or shutil.which(argv[0]) is None:
+            tool = argv[0] if argv else "(empty)"
+            result = {
+                "result": "failed",
+                "reason": f"{tool}: command not found — install it or set [test] command "
+                f"in .prodfix.toml",
+            }
+            output.warn(result["reason"])
+        else:
+            result = self._run(ctx, argv)
+        ctx.vars["test"] = result
+        if self.record and ctx.fix:
+            ctx.store.set_ident(ctx.fix, ctx.path, test_key(self.sha), result)
+        return None
+
+    def _run(self, ctx: Ctx, argv: list[str]) -> dict[str, str]:
+        proc = subprocess.Popen(
+            argv,
+            cwd=ctx.repo.path,
+            env=clean_env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        tail: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:  # stream as it comes: long suites show progress
+            sys.stdout.write(line)
+            tail = ([*tail, line.rstrip()])[-15:]
+        code = proc.wait()
+        if code == 0:
+            return {"result": "passed", "reason": ""}
+        return {"result": "failed", "reason": f"exit {code}: " + (tail[-1] if tail else "")}
+
+
+@register
+@dataclass(frozen=True)
+class SkipTests(Op):
+    """The user states why the tests cannot run here (e.g. `go` not installed); shown in status."""
+
+    sha: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"record tests of {self.sha[:7]} as skipped: {self.reason}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        if ctx.fix:
+            ctx.store.set_ident(
+                ctx.fix, ctx.path, test_key(self.sha), {"result": "skipped", "reason": self.reason}
+            )
+        return None
