@@ -31,6 +31,9 @@ def test_init_go_module_and_github_enterprise_remote(sandbox: Sandbox) -> None:
     assert r.code == 0, r.err  # the host is unreachable: a warning, the file from the URL
     doc = tomllib.loads(r.out)
     assert doc["kind"] == "go"
-    assert doc["forge"] == {"type": "github", "api-url": "https://github.acme.corp/api/v3",
-                            "repo": "team/steps-python"}
+    assert doc["forge"] == {
+        "type": "github",
+        "api-url": "https://github.acme.corp/api/v3",
+        "repo": "team/steps-python",
+    }
     assert not (work / ".prodfix.toml").exists()

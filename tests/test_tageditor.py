@@ -87,20 +87,45 @@ def test_normalise_docker_hub_spellings() -> None:
     assert normalise("registry/app") != normalise("registry/app/sub")
 
 
+def _split(value: str) -> tuple[str, str | None, str | None] | None:
+    r = parse_reference(value)
+    return None if r is None else (r.repository, r.tag, r.digest)
+
+
 def test_parse_reference_forms() -> None:
-    assert parse_reference("r.io/a:1.0") == ("r.io/a", "1.0", None)
-    assert parse_reference(f"r.io/a@{DIGEST}") == ("r.io/a", None, DIGEST)
-    assert parse_reference(f"r.io/a:1@{DIGEST}") == ("r.io/a", "1", DIGEST)
-    assert parse_reference("host:5000/x") == ("host:5000/x", None, None)
-    assert parse_reference("host:5000/x:tag") == ("host:5000/x", "tag", None)
+    assert _split("r.io/a:1.0") == ("r.io/a", "1.0", None)
+    assert _split(f"r.io/a@{DIGEST}") == ("r.io/a", None, DIGEST)
+    assert _split(f"r.io/a:1@{DIGEST}") == ("r.io/a", "1", DIGEST)
+    assert _split("host:5000/x") == ("host:5000/x", None, None)
+    assert _split("host:5000/x:tag") == ("host:5000/x", "tag", None)
     for bad in ("{{ .Values.image }}", "$(IMAGE)", "a:b:c", "a@sha256:zz", "", "x/"):
-        assert parse_reference(bad) is None
+        assert _split(bad) is None
 
 
 @pytest.mark.parametrize(
     "value",
-    ["457", "1.10", "7e12345", "1e10", "0x1f", "012345", "1_000", "1234567", "on", "yes",
-     "Off", "y", "N", "null", "Null", "~", "true", "2024-05-27", ".5", "+1"],
+    [
+        "457",
+        "1.10",
+        "7e12345",
+        "1e10",
+        "0x1f",
+        "012345",
+        "1_000",
+        "1234567",
+        "on",
+        "yes",
+        "Off",
+        "y",
+        "N",
+        "null",
+        "Null",
+        "~",
+        "true",
+        "2024-05-27",
+        ".5",
+        "+1",
+    ],
 )
 def test_plain_unsafe(value: str) -> None:
     assert not plain_is_safe(value)
@@ -137,7 +162,11 @@ def test_kustomize_result_records_the_edit() -> None:
     res = set_image_tag(KUST.encode(), image=IMG, tag="1.5.0", filename="k/kustomization.yaml")
     [e] = res.edits
     assert (e.file, e.line, e.old, e.new, e.kind) == (
-        "k/kustomization.yaml", 6, "1.4.2", "1.5.0", "kustomize-newTag"
+        "k/kustomization.yaml",
+        6,
+        "1.4.2",
+        "1.5.0",
+        "kustomize-newTag",
     )
     assert e.path == (0, "images", 0, "newTag")
     assert [r.line for r in res.refs] == [6]
@@ -147,9 +176,18 @@ def test_kustomize_result_records_the_edit() -> None:
 
 @pytest.mark.parametrize(
     ("tag", "plain"),
-    [("457", '"457"'), ("1.10", '"1.10"'), ("7e12345", '"7e12345"'), ("on", '"on"'),
-     ("yes", '"yes"'), ("null", '"null"'), ("0x1f", '"0x1f"'), ("012345", '"012345"'),
-     ("v2", "v2"), ("1.5.0", "1.5.0")],
+    [
+        ("457", '"457"'),
+        ("1.10", '"1.10"'),
+        ("7e12345", '"7e12345"'),
+        ("on", '"on"'),
+        ("yes", '"yes"'),
+        ("null", '"null"'),
+        ("0x1f", '"0x1f"'),
+        ("012345", '"012345"'),
+        ("v2", "v2"),
+        ("1.5.0", "1.5.0"),
+    ],
 )
 def test_kustomize_plain_tag_is_quoted_when_yaml_would_not_read_a_string(
     tag: str, plain: str
@@ -187,10 +225,9 @@ images:
 def test_kustomize_detected_by_kind_whatever_the_file_name() -> None:
     text = KUST
     assert edit(text, filename="images.yaml") == KUST.replace('"1.4.2"', '"1.5.0"')
-    assert edit("images:\n- name: registry.example.com/sre/app\n  newTag: v1\n",
-                filename="Kustomization") == (
-        "images:\n- name: registry.example.com/sre/app\n  newTag: 1.5.0\n"
-    )
+    assert edit(
+        "images:\n- name: registry.example.com/sre/app\n  newTag: v1\n", filename="Kustomization"
+    ) == ("images:\n- name: registry.example.com/sre/app\n  newTag: 1.5.0\n")
     # Without the name or the kind it is not a kustomization (a values file has no images[]).
     text2 = "images:\n- name: registry.example.com/sre/app\n  newTag: v1\n"
     assert set_image_tag(text2.encode(), image=IMG, tag="2", filename="other.yaml").edits == ()
@@ -198,8 +235,12 @@ def test_kustomize_detected_by_kind_whatever_the_file_name() -> None:
 
 def test_kustomize_docker_hub_normalisation() -> None:
     text = "images:\n- name: nginx\n  newTag: 1.25.0\n"
-    for image in ("nginx", "docker.io/nginx", "docker.io/library/nginx",
-                  "index.docker.io/library/nginx"):
+    for image in (
+        "nginx",
+        "docker.io/nginx",
+        "docker.io/library/nginx",
+        "index.docker.io/library/nginx",
+    ):
         assert edit(text, "1.26.0", image=image, filename="kustomization.yaml") == (
             text.replace("1.25.0", "1.26.0")
         )
@@ -219,7 +260,7 @@ def test_kustomize_tag_replaces_a_digest_pin_in_place() -> None:
 
 
 def test_kustomize_digest_replaces_a_tag_in_place() -> None:
-    text = "images:\n- name: registry.example.com/sre/app\n  newTag: \"1.4.2\"\n"
+    text = 'images:\n- name: registry.example.com/sre/app\n  newTag: "1.4.2"\n'
     assert edit(text, DIGEST, filename="kustomization.yaml") == text.replace(
         'newTag: "1.4.2"', f'digest: "{DIGEST}"'
     )
@@ -361,7 +402,9 @@ def test_image_reference_forms() -> None:
 
 
 def test_registry_with_port() -> None:
-    text = deployment("      containers:\n      - image: host:5000/x:1\n      - image: host:5000/x/y:1\n")
+    text = deployment(
+        "      containers:\n      - image: host:5000/x:1\n      - image: host:5000/x/y:1\n"
+    )
     assert edit(text, "2", image="host:5000/x") == text.replace("x:1", "x:2")
     assert edit(text, DIGEST, image="host:5000/x") == text.replace("x:1", f"x@{DIGEST}")
 
@@ -437,13 +480,17 @@ def test_multidoc_only_the_container_image_changes() -> None:
 
 
 def test_kinds_without_pod_templates_are_ignored() -> None:
-    text = "apiVersion: v1\nkind: Service\nspec:\n  template:\n    spec:\n      containers:\n" \
-           "      - image: registry.example.com/sre/app:1\n"
+    text = (
+        "apiVersion: v1\nkind: Service\nspec:\n  template:\n    spec:\n      containers:\n"
+        "      - image: registry.example.com/sre/app:1\n"
+    )
     assert edit(text) == text
 
 
 def test_folded_image_is_refused() -> None:
-    text = deployment("      containers:\n      - image: >-\n          registry.example.com/sre/app:1\n")
+    text = deployment(
+        "      containers:\n      - image: >-\n          registry.example.com/sre/app:1\n"
+    )
     err = refused(text)
     assert (err.reason, err.line) == ("block-scalar", 9)
     # ... but it is still reported as a reference
@@ -451,7 +498,9 @@ def test_folded_image_is_refused() -> None:
 
 
 def test_multiline_plain_image_is_replaced_whole() -> None:
-    text = deployment("      containers:\n      - image:\n          registry.example.com/sre/app:1\n")
+    text = deployment(
+        "      containers:\n      - image:\n          registry.example.com/sre/app:1\n"
+    )
     assert edit(text) == text.replace("app:1\n", "app:1.5.0\n")
 
 
@@ -472,9 +521,8 @@ def test_anchored_image_used_elsewhere_is_refused() -> None:
 
 
 def test_aliased_container_list_is_refused() -> None:
-    text = (
-        "x-containers: &c\n- image: registry.example.com/sre/app:1\n"
-        + deployment("      containers: *c\n")
+    text = "x-containers: &c\n- image: registry.example.com/sre/app:1\n" + deployment(
+        "      containers: *c\n"
     )
     assert refused(text).reason == "anchor"
 
@@ -541,8 +589,9 @@ def test_helm_inline_image_string() -> None:
     assert edit(text, "v2") == text.replace(":v1", ":v2")
 
 
-@pytest.mark.parametrize(("old", "new"), [('""', '"on"'), ("''", "'on'"), ("~", '"on"'),
-                                           ("null", '"on"'), ("", ' "on"')])
+@pytest.mark.parametrize(
+    ("old", "new"), [('""', '"on"'), ("''", "'on'"), ("~", '"on"'), ("null", '"on"'), ("", ' "on"')]
+)
 def test_helm_empty_tag(old: str, new: str) -> None:
     text = f"image:\n  repository: registry.example.com/sre/app\n  tag:{' ' if old else ''}{old}\n  pullPolicy: Always\n"
     expected = text.replace(f"tag:{' ' if old else ''}{old}\n", f"tag:{' ' if old else ''}{new}\n")
@@ -555,7 +604,7 @@ def test_helm_empty_tag_followed_by_comment() -> None:
 
 
 def test_helm_digest() -> None:
-    text = f"image:\n  repository: registry.example.com/sre/app\n  tag: v1\n  digest: ''\n"
+    text = "image:\n  repository: registry.example.com/sre/app\n  tag: v1\n  digest: ''\n"
     assert edit(text, "v2") == text.replace("v1", "v2")
     assert edit(text, DIGEST) == text.replace("''", f"'{DIGEST}'")
     pinned = text.replace("''", OLD_DIGEST)
@@ -599,7 +648,9 @@ def test_non_ascii_before_the_value_byte_offsets() -> None:
 def test_not_utf8_is_refused() -> None:
     data = "image: registry.example.com/sre/app:1\n".encode("utf-16")
     with pytest.raises(EditRefused) as info:
-        set_image_tag(data.replace(b"\x00", b"") + b"\xff\xfe", image=IMG, tag="2", filename="x.yaml")
+        set_image_tag(
+            data.replace(b"\x00", b"") + b"\xff\xfe", image=IMG, tag="2", filename="x.yaml"
+        )
     assert info.value.reason == "not-utf8"
     with pytest.raises(EditRefused) as info:
         find_image_refs(data, "x.yaml")
@@ -624,13 +675,17 @@ def test_helm_template_is_refused() -> None:
     )
     err = refused(text)
     assert (err.reason, err.line) == ("templated", 9)
-    text2 = "{{- if .Values.x }}\nimage: registry.example.com/sre/app:{{ .Values.tag }}\n{{- end }}\n"
+    text2 = (
+        "{{- if .Values.x }}\nimage: registry.example.com/sre/app:{{ .Values.tag }}\n{{- end }}\n"
+    )
     assert refused(text2).reason in ("templated",)
 
 
 def test_duplicate_keys_are_refused() -> None:
-    text = deployment("      containers:\n      - image: registry.example.com/sre/app:1\n"
-                      "        name: a\n        name: b\n")
+    text = deployment(
+        "      containers:\n      - image: registry.example.com/sre/app:1\n"
+        "        name: a\n        name: b\n"
+    )
     err = refused(text)
     assert (err.reason, err.line) == ("duplicate-key", 11)
 

@@ -12,7 +12,9 @@ from prodfix.workflow.ops_jenkins import IDENT, AddJobBranch, RemoveJobBranch, R
 def run_ci(ctx: Ctx, head: str) -> int:
     job, branch = ctx.cfg["build.fix-job"], ctx.repo.current_branch()
     if not job:
-        raise ProdfixError("no [build] fix-job configured", hint="set [build] fix-job in .prodfix.toml")
+        raise ProdfixError(
+            "no [build] fix-job configured", hint="set [build] fix-job in .prodfix.toml"
+        )
     if not branch:
         raise ProdfixError("HEAD is detached", hint="switch to your fix branch")
     code = execute(ctx, "test --ci", [AddJobBranch(job, branch), RunCiBuild(job, branch, head)])
@@ -22,8 +24,10 @@ def run_ci(ctx: Ctx, head: str) -> int:
     if result["result"] == "passed":
         output.say(f"Jenkins passed for {head[:7]}")
         return Exit.OK
-    output.error(f"Jenkins failed for {head[:7]}: {result['reason']}",
-                 "fix it, commit, then `prodfix test --ci` again")
+    output.error(
+        f"Jenkins failed for {head[:7]}: {result['reason']}",
+        "fix it, commit, then `prodfix test --ci` again",
+    )
     return Exit.FAILED
 
 

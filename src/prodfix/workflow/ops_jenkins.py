@@ -23,8 +23,10 @@ def jenkins(ctx: Ctx) -> JenkinsBuilder:
 
     b = ctx.builder
     if not isinstance(b, JenkinsBuilder):
-        raise ProdfixError("`prodfix test --ci` needs [build] type = \"jenkins\"",
-                           hint="set [build] type, url and fix-job in .prodfix.toml, or run `prodfix test`")
+        raise ProdfixError(
+            '`prodfix test --ci` needs [build] type = "jenkins"',
+            hint="set [build] type, url and fix-job in .prodfix.toml, or run `prodfix test`",
+        )
     return b
 
 
@@ -86,17 +88,26 @@ class RunCiBuild(Op):
         b = jenkins(ctx)
         branch, sha = BranchName(self.branch), Sha(self.sha)
         build = b.find_branch_build(self.job, branch, sha) or b.trigger_branch_build(
-            self.job, branch, sha)
+            self.job, branch, sha
+        )
         with output.waiting(f"Jenkins {self.job}: waiting for {self.branch}") as tick:
-            build = b.wait(build, timeout=self.timeout,
-                           on_tick=lambda bl: tick(f"Jenkins {self.job}: build {bl.number or ''} "
-                                                    f"{bl.state.value}"))
+            build = b.wait(
+                build,
+                timeout=self.timeout,
+                on_tick=lambda bl: tick(
+                    f"Jenkins {self.job}: build {bl.number or ''} {bl.state.value}"
+                ),
+            )
         if not build.state.finished:
-            raise ProdfixError(f"Jenkins build {build.url or build.id} still {build.state.value}",
-                               hint="`prodfix continue` waits again")
+            raise ProdfixError(
+                f"Jenkins build {build.url or build.id} still {build.state.value}",
+                hint="`prodfix continue` waits again",
+            )
         passed = build.state.value == "success" and (build.sha in (None, self.sha))
-        result = {"result": "passed" if passed else "failed",
-                  "reason": "" if passed else f"Jenkins {build.url or build.id} {build.state.value}"}
+        result = {
+            "result": "passed" if passed else "failed",
+            "reason": "" if passed else f"Jenkins {build.url or build.id} {build.state.value}",
+        }
         if build.sha and build.sha != self.sha:
             result["reason"] = f"Jenkins built {build.sha[:7]}, not {self.sha[:7]}"
         if ctx.fix:

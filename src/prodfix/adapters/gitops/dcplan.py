@@ -55,9 +55,16 @@ class DeployPlan:
         return {
             "image": self.image,
             "tag": self.tag,
-            "dcs": [{"dc": d.dc, "status": d.status, "current": sorted(d.current),
-                     "files": sorted(d.files), "edits": [e.to_json() for e in d.edits]}
-                    for d in self.dcs],
+            "dcs": [
+                {
+                    "dc": d.dc,
+                    "status": d.status,
+                    "current": sorted(d.current),
+                    "files": sorted(d.files),
+                    "edits": [e.to_json() for e in d.edits],
+                }
+                for d in self.dcs
+            ],
             "warnings": self.warnings,
             "errors": self.errors,
         }
@@ -69,7 +76,9 @@ class DeployPlan:
                 chunks += difflib.unified_diff(
                     old.decode("utf-8", "replace").splitlines(keepends=True),
                     new.decode("utf-8", "replace").splitlines(keepends=True),
-                    f"a/{rel}", f"b/{rel}")
+                    f"a/{rel}",
+                    f"b/{rel}",
+                )
         return "".join(chunks)
 
     def apply(self, root: Path) -> None:
@@ -84,8 +93,9 @@ class DeployPlan:
                 os.replace(tmp, path)
 
 
-def plan_deploy(root: Path, *, path_template: str, dcs: list[str], image: str, tag: str,
-                allow_missing: bool) -> DeployPlan:
+def plan_deploy(
+    root: Path, *, path_template: str, dcs: list[str], image: str, tag: str, allow_missing: bool
+) -> DeployPlan:
     plan = DeployPlan(image, tag, [])
     for dc in dcs:
         folder = root / path_template.format(dc=dc)
@@ -99,8 +109,10 @@ def plan_deploy(root: Path, *, path_template: str, dcs: list[str], image: str, t
         for path in sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml")):
             rel = path.relative_to(root).as_posix()
             if path.name.startswith(".argocd-source-"):
-                plan.warnings.append(f"{dc}: {rel} overrides parameters in Argo CD; it may pin "
-                                     "another tag on top of this change")
+                plan.warnings.append(
+                    f"{dc}: {rel} overrides parameters in Argo CD; it may pin "
+                    "another tag on top of this change"
+                )
             data = path.read_bytes()
             try:
                 res = set_image_tag(data, image=image, tag=tag, filename=rel)
@@ -119,12 +131,15 @@ def plan_deploy(root: Path, *, path_template: str, dcs: list[str], image: str, t
         if not seen:
             dp.status = "missing"
             if not allow_missing:
-                plan.errors.append(f"{dc}: no file under {path_template.format(dc=dc)} "
-                                   f"references {image} (pass --allow-missing to skip it)")
+                plan.errors.append(
+                    f"{dc}: no file under {path_template.format(dc=dc)} "
+                    f"references {image} (pass --allow-missing to skip it)"
+                )
         elif not dp.files:
             dp.status = "already"
     starts = {d.dc: ",".join(sorted(d.current)) for d in plan.dcs if d.current}
     if len(set(starts.values())) > 1:
-        plan.warnings.append("DCs start from different tags: "
-                             + "; ".join(f"{dc} {t}" for dc, t in starts.items()))
+        plan.warnings.append(
+            "DCs start from different tags: " + "; ".join(f"{dc} {t}" for dc, t in starts.items())
+        )
     return plan
