@@ -60,6 +60,7 @@ def test_json_is_one_document_with_full_shas(
     assert by_rule["branched-from-master"]["commits"] == [world.b, world.a]
     assert by_rule["branched-from-master"]["branch"] == "fix/bad"
     assert by_rule["master-merged-into-delivery"]["commits"] == [world.b, world.a]
+    assert by_rule["master-merged-into-delivery"]["branch"] == "fix/bad"
     assert set(by_rule) == {"branched-from-master", "master-merged-into-delivery"}
 
 

@@ -205,7 +205,7 @@ def test_authorization_is_redacted_in_debug_logs_and_errors(
         assert SENTINEL not in text
 
 
-# -- defects found in prodfix.adapters.http (fixes proposed to the lead) ------------------
+# -- regressions: defects this matrix found in http.py, fixed there -----------------------
 
 
 def test_giving_up_on_a_long_rate_limit_reports_the_attempts_made() -> None:

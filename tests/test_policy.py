@@ -177,7 +177,7 @@ def test_into_delivery_judges_the_proposal_itself(world: World) -> None:
     world.g("checkout", "-q", "-b", "sync/12", "origin/delivery")
     world.g("merge", "-q", "--no-ff", "-m", "Sync\n\nProdfix-Sync: train 12", "origin/master")
     report = world.check(into="delivery")
-    assert rules(report) == [("master-merged-into-delivery", "info", "delivery")]
+    assert rules(report) == [("master-merged-into-delivery", "info", "sync/12")]
 
 
 # -- missing-backmerge -------------------------------------------------------------------------

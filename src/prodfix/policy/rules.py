@@ -110,7 +110,8 @@ def master_merged(delivery: BranchName, mainline: BranchName, leaks: Leaks) -> l
 def proposal_brings_master(
     ref: BranchName, into: BranchName, mainline: BranchName, kind: Kind, brought: Sequence[Sha]
 ) -> list[Finding]:
-    """With `--into DELIVERY`: the proposed merge itself would bring mainline commits."""
+    """With `--into DELIVERY`: the proposed merge itself would bring mainline commits. The
+    finding names REF (what carries them), so callers can tell it from the delivery's history."""
     if not brought:
         return []
     if kind == "sync":
@@ -118,7 +119,7 @@ def proposal_brings_master(
             Finding(
                 "master-merged-into-delivery",
                 "info",
-                into,
+                ref,
                 tuple(brought),
                 f"{ref} is a marked sync (Prodfix-Sync): it brings {len(brought)} commit(s) "
                 f"of {mainline} into {into}",
@@ -128,7 +129,7 @@ def proposal_brings_master(
         Finding(
             "master-merged-into-delivery",
             "error",
-            into,
+            ref,
             tuple(brought),
             f"merging {ref} into {into} would bring {len(brought)} commit(s) of {mainline}; "
             f"a sync of {mainline} into {into} is a separate, planned step (mark it Prodfix-Sync)",

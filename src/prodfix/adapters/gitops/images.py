@@ -66,6 +66,8 @@ def parse_reference(value: str) -> Reference | None:
             return None
     if not _FILE_REPOSITORY_RE.fullmatch(repo) or repo.endswith("/") or "//" in repo:
         return None
+    if ":" in repo.partition("/")[2] or (":" in repo and "/" not in repo):
+        return None  # a ':' is only allowed as the registry port, before the first '/'
     return Reference(repo, tag, digest)
 
 

@@ -98,18 +98,7 @@ def decode(data: bytes) -> tuple[str, bytes]:
 
 def compose(text: str) -> tuple[Node, ...]:
     """All documents' node trees; raises ruamel's YAMLError."""
-    yaml = YAML(typ="safe", pure=True)
-    constructor, parser = yaml.get_constructor_parser(text)
-    composer = constructor.composer
-    docs: list[Node] = []
-    try:
-        while composer.check_node():
-            docs.append(composer.get_node())
-    finally:
-        parser.dispose()
-        yaml.reader.reset_reader()
-        yaml.scanner.reset_scanner()
-    return tuple(docs)
+    return tuple(YAML(typ="safe", pure=True).compose_all(text))
 
 
 def _template_line(text: str) -> int:
@@ -161,9 +150,49 @@ def item(mapping: MappingNode, key: str) -> tuple[int, Node, Node] | None:
     return found
 
 
-def _str_value(mapping: MappingNode, key: str) -> str | None:
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def lookup(mapping: MappingNode, key: str, depth: int = 0) -> tuple[Node | None, bool]:
+    """(value, came through a `<<` merge): a merged value belongs to an anchored mapping."""
     hit = item(mapping, key)
-    return hit[2].value if hit and is_str(hit[2]) and hit[2].value else None
+    if hit is not None:
+        return hit[2], False
+    if depth > 8:  # a merge chain that long is a recursive alias
+        return None, False
+    for k, v in mapping.value:
+        if isinstance(k, ScalarNode) and k.tag == _MERGE_TAG:
+            for source in v.value if isinstance(v, SequenceNode) else [v]:
+                if isinstance(source, MappingNode):
+                    found, _ = lookup(source, key, depth + 1)
+                    if found is not None:
+                        return found, True
+    return None, False
+
+
+class _Keys:
+    """Keys of one mapping read through merges, remembering if any came from an anchor."""
+
+    def __init__(self, mapping: MappingNode) -> None:
+        self.mapping = mapping
+        self.merged = False
+
+    def node(self, key: str) -> Node | None:
+        found, merged = lookup(self.mapping, key)
+        self.merged |= merged
+        return found
+
+    def str(self, key: str) -> str | None:
+        found = self.node(key)
+        return found.value if found is not None and is_str(found) and found.value else None
+
+    def scalar(self, key: str) -> str | None:
+        found = self.node(key)
+        return found.value if isinstance(found, ScalarNode) and found.value else None
+
+
+def _str_value(mapping: MappingNode, key: str) -> str | None:
+    return _Keys(mapping).str(key)
 
 
 def shared_nodes(root: Node) -> set[int]:
@@ -217,10 +246,10 @@ class _Finder:
         if isinstance(key, str):
             if not isinstance(node, MappingNode):
                 return None
-            hit = item(node, key)
-            if hit is None:
+            child, merged = lookup(node, key)
+            if child is None:
                 return None
-            child = hit[2]
+            shared = shared or merged
         else:
             child = node.value[key]
         return child, (*path, key), shared or id(child) in self.shared
@@ -266,18 +295,17 @@ class _Finder:
         for i, entry in enumerate(images[0].value):
             if not isinstance(entry, MappingNode):
                 continue
-            repository = _str_value(entry, "newName") or _str_value(entry, "name")
+            keys = _Keys(entry)
+            repository = keys.str("newName") or keys.str("name")
             if not repository:
                 continue
-            tag_hit, digest_hit = item(entry, "newTag"), item(entry, "digest")
-            tag = tag_hit[2].value if tag_hit and isinstance(tag_hit[2], ScalarNode) else None
-            digest = digest_hit[2].value if digest_hit and is_str(digest_hit[2]) else None
+            tag, digest = keys.scalar("newTag"), keys.str("digest")
             if tag and "@" in tag:  # `newTag: 1.2@sha256:…` (Renovate's suggested form)
                 tag, digest = tag.split("@", 1)
-            where = tag_hit or digest_hit
-            line = (where[2] if where else entry).start_mark.line + 1
+            where = keys.node("newTag") or keys.node("digest") or entry
+            line = where.start_mark.line + 1
             ref = Reference(repository, tag or None, digest or None)
-            entry_shared = images[2] or id(entry) in self.shared
+            entry_shared = images[2] or id(entry) in self.shared or keys.merged
             self.sites.append(Site("kustomize", (*images[1], i), entry, line, ref, entry_shared))
 
     def helm(self, node: Node, path: Path_, shared: bool, visiting: set[int]) -> None:
@@ -301,19 +329,18 @@ class _Finder:
         visiting.discard(id(node))
 
     def helm_mapping(self, mapping: MappingNode, path: Path_, shared: bool) -> None:
-        repository = _str_value(mapping, "repository")
+        keys = _Keys(mapping)
+        repository = keys.str("repository")
         if not repository:
             return
-        registry = _str_value(mapping, "registry")
+        registry = keys.str("registry")
         if registry:
             repository = f"{registry.rstrip('/')}/{repository}"
-        tag_hit = item(mapping, "tag") or item(mapping, "version")
-        digest_hit = item(mapping, "digest")
-        tag = tag_hit[2].value if tag_hit and isinstance(tag_hit[2], ScalarNode) else None
-        digest = digest_hit[2].value if digest_hit and is_str(digest_hit[2]) else None
-        line = (tag_hit[2] if tag_hit else mapping).start_mark.line + 1
+        tag_key = "tag" if keys.node("tag") is not None else "version"
+        tag, digest = keys.scalar(tag_key), keys.str("digest")
+        line = (keys.node(tag_key) or mapping).start_mark.line + 1
         ref = Reference(repository, tag or None, digest or None)
-        self.sites.append(Site("helm", path, mapping, line, ref, shared))
+        self.sites.append(Site("helm", path, mapping, line, ref, shared or keys.merged))
 
 
 @lru_cache(maxsize=32)

@@ -138,6 +138,12 @@ _REST_OF_LINE = re.compile(r"[ \t]*(?:#.*)?\r?")
 _KEY_PREFIX = re.compile(r"[ -]*")
 
 
+def _may_mention(data: bytes, word: bytes) -> bool:
+    """False only when the file cannot name `word` (so it need not be parsed): the word is
+    absent, no escape sequence could spell it, and the file is not UTF-16 (refused)."""
+    return word in data.lower() or b"\\" in data or data.startswith((b"\xff\xfe", b"\xfe\xff"))
+
+
 def _load(data: bytes, filename: str) -> Parsed:
     parsed = parse(data)
     if isinstance(parsed, ParseFailure):
@@ -159,7 +165,7 @@ def _ref(site: Site, filename: str) -> ImageRef:
 
 def find_image_refs(data: bytes, filename: str) -> list[ImageRef]:
     """Every image reference in the file (all images), in file order."""
-    if b"image" not in data.lower() and b"\\" not in data:
+    if not _may_mention(data, b"image"):
         return []  # every place an image can be named has a key containing "image"
     parsed = _load(data, filename)
     sites = _sites(parsed, filename)
@@ -182,7 +188,7 @@ def set_image_tag(data: bytes, *, image: str, tag: str, filename: str) -> EditRe
     """
     version = validate_version(tag)
     want = normalise(validate_image(image))
-    if last_component(image).encode() not in data and b"\\" not in data:
+    if not _may_mention(data, last_component(image).encode()):
         return EditResult(data, (), (), ())
     parsed = _load(data, filename)
     sites = [s for s in _sites(parsed, filename) if normalise(s.reference.repository) == want]
