@@ -182,7 +182,7 @@ class _Keys:
         self.merged |= merged
         return found
 
-    def str(self, key: str) -> str | None:
+    def text(self, key: str) -> str | None:
         found = self.node(key)
         return found.value if found is not None and is_str(found) and found.value else None
 
@@ -192,7 +192,7 @@ class _Keys:
 
 
 def _str_value(mapping: MappingNode, key: str) -> str | None:
-    return _Keys(mapping).str(key)
+    return _Keys(mapping).text(key)
 
 
 def shared_nodes(root: Node) -> set[int]:
@@ -296,10 +296,10 @@ class _Finder:
             if not isinstance(entry, MappingNode):
                 continue
             keys = _Keys(entry)
-            repository = keys.str("newName") or keys.str("name")
+            repository = keys.text("newName") or keys.text("name")
             if not repository:
                 continue
-            tag, digest = keys.scalar("newTag"), keys.str("digest")
+            tag, digest = keys.scalar("newTag"), keys.text("digest")
             if tag and "@" in tag:  # `newTag: 1.2@sha256:…` (Renovate's suggested form)
                 tag, digest = tag.split("@", 1)
             where = keys.node("newTag") or keys.node("digest") or entry
@@ -330,14 +330,14 @@ class _Finder:
 
     def helm_mapping(self, mapping: MappingNode, path: Path_, shared: bool) -> None:
         keys = _Keys(mapping)
-        repository = keys.str("repository")
+        repository = keys.text("repository")
         if not repository:
             return
-        registry = keys.str("registry")
+        registry = keys.text("registry")
         if registry:
             repository = f"{registry.rstrip('/')}/{repository}"
         tag_key = "tag" if keys.node("tag") is not None else "version"
-        tag, digest = keys.scalar(tag_key), keys.str("digest")
+        tag, digest = keys.scalar(tag_key), keys.text("digest")
         line = (keys.node(tag_key) or mapping).start_mark.line + 1
         ref = Reference(repository, tag or None, digest or None)
         self.sites.append(Site("helm", path, mapping, line, ref, shared or keys.merged))
