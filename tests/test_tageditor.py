@@ -539,6 +539,19 @@ app:
     assert refused(text, filename="values.yaml").reason == "anchor"
 
 
+def test_alias_bomb_is_walked_in_linear_time() -> None:
+    lines = ["a0: &a0 {image: {repository: registry.example.com/sre/app, tag: v1}}"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 40)]
+    data = ("\n".join(lines) + "\n").encode()
+    assert len(find_image_refs(data, "v.yaml")) == 1  # one place in the file, 2**39 paths
+    assert refused(data.decode()).reason == "anchor"
+
+
+def test_absurd_nesting_is_refused_not_a_crash() -> None:
+    text = "image: registry.example.com/sre/app:1\nx: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert refused(text).reason == "unparseable"
+
+
 def test_anchor_elsewhere_in_the_file_is_fine() -> None:
     text = "common: &c {a: 1}\nuse: *c\nimage:\n  repository: registry.example.com/sre/app\n  tag: v1\n"
     assert edit(text, "v2", filename="values.yaml") == text.replace("tag: v1", "tag: v2")
@@ -617,6 +630,36 @@ def test_helm_digest() -> None:
 def test_helm_mapping_without_tag_is_refused() -> None:
     text = "image:\n  repository: registry.example.com/sre/app\n  pullPolicy: Always\n"
     assert refused(text).reason == "no-tag-field"
+
+
+def test_unused_anchor_and_tag_properties_are_kept() -> None:
+    text = "image:\n  repository: registry.example.com/sre/app\n  tag: &t !!str v1  # c\n"
+    assert edit(text, "457") == text.replace("v1", '"457"')
+    text = deployment("      containers:\n      - image: &img registry.example.com/sre/app:1\n")
+    assert edit(text, "2") == text.replace("app:1", "app:2")
+
+
+def test_anchored_empty_tag_is_refused() -> None:
+    text = "image:\n  repository: registry.example.com/sre/app\n  tag: &t\nother: *t\n"
+    assert refused(text).reason == "anchor"
+    text = "image:\n  repository: registry.example.com/sre/app\n  tag: &t\n"
+    assert refused(text).reason == "cannot-insert"
+
+
+def test_non_string_explicit_tag_is_refused() -> None:
+    text = "image:\n  repository: registry.example.com/sre/app\n  tag: !!int 5\n"
+    assert refused(text).reason == "explicit-tag"
+
+
+def test_template_text_inside_strings_is_not_a_template() -> None:
+    rules = (
+        "apiVersion: v1\nkind: ConfigMap\ndata:\n  rules: |\n    summary: {{ $labels.x }}\n"
+        '  note: "{{ .Values.x }}"\n---\n'
+    )
+    text = rules + deployment("      containers:\n      - image: registry.example.com/sre/app:1\n")
+    assert edit(text) == text.replace("app:1\n", "app:1.5.0\n")
+    plain = text.replace('note: "{{ .Values.x }}"', "note: x {{ .Values.x }}")
+    assert (refused(plain).reason, refused(plain).line) == ("templated", 6)
 
 
 def test_helm_anchored_tag_is_refused() -> None:
@@ -720,3 +763,11 @@ def test_find_image_refs_lists_every_reference() -> None:
         (13, "helm", "registry.example.com/sre/app-worker", "v1.4.2"),
     ]
     assert find_image_refs(b"a: b\n", "x.yaml") == []
+    kust = b"images:\n- name: a\n  newTag: ~\n- name: b\n  newTag: 457\n- name: c\n  newTag: 1@" + (
+        OLD_DIGEST.encode() + b"\n"
+    )
+    assert [r.current for r in find_image_refs(kust, "kustomization.yaml")] == [
+        "",
+        "457",
+        f"1@{OLD_DIGEST}",
+    ]

@@ -19,6 +19,7 @@ from prodfix.workflow.ops_forge import OpenPr
 from prodfix.workflow.ops_git import Push, RecordFix
 
 if TYPE_CHECKING:
+    from prodfix.adapters.gitops.plan import DeployPlan
     from prodfix.workflow.observe import RepoView
 
 
@@ -31,8 +32,8 @@ def _plan_now(
     path_template: str,
     target: str,
     allow_missing: bool,
-) -> object:
-    from prodfix.adapters.gitops.dcplan import plan_deploy
+) -> DeployPlan:
+    from prodfix.adapters.gitops.plan import plan_deploy
 
     base = f"refs/remotes/{dctx.remote}/{target}"
     with tempfile.TemporaryDirectory(prefix="prodfix-plan-") as tmp:
@@ -124,18 +125,18 @@ def run(
     )
     if dry_run:
         if as_json:
-            output.emit_json(plan.to_json())  # type: ignore[attr-defined]
+            output.emit_json(plan.to_json())
         else:
             _show(plan)
-            output.say(plan.unified_diff())  # type: ignore[attr-defined]
-        return Exit.FAILED if plan.errors else Exit.OK  # type: ignore[attr-defined]
+            output.say(plan.unified_diff())
+        return Exit.FAILED if plan.errors else Exit.OK
     _show(plan)
-    if plan.errors:  # type: ignore[attr-defined]
+    if plan.errors:
         return Exit.FAILED
-    if not plan.changes:  # type: ignore[attr-defined]
+    if not plan.changes:
         output.say(f"nothing to do: {', '.join(chosen)} already run {image}:{tag}")
         return Exit.OK
-    todo = [d for d in chosen if d in plan.changed_dcs]  # type: ignore[attr-defined]
+    todo = [d for d in chosen if d in plan.changed_dcs]
     return execute(
         dctx,
         "deploy",
@@ -154,12 +155,12 @@ def run(
     )
 
 
-def _show(plan: object) -> None:
-    for w in plan.warnings:  # type: ignore[attr-defined]
-        output.warn(w)
-    for e in plan.errors:  # type: ignore[attr-defined]
-        output.error(e)
-    for line in plan.summary_lines():  # type: ignore[attr-defined]
+def _show(plan: DeployPlan) -> None:
+    for w in plan.warnings:
+        output.warn(w.message)
+    for e in plan.errors:
+        output.error(e.message)
+    for line in plan.summary_lines():
         output.say(line)
 
 

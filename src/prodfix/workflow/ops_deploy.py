@@ -34,7 +34,7 @@ class DeployCommit(Op):
         return f"commit {self.image}:{self.tag} for {', '.join(self.dcs)} on {self.branch}"
 
     def run(self, ctx: Ctx) -> Op | None:
-        from prodfix.adapters.gitops.dcplan import plan_deploy
+        from prodfix.adapters.gitops.plan import plan_deploy
 
         repo = ctx.repo
         base = repo.resolve(f"refs/remotes/{ctx.remote}/{self.target}")
@@ -61,7 +61,7 @@ class DeployCommit(Op):
                 )
                 if plan.errors:
                     raise ProdfixError(
-                        "; ".join(plan.errors),
+                        "; ".join(e.message for e in plan.errors),
                         hint="fix the deploy repository or pass --allow-missing",
                         code=Exit.FAILED,
                     )

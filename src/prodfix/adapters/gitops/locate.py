@@ -6,8 +6,7 @@ ruamel.yaml only *composes* (node tree with character offsets); nothing is ever 
 - kustomization `images[]` entries: `newTag` / `digest`, matched on `newName` else `name`;
 - workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,
   CronJob, Pod, PodTemplate, Argo Rollout, OpenShift DeploymentConfig, and `kind: List`
-  of them): the `image` of
-  `containers`, `initContainers` and `ephemeralContainers`;
+  of them): the `image` of `containers`, `initContainers` and `ephemeralContainers`;
 - Helm values (any document that is not a Kubernetes object): a key matching /image$/i
   whose value is a mapping with `repository` (+ optional `registry`), `tag` or `version`,
   `digest` — or a one-string `repo:tag`, like Renovate's helm-values manager;
@@ -20,7 +19,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -69,7 +68,14 @@ class Parsed:
     text: str  # decoded, BOM removed: ruamel's mark indices are offsets into this string
     bom: bytes
     docs: tuple[Node, ...]
-    template_line: int  # first line with `{{` outside a comment, 0 if none
+    template_line: int  # first line with a structural `{{` (see _template_line), 0 if none
+
+    @cached_property
+    def shared_ids(self) -> frozenset[int]:
+        """ids of nodes reachable more than once: an anchor used by an alias or a `<<`."""
+        if "&" not in self.text:  # no anchor, nothing can be shared
+            return frozenset()
+        return frozenset().union(*(shared_nodes(root) for root in self.docs))
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,40 @@ def compose(text: str) -> tuple[Node, ...]:
     return tuple(YAML(typ="safe", pure=True).compose_all(text))
 
 
-def _template_line(text: str) -> int:
+def _template_line(text: str, docs: tuple[Node, ...] | None) -> int:
+    """First line where `{{` is template syntax rather than text inside a string.
+
+    `{{` inside a quoted or block scalar (an Alertmanager template in a ConfigMap, a
+    notification annotation) is just text. Anywhere else — a `{{- if }}` line, a plain
+    `name: {{ .Chart.Name }}` — the file is a Go/Helm template: its structure is not the
+    structure that gets deployed, so it is refused (docs is None when it did not parse).
+    """
     if "{{" not in text:
         return 0
-    for n, line in enumerate(text.splitlines(), 1):
-        if "{{" in line and not line.lstrip().startswith("#"):
-            return n
+    inside: list[tuple[int, int]] = []
+    stack = list(docs or ())
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if node.style in ('"', "'", "|", ">"):
+                inside.append((node.start_mark.index, node.end_mark.index))
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+    pos = text.find("{{")
+    while pos >= 0:
+        line_start = text.rfind("\n", 0, pos) + 1
+        if not text[line_start:pos].lstrip().startswith("#") and not any(
+            a <= pos < b for a, b in inside
+        ):
+            return text.count("\n", 0, pos) + 1
+        pos = text.find("{{", pos + 2)
     return 0
 
 
@@ -117,12 +151,12 @@ def parse(data: bytes) -> Parsed | ParseFailure:
         text, bom = decode(data)
     except ParseFailure as failure:
         return failure
-    template_line = _template_line(text)
     try:
         docs = compose(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 0
+        template_line = _template_line(text, None)
         if template_line:
             detail = "Go/Helm template syntax ({{ }}), not YAML"
             return ParseFailure("templated", template_line, detail)
@@ -130,7 +164,7 @@ def parse(data: bytes) -> Parsed | ParseFailure:
         return ParseFailure("unparseable", line, f"YAML syntax error: {problem or exc}")
     except RecursionError:
         return ParseFailure("unparseable", 0, "YAML nesting too deep")
-    return Parsed(text, bom, docs, template_line)
+    return Parsed(text, bom, docs, _template_line(text, docs))
 
 
 def is_str(node: Node) -> bool:
@@ -188,7 +222,8 @@ class _Keys:
 
     def scalar(self, key: str) -> str | None:
         found = self.node(key)
-        return found.value if isinstance(found, ScalarNode) and found.value else None
+        ok = isinstance(found, ScalarNode) and not is_null(found) and found.value
+        return found.value if ok and found is not None else None
 
 
 def _str_value(mapping: MappingNode, key: str) -> str | None:
@@ -218,15 +253,11 @@ class _Finder:
     def __init__(self, parsed: Parsed, *, kustomization_name: bool) -> None:
         self.kustomization_name = kustomization_name
         self.sites: list[Site] = []
-        # Anchors need a `&` in the text; without one no node can be shared.
-        self.find_shared = "&" in parsed.text
-        self.shared: set[int] = set()
+        self.shared = parsed.shared_ids
 
     def document(self, index: int, root: Node) -> None:
         if not isinstance(root, MappingNode):
             return
-        if self.find_shared:
-            self.shared = shared_nodes(root)
         path: Path_ = (index,)
         shared = id(root) in self.shared
         api, kind = _str_value(root, "apiVersion"), _str_value(root, "kind")
@@ -308,13 +339,13 @@ class _Finder:
             entry_shared = images[2] or id(entry) in self.shared or keys.merged
             self.sites.append(Site("kustomize", (*images[1], i), entry, line, ref, entry_shared))
 
-    def helm(self, node: Node, path: Path_, shared: bool, visiting: set[int]) -> None:
-        if id(node) in visiting:  # a recursive alias
+    def helm(self, node: Node, path: Path_, shared: bool, done: set[int]) -> None:
+        if id(node) in done:  # an alias of a subtree already walked (a site once per node)
             return
-        visiting.add(id(node))
+        done.add(id(node))
         if isinstance(node, SequenceNode):
             for i, child in enumerate(node.value):
-                self.helm(child, (*path, i), shared or id(child) in self.shared, visiting)
+                self.helm(child, (*path, i), shared or id(child) in self.shared, done)
         elif isinstance(node, MappingNode):
             for k, v in node.value:
                 if not is_str(k):
@@ -325,8 +356,7 @@ class _Finder:
                         self.helm_mapping(v, child_path, child_shared)
                     else:
                         self.inline(v, child_path, child_shared, "helm-inline")
-                self.helm(v, child_path, child_shared, visiting)
-        visiting.discard(id(node))
+                self.helm(v, child_path, child_shared, done)
 
     def helm_mapping(self, mapping: MappingNode, path: Path_, shared: bool) -> None:
         keys = _Keys(mapping)

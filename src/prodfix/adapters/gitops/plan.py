@@ -36,6 +36,85 @@ _DC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ARGOCD_SOURCE = re.compile(r"\.argocd-source-.*\.ya?ml")
 
 
+_FINDING = {
+    "type": "object",
+    "required": ["dc", "file", "line", "reason", "message"],
+    "additionalProperties": False,
+    "properties": {
+        "dc": {"type": ["string", "null"]},
+        "file": {"type": ["string", "null"], "description": "relative to the repository root"},
+        "line": {"type": "integer", "minimum": 0, "description": "1-based; 0 = whole file"},
+        "reason": {
+            "type": "string",
+            "description": "a code: missing, no-folder, drift, "
+            "mixed-tags, argocd-source, symlink, or an EditRefused reason",
+        },
+        "message": {"type": "string"},
+    },
+}
+_EDIT = {
+    "type": "object",
+    "required": ["file", "line", "old", "new", "kind"],
+    "additionalProperties": False,
+    "properties": {
+        "file": {"type": "string"},
+        "line": {"type": "integer", "minimum": 1},
+        "old": {"type": "string", "description": '"" when the key was added'},
+        "new": {"type": "string"},
+        "kind": {
+            "enum": [
+                "container",
+                "helm-inline",
+                "helm-tag",
+                "helm-digest",
+                "kustomize-newTag",
+                "kustomize-digest",
+            ]
+        },
+    },
+}
+# The JSON document of `deploy --dry-run --json` (DeployPlan.to_json), version 1.
+PLAN_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["version", "image", "tag", "ok", "nothing_to_do", "dcs", "warnings", "errors"],
+    "additionalProperties": False,
+    "properties": {
+        "version": {"const": FORMAT_VERSION},
+        "image": {"type": "string"},
+        "tag": {"type": "string", "description": "a tag or a sha256: digest"},
+        "ok": {"type": "boolean", "description": "no errors: the plan may be applied"},
+        "nothing_to_do": {"type": "boolean", "description": "ok, and no file changes"},
+        "dcs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["dc", "folder", "status", "current", "files", "edits"],
+                "additionalProperties": False,
+                "properties": {
+                    "dc": {"type": "string"},
+                    "folder": {"type": "string"},
+                    "status": {"enum": ["change", "already", "missing", "no-folder", "refused"]},
+                    "current": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": 'tags/digests referenced now ("" = none)',
+                    },
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "files that reference the image",
+                    },
+                    "edits": {"type": "array", "items": _EDIT},
+                },
+            },
+        },
+        "warnings": {"type": "array", "items": _FINDING},
+        "errors": {"type": "array", "items": _FINDING},
+    },
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     """A warning or an error, located as precisely as known."""
@@ -101,8 +180,21 @@ class DeployPlan:
     def nothing_to_do(self) -> bool:
         return self.ok and not self.changes
 
+    @property
+    def changed_dcs(self) -> list[str]:
+        return [d.dc for d in self.dcs if d.status == "change"]
+
+    def summary_lines(self) -> list[str]:
+        """The plan table for humans: per DC its status and current tags, then each edit."""
+        out = []
+        for d in self.dcs:
+            now = ", ".join(c or "(none)" for c in d.current) or "-"
+            out.append(f"{d.dc}: {d.status} (now {now})")
+            out += [f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}" for e in d.edits]
+        return out
+
     def to_json(self) -> dict[str, Any]:
-        """The `deploy --dry-run --json` document (shape versioned by `version`)."""
+        """The `deploy --dry-run --json` document; its shape is PLAN_JSON_SCHEMA."""
         return {
             "version": FORMAT_VERSION,
             "image": self.image,
@@ -155,7 +247,7 @@ def plan_deploy(
             if allow_missing:
                 warnings.append(Finding("missing", text + " (skipped: --allow-missing)", dc))
             else:
-                errors.append(Finding("missing", text, dc))
+                errors.append(Finding("missing", text + " (--allow-missing skips it)", dc))
         elif plan.status == "no-folder":
             errors.append(Finding("no-folder", f"{dc}: folder {folder}/ does not exist", dc))
         plans.append(plan)
@@ -178,7 +270,13 @@ def _dc_folders(path_template: str, dcs: list[str]) -> list[tuple[str, str]]:
                 f"DC name {dc!r} is not valid",
                 hint="DC names are letters, digits, '.', '_' and '-'",
             )
-        folder = PurePosixPath(path_template.format(dc=dc))
+        try:
+            folder = PurePosixPath(path_template.format(dc=dc))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ProdfixError(
+                f"deploy path {path_template!r} is not a valid template ({exc})",
+                hint='use {dc} as the only placeholder, e.g. "apps/sre-triggers/{dc}"',
+            ) from exc
         if folder.is_absolute() or ".." in folder.parts:
             raise ProdfixError(
                 f"deploy path {folder} is outside the repository",
