@@ -170,3 +170,18 @@ def test_continue_with_nothing_suspended(sandbox: Sandbox) -> None:
     work = service_repo(sandbox)
     r = prodfix(work, "continue")
     assert r.code == 2 and "nothing to continue" in r.err
+
+
+def test_every_op_module_is_known_to_the_loader() -> None:
+    """A `continue` in a fresh process deserialises ops of any module (regression: MergePr)."""
+    import pkgutil
+
+    import prodfix.workflow as wf
+    from prodfix.workflow.ops import OP_MODULES
+
+    found = {
+        f"prodfix.workflow.{m.name}"
+        for m in pkgutil.iter_modules(wf.__path__)
+        if m.name.startswith("ops_")
+    }
+    assert found == set(OP_MODULES)

@@ -48,9 +48,27 @@ class Op:
         return {"op": type(self).__name__, **dataclasses.asdict(self)}
 
 
+# Every module that defines ops: a `continue` in a new process must know them all, not only
+# those the command that wrote the run state happened to import.
+OP_MODULES = (
+    "prodfix.workflow.ops_git",
+    "prodfix.workflow.ops_forge",
+    "prodfix.workflow.ops_test",
+    "prodfix.workflow.ops_build",
+    "prodfix.workflow.ops_merge",
+    "prodfix.workflow.ops_deploy",
+    "prodfix.workflow.ops_jenkins",
+)
+
+
 def from_json(doc: dict[str, Any]) -> Op:
     doc = dict(doc)
     name = doc.pop("op")
+    if name not in REGISTRY:
+        import importlib
+
+        for module in OP_MODULES:
+            importlib.import_module(module)
     cls = REGISTRY.get(name)
     if cls is None:
         raise ProdfixError(

@@ -1,0 +1,138 @@
+"""The demo's scenario end to end: the final state of every remote, asserted exactly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from prodfix import output
+from prodfix.demo import script
+from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY, build
+from prodfix.demo.script import Driver
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ("git", *args), cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def assert_final_state(root: Path) -> None:
+    remotes = root / "remotes"
+    for name, delivery, unreleased in (
+        ("steps-python", "delivery-2026.11", "steps: new scheduler (unreleased)"),
+        ("triggers-go", "delivery", "triggers: cron syntax (unreleased)"),
+    ):
+        r = remotes / f"{name}.git"
+        tip = git(r, "rev-parse", delivery)
+        # the fix landed on delivery through the PR's merge commit, whose 2nd parent is the fix
+        parents = git(r, "rev-list", "--parents", "-n1", tip).split()[1:]
+        assert len(parents) == 2
+        assert git(r, "log", "-1", "--format=%s", parents[1]) in (
+            "parser: handle a missing line (NPE)",
+            "triggers: fire at the boundary",
+        )
+        # ... and reached master through a true merge: the delivery tip is master's 2nd parent
+        master = git(r, "rev-parse", "master")
+        back = git(r, "rev-list", "--parents", "-n1", master).split()[1:]
+        assert back == [back[0], tip]
+        assert git(r, "log", "-1", "--format=%s", master).startswith(
+            "Merge pull request #2 from backmerge/"
+        )
+        # no master-only commit ever reached delivery
+        on_delivery = git(r, "log", "--format=%s", delivery).splitlines()
+        assert unreleased not in on_delivery
+        assert git(r, "rev-list", "--count", f"master..{delivery}") == "0"
+        # the throwaway back-merge head exists; delivery itself was never the PR head
+        heads = git(r, "for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines()
+        assert any(h.startswith(f"backmerge/{delivery}-") for h in heads)
+    infra = remotes / "deployment-infra.git"
+    for dc in DCS:
+        kust = git(infra, "show", f"master:apps/sre-triggers/{dc}/kustomization.yaml")
+        dep = git(infra, "show", f"master:apps/sre-triggers/{dc}/deployment.yaml")
+        assert (
+            'newTag: "delivery-2026.11-1"  # steps-python' in kust
+            or "newTag: delivery-2026.11-1  # steps-python" in kust
+        )
+        assert (
+            "newTag: delivery-1  # triggers-go" in kust
+            or 'newTag: "delivery-1"  # triggers-go' in kust
+        )
+        assert f"image: {IMAGE_PY}:delivery-2026.11-1  # pinned per DC" in dep
+        assert f'image: "{IMAGE_GO}:delivery-1"' in dep
+        assert f"dc: {dc}" in dep  # everything else untouched
+
+
+def status_json(d: Driver) -> dict[str, object]:
+    out = d.prodfix("steps-python", "status", "--json")
+    return dict(json.loads(out))
+
+
+def assert_all_done(d: Driver) -> None:
+    doc = status_json(d)
+    fixes = {f["name"]: f for f in doc["fixes"]}  # type: ignore[index, union-attr, attr-defined]
+    assert set(fixes) == {"parser-npe", "due-boundary"}
+    for fix in fixes.values():
+        for repo in fix["repos"]:
+            states = {s["id"]: s["state"] for s in repo["steps"]}
+            expected_test = "done" if repo["kind"] == "python" else states["test"]
+            assert states["test"] == expected_test
+            assert all(v in ("done", "skipped") for v in states.values()), states
+            assert [s["id"] for s in repo["steps"]] == (
+                ["branch", "test", "propose", "merge", "build", "deploy", "backmerge"]
+                if repo["kind"] == "python"
+                else ["branch", "test", "propose", "merge", "build", "backmerge", "deploy"]
+            )
+
+
+@pytest.fixture
+def quiet() -> None:
+    output.set_quiet(True)
+
+
+def test_demo_end_to_end(tmp_path: Path, quiet: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "demo"
+    script.run_demo(root)
+    assert sorted(p.name for p in (root / "remotes").iterdir()) == [
+        "deployment-infra.git",
+        "steps-python-copy.git",
+        "steps-python.git",
+        "triggers-go.git",
+    ]
+    assert (root / "state" / "prodfix.db").exists()
+    assert_final_state(root)
+    assert_all_done(Driver(root))
+
+
+def test_demo_flow_interrupted_and_continued(tmp_path: Path, quiet: None) -> None:
+    """kill -9 inside `next --merge` (after the merge, before the build), then `continue`."""
+    root = tmp_path / "demo"
+    build(root)
+    d = Driver(root)
+    d.prodfix("steps-python", "start", "parser-npe", "--from", "delivery-2026.11")
+    d.edit(
+        "steps-python",
+        "steps/parser.py",
+        "def parse(line):\n",
+        "def parse(line):\n    if line is None:\n        return None, None\n",
+    )
+    d.git("steps-python", "commit", "-q", "-am", "parser: handle a missing line (NPE)")
+    d.prodfix("steps-python", "test")
+    d.prodfix("steps-python", "propose")
+    d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
+    d.env["PRODFIX_DIE_AFTER"] = "1"
+    d.prodfix("steps-python", "next", "--merge", expect=-9)
+    del d.env["PRODFIX_DIE_AFTER"]
+    d.prodfix("steps-python", "next", expect=2)  # refused while the run is suspended
+    d.prodfix("steps-python", "continue")
+    d.prodfix("steps-python", "next", "--merge")
+    d.prodfix("deployment-infra", "pr", "approve", d.last_pr("deployment-infra"))
+    d.prodfix("steps-python", "next", "--merge")
+    d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
+    d.prodfix("steps-python", "next", "--merge")
+    script.go_flow(d)
+    assert_final_state(root)
+    assert_all_done(d)
