@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,6 +90,7 @@ class FixRepo:
 
 class Store:
     def __init__(self, path: Path | None = None) -> None:
+        self.lock = threading.RLock()
         self.path = path or ensure_private_dir(home()) / "prodfix.db"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
@@ -97,7 +99,10 @@ class Store:
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
         try:
-            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            # One connection shared by the reconciler's threads, serialised by self.lock.
+            self.db = sqlite3.connect(
+                self.path, timeout=10, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise ProdfixError(
                 f"cannot open the prodfix database {self.path}: {exc}",
@@ -111,16 +116,21 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        with self.lock:
+            return self.db.execute(sql, args).fetchall()
+
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken up front (BEGIN IMMEDIATE): no lost updates between processes."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self.tx() as db:
@@ -174,10 +184,10 @@ class Store:
                 db.execute("DELETE FROM fix WHERE name=?", (fix,))
 
     def fixes(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT name FROM fix ORDER BY created, name")]
+        return [r[0] for r in self._rows("SELECT name FROM fix ORDER BY created, name")]
 
     def repos(self, fix: str) -> list[FixRepo]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT fix, path, role, kind, delivery, branch, base_sha, added FROM fix_repo "
             "WHERE fix=? ORDER BY role DESC, added, path",
             (fix,),
@@ -185,15 +195,15 @@ class Store:
         return [FixRepo(*r) for r in rows]
 
     def fix_for_branch(self, path: str, branch: str) -> FixRepo | None:
-        row = self.db.execute(
+        rows = self._rows(
             "SELECT fix, path, role, kind, delivery, branch, base_sha, added FROM fix_repo "
             "WHERE path=? AND branch=?",
             (path, branch),
-        ).fetchone()
-        return FixRepo(*row) if row else None
+        )
+        return FixRepo(*rows[0]) if rows else None
 
     def fixes_in(self, path: str) -> list[FixRepo]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT fix, path, role, kind, delivery, branch, base_sha, added FROM fix_repo "
             "WHERE path=? ORDER BY added",
             (path,),
@@ -214,11 +224,11 @@ class Store:
             db.execute("DELETE FROM ident WHERE fix=? AND path=? AND key=?", (fix, path, key))
 
     def idents(self, fix: str, path: str) -> dict[str, Any]:
-        rows = self.db.execute("SELECT key, value FROM ident WHERE fix=? AND path=?", (fix, path))
+        rows = self._rows("SELECT key, value FROM ident WHERE fix=? AND path=?", (fix, path))
         return {k: json.loads(v) for k, v in rows}
 
     def ident_times(self, fix: str, path: str) -> dict[str, float]:
-        rows = self.db.execute("SELECT key, at FROM ident WHERE fix=? AND path=?", (fix, path))
+        rows = self._rows("SELECT key, at FROM ident WHERE fix=? AND path=?", (fix, path))
         return dict(rows)
 
     # -- journal ---------------------------------------------------------------------------
@@ -233,18 +243,18 @@ class Store:
             )
 
     def journal_entries(self, *, path: str, run_id: str) -> list[tuple[str, Any]]:
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT kind, entry FROM journal WHERE path=? AND run_id=? ORDER BY id", (path, run_id)
         )
         return [(k, json.loads(e)) for k, e in rows]
 
     def last_run(self, *, path: str, fix: str | None) -> tuple[str, str] | None:
         """(run_id, command) of the last completed, not yet undone command in this repository."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT run_id, command, kind FROM journal WHERE path=? AND kind IN ('end', 'undo') "
             "AND (? IS NULL OR fix=?) ORDER BY id DESC",
             (path, fix, fix),
-        ).fetchall()
+        )
         undone: set[str] = set()
         for run_id, command, kind in rows:
             if kind == "undo":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prodfix import output
 from prodfix.cli import App
-from prodfix.commands.common import context, require_clean_state
+from prodfix.commands.common import context, require_clean_state, require_remote
 from prodfix.errors import Exit, ProdfixError
 from prodfix.policy.backmerge import Prediction, predict
 from prodfix.workflow.context import Ctx
@@ -80,6 +80,9 @@ def _pick_delivery(ctx: Ctx, from_: str | None) -> str:
 
 def run(app: App, *, from_: str | None, dry_run: bool, as_json: bool) -> int:
     ctx = context(app, dry_run=dry_run)
+    require_remote(ctx)
+    if not dry_run:
+        require_clean_state(ctx)  # consistent with start/propose, also for a clean back-merge
     ctx.repo.fetch(ctx.remote)
     delivery = _pick_delivery(ctx, from_)
     p = _prediction(ctx, delivery)

@@ -68,3 +68,12 @@ def require_clean_state(ctx: Ctx) -> None:
             f"{ctx.repo.path} is in the middle of {busy}",
             hint=f"finish or abort {busy} first (`git status` says how)",
         )
+
+
+def require_remote(ctx: Ctx) -> None:
+    """Before the first fetch: a missing remote is a setup error (exit 2), not a network one."""
+    if ctx.repo.remote_url(ctx.remote) is None:
+        raise ProdfixError(
+            f"this repository has no remote {ctx.remote!r}",
+            hint=f"add it (git remote add {ctx.remote} URL) or set `remote` in .prodfix.toml",
+        )

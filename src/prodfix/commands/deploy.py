@@ -1,9 +1,9 @@
-"""`prodfix deploy --tag TAG [--dc DC]... [--image NAME] [--dry-run] [--json]`."""
+"""`prodfix deploy --tag TAG [--dc DC]... [--image NAME] [--allow-missing] [--dry-run] [--json]`,
+and the workflow's deploy step (`deploy_for_fix`, called by `next`)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prodfix import output
@@ -11,74 +11,67 @@ from prodfix.cli import App
 from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.deploy_repo import deploy_branch, deploy_ctx, service_cfg_dcs
+from prodfix.workflow.deploy_repo import (
+    deploy_branch,
+    deploy_ctx,
+    folders,
+    image_name,
+    scratch,
+    service_cfg_dcs,
+    target_tip,
+)
 from prodfix.workflow.interpreter import execute
 from prodfix.workflow.ops import Op
-from prodfix.workflow.ops_deploy import DeployCommit
-from prodfix.workflow.ops_forge import OpenPr
-from prodfix.workflow.ops_git import Push, RecordFix
+from prodfix.workflow.ops_deploy import DeployCommit, DeployMergePr, DeployOpenPr, DeployPush
 
 if TYPE_CHECKING:
     from prodfix.adapters.gitops.plan import DeployPlan
     from prodfix.workflow.observe import RepoView
 
 
-def _plan_now(
-    dctx: Ctx,
-    *,
-    image: str,
-    tag: str,
-    dcs: list[str],
-    path_template: str,
-    target: str,
-    allow_missing: bool,
-) -> DeployPlan:
-    from prodfix.adapters.gitops.plan import plan_deploy
+@dataclass(frozen=True)
+class Deploy:
+    """What to pin where: the planned facts of one deploy (one wave, or a manual deploy)."""
 
-    base = f"refs/remotes/{dctx.remote}/{target}"
-    with tempfile.TemporaryDirectory(prefix="prodfix-plan-") as tmp:
-        wt = Path(tmp) / "wt"
-        dctx.repo.git("worktree", "add", "--detach", "--quiet", str(wt), base)
-        try:
-            return plan_deploy(
-                wt,
-                path_template=path_template,
-                dcs=dcs,
-                image=image,
-                tag=tag,
-                allow_missing=allow_missing,
-            )
-        finally:
-            dctx.repo.git("worktree", "remove", "--force", str(wt), check=False)
+    image: str
+    tag: str
+    dcs: list[str]
+    allow_missing: bool
+    wave: int  # 0-based wave recorded for the fix; -1: not a wave of the workflow
+    waves: int  # how many waves the config has (branch names carry the wave only if > 1)
 
 
-def program(
-    dctx: Ctx,
-    *,
-    image: str,
-    tag: str,
-    dcs: list[str],
-    path_template: str,
-    target: str,
-    fix: str,
-    allow_missing: bool,
-    wave: int | None,
-    kind: str,
-) -> list[Op]:
-    branch = deploy_branch(image, tag, wave)
+def plan_now(service: Ctx, dctx: Ctx, d: Deploy) -> DeployPlan:
+    """The plan at the target tip of the freshly fetched deploy repository."""
+    dctx.repo.fetch(dctx.remote)
+    template = str(service.cfg["deploy.path"])
+    tip = target_tip(dctx, str(service.cfg["deploy.target"]))
+    with scratch(dctx.repo, tip, folders(template, d.dcs)) as s:
+        return s.plan(
+            path_template=template,
+            dcs=d.dcs,
+            image=d.image,
+            tag=d.tag,
+            allow_missing=d.allow_missing,
+        )
+
+
+def program(service: Ctx, dctx: Ctx, d: Deploy, todo: list[str]) -> list[Op]:
+    """Commit, push, PR — for the DCs that need a change (`todo`)."""
+    cfg = service.cfg
+    target, fix = str(cfg["deploy.target"]), service.fix or ""
+    branch = deploy_branch(d.image, d.tag, d.wave + 1 if d.waves > 1 and d.wave >= 0 else None)
     ref = f"refs/heads/{branch}"
     remote_now = dctx.repo.ls_remote(dctx.remote, ref).get(ref, "")
-    title = f"Deploy {image.rsplit('/', 1)[-1]}:{tag} to {', '.join(dcs)}"
-    body = (
-        f"Pins `{image}:{tag}` in {', '.join(dcs)} (prodfix fix `{fix}`).\n\n"
-        "Argo CD deploys it once merged."
-    )
-    ops: list[Op] = [RecordFix(fix, "deploy", kind, None, None, None)] if fix else []
+    spec = (branch, target, d.image, d.tag, tuple(todo), str(cfg["deploy.path"]), fix)
+    where = ", ".join(todo)
+    title = f"Deploy {image_name(d.image)}:{d.tag} to {where}"
+    body = f"Pins `{d.image}:{d.tag}` in {where}" + (f" (prodfix fix `{fix}`)" if fix else "")
+    body += ".\n\nArgo CD deploys it once merged."
     return [
-        *ops,
-        DeployCommit(branch, target, image, tag, tuple(dcs), path_template, fix, allow_missing),
-        Push(branch, "", remote_now),
-        OpenPr(branch, target, title, body, "deploy_pr"),
+        DeployCommit(*spec, d.allow_missing),
+        DeployPush(*spec, d.allow_missing, remote_now),
+        DeployOpenPr(branch, target, title, body, d.wave),
     ]
 
 
@@ -92,11 +85,11 @@ def run(
     dry_run: bool,
     as_json: bool,
 ) -> int:
-    ctx = context(app, dry_run=dry_run)
     if as_json and not dry_run:
         raise ProdfixError(
-            "--json goes with --dry-run", hint="prodfix deploy --tag T --dry-run --json"
+            "--json goes with --dry-run", hint="prodfix deploy --tag TAG --dry-run --json"
         )
+    ctx = context(app, dry_run=dry_run)
     branch = ctx.repo.current_branch()
     rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
     ctx.fix = rec.fix if rec else None
@@ -104,95 +97,82 @@ def run(
     if not image or not ctx.cfg["deploy.repo"]:
         raise ProdfixError(
             "no deploy repository or image configured",
-            hint="set [deploy] repo and image in .prodfix.toml, or pass --image",
+            hint="set [deploy] repo and image in .prodfix.toml (or pass --image)",
         )
     from prodfix.adapters.gitops.images import validate_image, validate_version
 
     validate_image(image)
     validate_version(tag)
     chosen = service_cfg_dcs(ctx.cfg, dcs)
+    # A manual deploy of every DC on a fix branch is the fix's deploy (its only wave).
+    whole = len(ctx.cfg.waves) == 1 and chosen == ctx.cfg.waves[0] and ctx.fix is not None
+    d = Deploy(image, tag, chosen, allow_missing, 0 if whole else -1, len(ctx.cfg.waves))
     dctx = deploy_ctx(ctx)
-    dctx.repo.fetch(dctx.remote)
-    target, template = str(ctx.cfg["deploy.target"]), str(ctx.cfg["deploy.path"])
-    plan = _plan_now(
-        dctx,
-        image=image,
-        tag=tag,
-        dcs=chosen,
-        path_template=template,
-        target=target,
-        allow_missing=allow_missing,
-    )
-    if dry_run:
-        if as_json:
-            output.emit_json(plan.to_json())
-        else:
-            _show(plan)
-            output.say(plan.unified_diff())
+    plan = plan_now(ctx, dctx, d)
+    if dry_run and as_json:
+        output.emit_json(plan.to_json())
         return Exit.FAILED if plan.errors else Exit.OK
-    _show(plan)
-    if plan.errors:
-        return Exit.FAILED
+    show(plan)
+    if dry_run:
+        output.say(plan.unified_diff().rstrip("\n"))
+        return Exit.FAILED if plan.errors else Exit.OK
+    refuse_errors(plan)
     if not plan.changes:
         output.say(f"nothing to do: {', '.join(chosen)} already run {image}:{tag}")
         return Exit.OK
-    todo = [d for d in chosen if d in plan.changed_dcs]
-    return execute(
-        dctx,
-        "deploy",
-        program(
-            dctx,
-            image=image,
-            tag=tag,
-            dcs=todo,
-            path_template=template,
-            target=target,
-            fix=ctx.fix or "",
-            allow_missing=allow_missing,
-            wave=None,
-            kind=ctx.cfg.kind,
-        ),
-    )
+    return execute(ctx, "deploy", program(ctx, dctx, d, plan.changed_dcs))
 
 
-def _show(plan: DeployPlan) -> None:
+def show(plan: DeployPlan) -> None:
+    """Warnings on stderr; per DC what happens, each edit as file:line old → new."""
     for w in plan.warnings:
         output.warn(w.message)
-    for e in plan.errors:
+    for d in plan.dcs:
+        now = ", ".join(c or "(no tag)" for c in d.current)
+        if d.status == "change":
+            output.say(f"{d.dc}: {now} → {plan.tag}")
+        elif d.status == "already":
+            output.say(f"{d.dc}: already at {plan.tag}, skipped")
+        elif d.status == "missing":
+            output.say(f"{d.dc}: does not reference {plan.image}")
+        else:
+            output.say(f"{d.dc}: {d.status}")
+        for e in d.edits:
+            output.say(f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}")
+
+
+def refuse_errors(plan: DeployPlan) -> None:
+    if not plan.errors:
+        return
+    for e in plan.errors[:-1]:
         output.error(e.message)
-    for line in plan.summary_lines():
-        output.say(line)
+    raise ProdfixError(
+        plan.errors[-1].message + "; nothing was changed",
+        hint="fix the deploy repository, or pass --allow-missing to skip DCs without the image",
+        code=Exit.FAILED,
+    )
 
 
 def deploy_for_fix(view: RepoView, *, merge: bool, dry_run: bool) -> None:
-    """The workflow's deploy step: the tag the build recorded, every DC (or the next wave)."""
-    from prodfix.workflow.ops_forge import MergePr
-
+    """The workflow's deploy step: merge the open deploy PR (with --merge), else open the PR of
+    the next wave — the tag the build recorded, the DCs of that wave (all DCs by default)."""
     ctx, f = view.ctx, view.facts
     assert ctx is not None and f.tag
-    dctx = deploy_ctx(ctx)
-    dctx.dry_run = dry_run
-    pr = f.deploy.get("pr")
-    if pr is not None and pr.state.value == "open":
-        if merge and not pr.blockers:
-            execute(dctx, "next deploy", [MergePr(int(pr.number), "merge", pr.head_sha)])
-        return
+    ctx.dry_run = dry_run
     waves = ctx.cfg.waves
-    wave_no = int(f.deploy.get("wave", 0))
-    dcs = waves[wave_no] if wave_no < len(waves) else []
-    execute(
-        dctx,
-        "next deploy",
-        program(
-            dctx,
-            image=str(ctx.cfg["deploy.image"]),
-            tag=f.tag,
-            dcs=dcs,
-            path_template=str(ctx.cfg["deploy.path"]),
-            target=str(ctx.cfg["deploy.target"]),
-            fix=ctx.fix or "",
-            allow_missing=False,
-            wave=wave_no + 1 if len(waves) > 1 else None,
-            kind=ctx.cfg.kind,
-        ),
-    )
+    wave = int(f.deploy.get("wave", 0))
+    pr = f.deploy.get("pr")
+    if pr is not None:
+        if merge and not pr.blockers:
+            step = DeployMergePr(int(pr.number), pr.head_sha, tuple(waves[wave]))
+            execute(ctx, "next deploy", [step])
+        return
+    image = str(ctx.cfg["deploy.image"])
+    d = Deploy(image, f.tag, waves[wave], False, wave, len(waves))
+    dctx = deploy_ctx(ctx)
+    plan = plan_now(ctx, dctx, d)
+    for w in plan.warnings:
+        output.warn(w.message)
+    refuse_errors(plan)
+    if plan.changes:
+        execute(ctx, "next deploy", program(ctx, dctx, d, plan.changed_dcs))

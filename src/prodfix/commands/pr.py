@@ -9,7 +9,11 @@ from prodfix.commands.common import context
 from prodfix.errors import Exit
 from prodfix.types import PrNumber
 from prodfix.workflow.interpreter import execute
-from prodfix.workflow.plans import merge_program, require_merge_method
+from prodfix.workflow.plans import (
+    merge_program,
+    require_merge_method,
+    warn_if_no_merge_commits,
+)
 
 
 def _json(pr: PullRequest) -> dict[str, object]:
@@ -84,6 +88,8 @@ def run(
     pr = forge.get_pr(n)
     is_backmerge = pr.head.startswith("backmerge/")
     require_merge_method(method, backmerge=is_backmerge)
+    if is_backmerge:
+        warn_if_no_merge_commits(ctx)
     from prodfix.workflow.ops_forge import MergePr
 
     chosen = method or "merge"

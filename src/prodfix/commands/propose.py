@@ -6,7 +6,7 @@ import webbrowser
 
 from prodfix import output
 from prodfix.cli import App
-from prodfix.commands.common import context, current_fix, require_clean_state
+from prodfix.commands.common import context, current_fix, require_clean_state, require_remote
 from prodfix.errors import Exit, ProdfixError, RuleRefusal
 from prodfix.types import BranchName
 from prodfix.workflow.context import Ctx
@@ -81,6 +81,7 @@ def run(app: App, *, draft: bool, web: bool, dry_run: bool) -> int:
     ctx.fix = current_fix(ctx)
     rec = ctx.store.fix_for_branch(ctx.path, ctx.repo.current_branch() or "")
     assert rec is not None and rec.branch and rec.delivery
+    require_remote(ctx)
     ctx.repo.fetch(ctx.remote)
     gate(ctx, rec.branch, rec.delivery)
     if ctx.cfg["forge.type"] == "github" and not _has_token(ctx):

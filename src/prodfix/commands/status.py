@@ -6,7 +6,7 @@ from prodfix import output
 from prodfix.adapters.store import Store
 from prodfix.cli import App
 from prodfix.errors import Exit, ProdfixError
-from prodfix.workflow.observe import RepoView, observe_fix
+from prodfix.workflow.observe import RepoView, observe_fixes
 from prodfix.workflow.playbooks import State
 
 MARK = {
@@ -29,7 +29,7 @@ def run(app: App, *, name: str | None, as_json: bool) -> int:
                 hint=f"fixes: {', '.join(fixes) or 'none yet — `prodfix start NAME`'}",
             )
         fixes = [name]
-    views = {fix: observe_fix(store, fix) for fix in fixes}
+    views = observe_fixes(store, fixes)
     if as_json:
         output.emit_json(
             {

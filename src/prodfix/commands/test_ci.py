@@ -1,4 +1,9 @@
-"""`prodfix test --ci` and the clean-up when the fix is done."""
+"""`prodfix test --ci` and the clean-up when the fix is done.
+
+Program: add the fix branch to `[build] fix-job` (inverse recorded: `undo`/`abort` remove it),
+push the branch (Jenkins builds what the remote has), then find or trigger the build of HEAD,
+wait, and record passed/failed against HEAD's SHA like a local `prodfix test`.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,38 @@ from prodfix import output
 from prodfix.errors import Exit, ProdfixError
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.interpreter import execute
-from prodfix.workflow.ops_jenkins import IDENT, AddJobBranch, RemoveJobBranch, RunCiBuild
+from prodfix.workflow.ops import Op
+from prodfix.workflow.ops_git import Push
+from prodfix.workflow.ops_jenkins import IDENT, AddJobBranch, RemoveJobBranch, RunCiBuild, jenkins
 
 
 def run_ci(ctx: Ctx, head: str) -> int:
     job, branch = ctx.cfg["build.fix-job"], ctx.repo.current_branch()
+    if not branch:
+        raise ProdfixError("HEAD is detached", hint="switch to your fix branch")
+    if ctx.fix is None:
+        # Nothing would ever remove the branch from the job again (WORKFLOW.md: "stays in the
+        # Jenkins to-be-built list forever").
+        raise ProdfixError(
+            f"{branch} is not a fix prodfix started: its branch would stay in the Jenkins job",
+            hint="start the fix with `prodfix start NAME`, or run `prodfix test` locally",
+        )
+    jenkins(ctx)  # refuses a non-Jenkins [build] before anything happens
     if not job:
         raise ProdfixError(
             "no [build] fix-job configured", hint="set [build] fix-job in .prodfix.toml"
         )
-    if not branch:
-        raise ProdfixError("HEAD is detached", hint="switch to your fix branch")
-    code = execute(ctx, "test --ci", [AddJobBranch(job, branch), RunCiBuild(job, branch, head)])
+    if ctx.repo.is_dirty():
+        output.warn("uncommitted changes are not pushed: Jenkins builds the committed HEAD only")
+    program: list[Op] = [AddJobBranch(str(job), branch)]
+    program += _push(ctx, branch, head)
+    program.append(RunCiBuild(str(job), branch, head))
+    code = execute(ctx, "test --ci", program)
     if ctx.dry_run or code != Exit.OK:
         return code
     result = ctx.vars["test"]
     if result["result"] == "passed":
-        output.say(f"Jenkins passed for {head[:7]}")
+        output.say(f"Jenkins passed for {head[:7]} ({result.get('build', '')})")
         return Exit.OK
     output.error(
         f"Jenkins failed for {head[:7]}: {result['reason']}",
@@ -31,9 +51,23 @@ def run_ci(ctx: Ctx, head: str) -> int:
     return Exit.FAILED
 
 
+def _push(ctx: Ctx, branch: str, head: str) -> list[Op]:
+    ref = f"refs/heads/{branch}"
+    remote_now = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
+    if remote_now == head:
+        return []
+    if remote_now and not ctx.repo.is_ancestor(remote_now, head):
+        raise ProdfixError(
+            f"{ctx.remote}/{branch} has commits that your {branch} does not",
+            hint=f"integrate them first: git pull --rebase {ctx.remote} {branch}",
+        )
+    return [Push(branch, head, remote_now)]
+
+
 def cleanup(ctx: Ctx) -> None:
     """The fix is done: its branch leaves the fix-job's list (WORKFLOW.md: not forever)."""
     assert ctx.fix
     rec = ctx.store.idents(ctx.fix, ctx.path).get(IDENT)
     if rec:
+        output.say(f"the fix is done: removing {rec['branch']} from Jenkins job {rec['job']}")
         execute(ctx, "cleanup", [RemoveJobBranch(rec["job"], rec["branch"])])

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from prodfix.adapters import git
-from prodfix.adapters.git import SHA_RE, GitError, MergeTree, Repo
+from prodfix.adapters.git import MergeTree, Repo
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import Sha
 
@@ -234,34 +233,7 @@ def merge_batch(repo: Repo, pairs: Iterable[tuple[str, str]]) -> list[MergeResul
     codes), then the conflicted paths, closed by an empty record; the process exits 0.
     Inputs must be verified commits: an unknown one aborts the whole batch with exit 1.
     """
-    pairs = list(pairs)
-    if not pairs:
-        return []
-    if git.version() < (2, 39):  # no --stdin yet (git.py accepts 2.38): one process per merge
-        return [_one(repo.merge_tree(a, b)) for a, b in pairs]
-    lines = [f"{a} {b}\n" for a, b in pairs]
-    args = (*_MERGE_TREE, "--stdin")
-    r = repo.git(*args, input="".join(lines), check=False)
-    recs = r.stdout.split("\0")
-    out: list[MergeResult] = []
-    i = 0
-    try:
-        if r.returncode != 0:
-            raise ValueError
-        for _ in lines:
-            status, tree = recs[i], recs[i + 1]
-            if status not in ("0", "1") or not SHA_RE.match(tree):
-                raise ValueError
-            i += 2
-            paths: set[str] = set()
-            while recs[i]:
-                paths.add(recs[i])
-                i += 1
-            i += 1
-            out.append(MergeResult(clean=status == "1", tree=Sha(tree), paths=frozenset(paths)))
-    except (ValueError, IndexError):
-        raise GitError(("git", *args), r.returncode, r.stdout, r.stderr) from None
-    return out
+    return [_one(mt) for mt in repo.merge_tree_batch(list(pairs))]
 
 
 def _one(mt: MergeTree) -> MergeResult:

@@ -49,5 +49,14 @@ class Ctx:
 
         return make_builder(self.repo, self.cfg)
 
+    def with_fix(self, fix: str | None) -> Ctx:
+        """The same repository for another fix, sharing the adapters already built (and the
+        embedded forge's snapshot: one read of the remote per repository, not per fix)."""
+        c = Ctx(self.repo, self.cfg, self.store, fix, self.dry_run)
+        for name in ("forge", "builder"):
+            if name in self.__dict__:
+                c.__dict__[name] = self.__dict__[name]
+        return c
+
     def for_repo(self, path: Path, cfg: Config) -> Ctx:
         return Ctx(Repo(path), cfg, self.store, self.fix, self.dry_run, self.vars)

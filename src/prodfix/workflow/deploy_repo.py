@@ -1,9 +1,17 @@
-"""The GitOps repository of a service: where it is, its config, what its target branch pins."""
+"""The GitOps repository of a service: where it is, its config, and a scratch tree of its DC
+folders at any revision — planned and committed without a checkout or a worktree, so the
+user's own clone (HEAD, index, work tree) is never touched."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import Repo, run
 from prodfix.adapters.store import ensure_private_dir, home
@@ -11,26 +19,40 @@ from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
 from prodfix.workflow.context import Ctx
 
+if TYPE_CHECKING:
+    from prodfix.adapters.gitops.plan import DeployPlan
+
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 
 
+def is_url(spec: str) -> bool:
+    return bool(_URL.match(spec))
+
+
+def cache_dir(spec: str) -> Path:
+    return home() / "cache" / "deploy" / hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
 def locate(service: Ctx) -> Repo:
-    """`[deploy] repo` as a path (relative to the service repository) or a URL, cloned into
-    prodfix's cache and fetched there (the user's own checkout is never touched)."""
+    """`[deploy] repo` as a path (relative to the service repository) or a URL, cloned once
+    into prodfix's cache (callers fetch it; the user's own checkouts are never touched)."""
     spec = str(service.cfg["deploy.repo"])
-    if _URL.match(spec):
-        cache = ensure_private_dir(home() / "cache") / hashlib.sha1(spec.encode()).hexdigest()[:16]
+    if is_url(spec):
+        cache = cache_dir(spec)
         if not (cache / ".git").exists():
-            r = run(cache.parent, "clone", "--quiet", spec, str(cache), check=False)
+            ensure_private_dir(cache.parent)
+            r = run(
+                cache.parent, "clone", "--quiet", "--no-checkout", spec, str(cache), check=False
+            )
             if r.returncode != 0:
                 raise ProdfixError(
                     f"cannot clone the deploy repository {spec}: {r.stderr.strip()}",
-                    hint="check [deploy] repo and your access to it",
+                    hint="check [deploy] repo and your access to it; this is safe to retry",
                     code=Exit.SERVICE,
                 )
         return Repo(cache)
     path = (service.repo.path / spec).resolve()
-    if not (path / ".git").exists() and not path.joinpath("HEAD").exists():
+    if not (path / ".git").exists():
         raise ProdfixError(
             f"the deploy repository {path} is not a git clone",
             hint="set [deploy] repo to a clone's path or its URL",
@@ -39,6 +61,7 @@ def locate(service: Ctx) -> Repo:
 
 
 def deploy_ctx(service: Ctx) -> Ctx:
+    """The deploy repository as a context of its own: its remote, its forge (its config)."""
     from prodfix.commands.common import load_config
 
     repo = locate(service)
@@ -56,39 +79,10 @@ def image_name(image: str) -> str:
 
 
 def deploy_branch(image: str, tag: str, wave: int | None) -> str:
+    """`deploy/<image-name>/<tag>`; with waves `…/<tag>-wave-N` (a `/wave-N` suffix would make
+    the plain branch a directory of refs, and git cannot hold both)."""
     base = f"deploy/{image_name(image)}/{tag.replace(':', '-')}"
-    return f"{base}/wave-{wave}" if wave else base
-
-
-def read_tree_files(repo: Repo, rev: str, folder: str) -> dict[str, bytes]:
-    """Every *.yaml/*.yml under `folder` at `rev`, read with one ls-tree and one cat-file."""
-    names = [
-        n
-        for n in repo.git("ls-tree", "-r", "-z", "--name-only", rev, "--", folder).records
-        if n.endswith((".yaml", ".yml"))
-    ]
-    if not names:
-        return {}
-    import subprocess
-
-    from prodfix.adapters.git import clean_env
-
-    spec = "".join(f"{rev}:{n}\n" for n in names).encode()
-    p = subprocess.run(
-        ("git", "cat-file", "--batch"),
-        cwd=repo.path,
-        input=spec,
-        capture_output=True,
-        env=clean_env(),
-        check=True,
-    )
-    out, files, pos = p.stdout, {}, 0
-    for n in names:
-        header_end = out.index(b"\n", pos)
-        size = int(out[pos:header_end].split()[2])
-        files[n] = out[header_end + 1 : header_end + 1 + size]
-        pos = header_end + 1 + size + 1
-    return files
+    return f"{base}-wave-{wave}" if wave else base
 
 
 def service_cfg_dcs(cfg: Config, only: list[str] | None = None) -> list[str]:
@@ -99,3 +93,76 @@ def service_cfg_dcs(cfg: Config, only: list[str] | None = None) -> list[str]:
             raise ProdfixError(f"unknown DC(s): {', '.join(unknown)}", hint=f"[deploy] dcs = {dcs}")
         return [d for d in dcs if d in only]
     return dcs
+
+
+def target_tip(dctx: Ctx, target: str) -> str:
+    tip = dctx.repo.resolve(f"refs/remotes/{dctx.remote}/{target}")
+    if tip is None:
+        raise ProdfixError(
+            f"the deploy repository {dctx.repo.path} has no {dctx.remote}/{target}",
+            hint="check [deploy] target (the branch Argo CD deploys)",
+        )
+    return tip
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The DC folders of `rev` written to `root`, with a private index holding all of `rev`."""
+
+    git_dir: Path
+    root: Path
+    index: Path
+    rev: str
+
+    def git(self, *args: str, input: str | None = None) -> str:
+        # Run in the scratch root with the repository's git dir: paths are relative to root,
+        # and GIT_INDEX_FILE keeps the user's index out of it.
+        return run(
+            self.root,
+            "--git-dir",
+            str(self.git_dir),
+            "--work-tree",
+            str(self.root),
+            *args,
+            input=input,
+            env={"GIT_INDEX_FILE": str(self.index)},
+        ).stdout
+
+    def plan(
+        self, *, path_template: str, dcs: list[str], image: str, tag: str, allow_missing: bool
+    ) -> DeployPlan:
+        from prodfix.adapters.gitops.plan import plan_deploy
+
+        return plan_deploy(
+            self.root,
+            path_template=path_template,
+            dcs=dcs,
+            image=image,
+            tag=tag,
+            allow_missing=allow_missing,
+        )
+
+    def commit(self, plan: DeployPlan, message: str) -> str:
+        """Write the plan's files, then one commit on `rev` with them (no ref is moved)."""
+        plan.apply(self.root)
+        self.git("update-index", "--", *(c.file for c in plan.changes))
+        tree = self.git("write-tree").strip()
+        return self.git("commit-tree", tree, "-p", self.rev, "-F", "-", input=message).strip()
+
+
+@contextmanager
+def scratch(repo: Repo, rev: str, folders: list[str]) -> Iterator[Scratch]:
+    with tempfile.TemporaryDirectory(prefix="prodfix-deploy-") as tmp:
+        root = Path(tmp) / "tree"
+        root.mkdir()
+        s = Scratch(repo.git_dir(), root, Path(tmp) / "index", rev)
+        s.git("read-tree", rev)
+        files = [f for f in s.git("ls-files", "-z", "--", *folders).split("\0") if f]
+        if files:
+            # checkout-index, not `checkout REV -- paths`: it runs no hooks and moves nothing.
+            s.git("checkout-index", "-f", "-z", "--stdin", input="\0".join(files) + "\0")
+        yield s
+
+
+def folders(path_template: str, dcs: list[str]) -> list[str]:
+    return [path_template.format(dc=dc) for dc in dcs]

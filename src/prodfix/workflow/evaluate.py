@@ -71,7 +71,8 @@ def _pr_wait(step: str, pr: PullRequest, since: float | None) -> Step:
             f"PR #{pr.number} waiting{waited}: {'; '.join(pr.blockers)}",
             who="reviewers",
         )
-    return Step(step, State.READY, f"PR #{pr.number} approved: `prodfix next --merge` merges it")
+    ready = "approved" if pr.approvals else "mergeable"
+    return Step(step, State.READY, f"PR #{pr.number} {ready}: `prodfix next --merge` merges it")
 
 
 def _propose(f: RepoFacts) -> Step:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from prodfix.adapters.build import Build
+from prodfix.adapters.build import Build, BuildState
 from prodfix.adapters.forge import PrState, PullRequest
 from prodfix.adapters.store import FixRepo
 from prodfix.errors import ProdfixError
@@ -27,7 +27,7 @@ class RepoFacts:
     remote_head: Sha | None = None
     delivery_tip: Sha | None = None
     mainline_tip: Sha | None = None
-    ahead: int = 0  # fix commits not on delivery
+    ahead: int = 0  # 1 when the branch carries commits beyond its start
     test: dict[str, str] | None = None
     pr: PullRequest | None = None
     landing: Sha | None = None  # the delivery commit that brought the fix in
@@ -46,23 +46,39 @@ class RepoFacts:
         return self.local_head or self.remote_head
 
 
-def gather(ctx: Ctx, rec: FixRepo, *, fetch: bool = True) -> RepoFacts:
+def gather(
+    ctx: Ctx, rec: FixRepo, *, fetch: bool = True, refs: dict[str, Sha] | None = None
+) -> RepoFacts:
+    """Facts of one fix in one repository. `refs` (from one for-each-ref the caller made after
+    one fetch) lets `status` observe many fixes of a repository with one read of the remote."""
     f = RepoFacts(rec)
     try:
-        _gather(ctx, f, fetch=fetch)
+        _gather(ctx, f, fetch=fetch, refs=refs)
     except ProdfixError as exc:
         f.error = exc.message
     return f
 
 
-def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool) -> None:
-    repo, cfg, remote = ctx.repo, ctx.cfg, ctx.remote
+def read_refs(ctx: Ctx, *, fetch: bool) -> dict[str, Sha]:
+    """One fetch (through the embedded forge when it is the forge: it fetches branches and PRs
+    together) and one for-each-ref."""
+    if fetch:
+        prime = getattr(ctx.forge, "prime", None) if ctx.cfg["forge.type"] == "git" else None
+        if prime is not None:
+            prime()
+        else:
+            ctx.repo.fetch(ctx.remote)
+    return ctx.repo.refs("refs/heads/", f"refs/remotes/{ctx.remote}/")
+
+
+def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool, refs: dict[str, Sha] | None) -> None:
+    repo, cfg = ctx.repo, ctx.cfg
     rec = f.rec
     if not repo.path.is_dir():
         raise ProdfixError(f"{repo.path} is gone")
-    if fetch:
-        repo.fetch(remote)
-    refs = repo.refs("refs/heads/", f"refs/remotes/{remote}/")
+    if refs is None:
+        refs = read_refs(ctx, fetch=fetch)
+    remote = ctx.remote
     branch, delivery, mainline = rec.branch or "", rec.delivery or "", str(cfg["mainline"])
     f.local_head = refs.get(f"refs/heads/{branch}")
     f.remote_head = refs.get(f"refs/remotes/{remote}/{branch}")
@@ -71,8 +87,8 @@ def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool) -> None:
     f.idents = ctx.store.idents(rec.fix, rec.path)
     f.since = ctx.store.ident_times(rec.fix, rec.path)
     head = f.head
-    if head and f.delivery_tip:
-        f.ahead = repo.count(head, f"^{f.delivery_tip}")
+    # Whether the branch carries anything beyond where it started (no count: status batches).
+    f.ahead = int(bool(head) and head not in (f.delivery_tip, rec.base_sha))
     if head:
         f.test = f.idents.get(test_key(head))
     f.pr = _pr(ctx, f, "pr", branch, delivery)
@@ -80,15 +96,41 @@ def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool) -> None:
     f.build_configured = cfg["build.type"] != "none"
     f.deploy_configured = bool(cfg["deploy.repo"] and cfg["deploy.image"])
     if f.landing and f.build_configured and ctx.builder is not None and f.delivery_tip:
-        f.build = ctx.builder.delivery_build(
-            BranchName(delivery), Sha(f.idents.get("build_sha") or f.delivery_tip)
-        )
-        if f.build is not None and not f.build.state.finished:
-            f.build = ctx.builder.poll(f.build)
+        f.build = _delivery_build(ctx, f, BranchName(delivery))
         f.tag = (f.build.image_tag if f.build else None) or f.idents.get("tag")
+        if f.build and f.build.image_tag and f.idents.get("tag") != f.build.image_tag:
+            # The one write: the observed tag is kept so deploy still knows it after Jenkins
+            # discards old builds (build rotation).
+            ctx.store.set_ident(rec.fix, rec.path, "tag", f.build.image_tag)
     if f.landing and f.mainline_tip:
         f.backmerged = repo.is_ancestor(f.landing, f.mainline_tip)
     f.backmerge_pr = _pr_by_ident(ctx, f.idents.get("backmerge_pr"))
+
+
+def _delivery_build(ctx: Ctx, f: RepoFacts, delivery: BranchName) -> Build | None:
+    """The build that ships the fix: the newest build of a delivery commit containing the one
+    prodfix built (else the landing commit: an automatic build counts), or — while it is still
+    queued and no build lists it yet — the build prodfix triggered, re-observed by its stored
+    id. Never a reason to trigger again while one is on its way."""
+    builder = ctx.builder
+    assert builder is not None and f.landing and f.delivery_tip
+    want = Sha(f.idents.get("build_sha") or f.landing)
+    build = builder.delivery_build(delivery, want)
+    recorded = f.idents.get("build")
+    failed = (BuildState.FAILURE, BuildState.ABORTED)
+    if recorded and (build is None or (build.id != recorded and build.state in failed)):
+        mine = builder.poll(Build(str(recorded), BuildState.QUEUED, sha=want))
+        if build is None or mine.number is None or mine.number > (build.number or 0):
+            build = mine
+    if (
+        build is not None
+        and build.state in failed
+        and build.sha
+        and build.sha != f.delivery_tip
+        and ctx.repo.is_ancestor(build.sha, f.delivery_tip)
+    ):
+        return None  # delivery moved on since the failed build (the build fix): build again
+    return build
 
 
 def _pr_by_ident(ctx: Ctx, number: Any) -> PullRequest | None:
@@ -110,11 +152,13 @@ def _landing(ctx: Ctx, f: RepoFacts) -> Sha | None:
     (ancestry, then patch-id for squash merges) — a merge done by hand counts."""
     if f.pr is not None and f.pr.state == PrState.MERGED and f.pr.merge_commit:
         return f.pr.merge_commit
-    if not f.delivery_tip or not f.head or (f.ahead == 0 and f.head == f.rec.base_sha):
+    if not f.delivery_tip or not f.head or f.head == f.rec.base_sha:
         return None
+    if f.delivery_tip == f.rec.base_sha:
+        return None  # delivery has not moved since the fix started: nothing can have landed
     from prodfix.adapters.forge.embedded_merge import find_landing
 
-    return find_landing(ctx.repo, f.delivery_tip, f.head)
+    return find_landing(ctx.repo, f.delivery_tip, f.head, base_sha=f.delivery_tip)
 
 
 def age(since: float | None) -> str:

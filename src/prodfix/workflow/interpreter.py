@@ -23,7 +23,10 @@ from prodfix.workflow.runstate import RunState
 
 # Test hook (issue 9): PRODFIX_DIE_AFTER=N kills this process with SIGKILL right after op N
 # (1-based) of a command completed and was recorded — the harshest interruption there is.
+# N counts the command's ops, not one program's: `next` runs several programs in one process,
+# and `continue` counts on from the ops the stopped run already did.
 _DIE_AFTER = "PRODFIX_DIE_AFTER"
+_ops_completed = 0
 
 
 def print_program(program: Sequence[Op]) -> None:
@@ -76,6 +79,7 @@ def execute(ctx: Ctx, command: str, program: Sequence[Op]) -> int:
 
 
 def _drive(ctx: Ctx, state: RunState) -> int:
+    global _ops_completed
     die_after = os.environ.get(_DIE_AFTER)
     while state.remaining:
         op = state.remaining[0]
@@ -105,7 +109,8 @@ def _drive(ctx: Ctx, state: RunState) -> int:
             entry={"op": op.to_json(), "inverse": inverse.to_json() if inverse else None},
         )
         runstate.save(state)
-        if die_after and die_after == str(len(state.done)):
+        _ops_completed += 1
+        if die_after and die_after == str(_ops_completed):
             os.kill(os.getpid(), signal.SIGKILL)
     ctx.store.journal(
         fix=ctx.fix or state.fix,
@@ -139,8 +144,10 @@ def _suspended(ctx: Ctx, state: RunState, exc: ProdfixError) -> ProdfixError:
 
 def resume(ctx: Ctx) -> int:
     with repo_lock(ctx.repo.path):
+        global _ops_completed
         state = _require_state(ctx)
         ctx.fix = state.fix
+        _ops_completed = len(state.done)
         state.stopped = None
         runstate.save(state)
         return _drive(ctx, state)
@@ -151,6 +158,7 @@ def abort(ctx: Ctx) -> int:
         state = _require_state(ctx)
         ctx.fix = state.fix
         output.say(f"aborting `prodfix {state.command}`")
+        _abort_own_merge(ctx, state)
         _reverse(
             ctx,
             [inv for _, inv in state.done],
@@ -169,6 +177,20 @@ def abort(ctx: Ctx) -> int:
         runstate.clear(ctx.repo.path)
         output.say("aborted: the repository is back where the command started")
         return Exit.OK
+
+
+def _abort_own_merge(ctx: Ctx, state: RunState) -> None:
+    """A run stopped inside its own resolution merge (MergeForResolution) left MERGE_HEAD and
+    conflicted files; without `git merge --abort` the switch back to the starting branch fails
+    and the resolution branch stays checked out. Only that op's merge: the command refused to
+    start with another merge in progress, so this one is prodfix's."""
+    from prodfix.workflow.ops_merge import MergeForResolution
+
+    if not state.remaining or not isinstance(state.remaining[0], MergeForResolution):
+        return
+    if (ctx.repo.git_dir() / "MERGE_HEAD").exists():
+        output.action("abort the unfinished back-merge (git merge --abort)")
+        ctx.repo.git("merge", "--abort")
 
 
 def _require_state(ctx: Ctx) -> RunState:

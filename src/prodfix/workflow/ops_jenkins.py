@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from prodfix import output
+from prodfix.adapters.build import Build, BuildState
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.ops import Op, register
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from prodfix.workflow.context import Ctx
 
 IDENT = "jenkins_fix_branch"
+# A Git branch-list job builds the oldest unbuilt head among all its branches, then schedules
+# catch-up builds (NOTES/jenkins-github.md §1a): a few builds of other branches may come first.
+MAX_BUILDS = 5
 
 
 def jenkins(ctx: Ctx) -> JenkinsBuilder:
@@ -41,13 +45,20 @@ class AddJobBranch(Op):
 
     def run(self, ctx: Ctx) -> Op | None:
         b = jenkins(ctx)
+        want = {"job": self.job, "branch": self.branch}
+        ours = bool(ctx.fix) and ctx.store.idents(ctx.fix or "", ctx.path).get(IDENT) == want
+        if ctx.fix and not ours:
+            # Remembered before the POST: if prodfix dies between the POST and the journal, the
+            # re-run finds the entry present and still knows it is ours to remove.
+            ctx.store.set_ident(ctx.fix, ctx.path, IDENT, want)
         edit = b.add_fix_branch(self.job, BranchName(self.branch))
         for w in edit.warnings:
-            output.warn(w)
-        if edit.needs_scan:
-            b.scan_multibranch(self.job)
-        if ctx.fix:
-            ctx.store.set_ident(ctx.fix, ctx.path, IDENT, {"job": self.job, "branch": self.branch})
+            output.warn(f"Jenkins job {self.job}: {w}")
+        if not edit.changed and not ours:
+            # Someone else listed it (or a pattern matches it): not ours to remove later.
+            if ctx.fix:
+                ctx.store.del_ident(ctx.fix, ctx.path, IDENT)
+            return None
         return RemoveJobBranch(self.job, self.branch)
 
 
@@ -65,21 +76,26 @@ class RemoveJobBranch(Op):
     def run(self, ctx: Ctx) -> Op | None:
         b = jenkins(ctx)
         edit = b.remove_fix_branch(self.job, BranchName(self.branch))
-        if edit.needs_scan:
+        if edit.needs_scan:  # the scan lets Jenkins drop the branch job (orphaned item strategy)
             b.scan_multibranch(self.job)
         if ctx.fix:
             ctx.store.del_ident(ctx.fix, ctx.path, IDENT)
-        return None
+        return None  # a clean-up is not worth re-doing: `undo` of it leaves the job clean
 
 
 @register
 @dataclass(frozen=True)
 class RunCiBuild(Op):
+    """Find or trigger the build of `sha` on the fix-job, wait, record passed/failed for `sha`.
+
+    Idempotent: after a kill -9, `continue` finds the build it triggered instead of queueing
+    another. A failing build is a result (recorded, exit 1), not a suspension.
+    """
+
     reversible: ClassVar[bool] = False
     job: str
     branch: str
     sha: str
-    timeout: float = 3600
 
     def describe(self) -> str:
         return f"build {self.branch} ({self.sha[:7]}) on Jenkins job {self.job}"
@@ -87,32 +103,49 @@ class RunCiBuild(Op):
     def run(self, ctx: Ctx) -> Op | None:
         b = jenkins(ctx)
         branch, sha = BranchName(self.branch), Sha(self.sha)
-        build = b.find_branch_build(self.job, branch, sha) or b.trigger_branch_build(
-            self.job, branch, sha
-        )
-        with output.waiting(f"Jenkins {self.job}: waiting for {self.branch}") as tick:
-            build = b.wait(
-                build,
-                timeout=self.timeout,
-                on_tick=lambda bl: tick(
-                    f"Jenkins {self.job}: build {bl.number or ''} {bl.state.value}"
-                ),
+        _ensure_branch_job(b, self.job, branch)
+        build: Build | None = None
+        for _ in range(MAX_BUILDS):
+            build = b.find_branch_build(self.job, branch, sha) or b.trigger_branch_build(
+                self.job, branch, sha
             )
-        if not build.state.finished:
-            raise ProdfixError(
-                f"Jenkins build {build.url or build.id} still {build.state.value}",
-                hint="`prodfix continue` waits again",
-            )
-        passed = build.state.value == "success" and (build.sha in (None, self.sha))
-        result = {
-            "result": "passed" if passed else "failed",
-            "reason": "" if passed else f"Jenkins {build.url or build.id} {build.state.value}",
-        }
-        if build.sha and build.sha != self.sha:
-            result["reason"] = f"Jenkins built {build.sha[:7]}, not {self.sha[:7]}"
+            build = b.wait(build)
+            if not build.state.finished:
+                raise ProdfixError(
+                    f"Jenkins build {build.url or build.id} is still {build.state.value} "
+                    f"after {b.waiter.timeout:.0f}s",
+                    hint="`prodfix continue` waits for the same build again",
+                )
+            if build.sha == sha or build.state is BuildState.ABORTED:
+                break
+            output.info(f"Jenkins job {self.job} built {(build.sha or '?')[:7]}, not ours: again")
+        assert build is not None
+        result = _result(build, sha)
         if ctx.fix:
             ctx.store.set_ident(ctx.fix, ctx.path, test_key(self.sha), result)
         ctx.vars["test"] = result
-        if not passed and build.console_tail:
-            output.info(build.console_tail)
+        if result["result"] == "failed" and build.console_tail:
+            output.info(f"--- console of {build.url} (last lines) ---\n{build.console_tail}")
         return None
+
+
+def _ensure_branch_job(b: JenkinsBuilder, job: str, branch: BranchName) -> None:
+    """A multibranch project learns of a new branch only by a scan; REST config uploads do not
+    start one (NOTES §1c). Scanned here, after the push, so the scan sees the branch."""
+    path = b.client.job_path(job)
+    info = b.client.json(path, tree="_class,jobs[name]")
+    multibranch = "MultiBranch" in str(info.get("_class", "")) or "jobs" in info
+    if multibranch and b.client.branch_job(path, branch) is None:
+        b.scan_multibranch(job)
+
+
+def _result(build: Build, sha: Sha) -> dict[str, str]:
+    where = build.url or build.id
+    if build.sha != sha:
+        return {
+            "result": "failed",
+            "reason": f"Jenkins built {(build.sha or '?')[:7]}, not {sha[:7]} ({where})",
+        }
+    if build.state is BuildState.SUCCESS:
+        return {"result": "passed", "reason": "", "build": where}
+    return {"result": "failed", "reason": f"Jenkins build {where} {build.state.value}"}

@@ -99,14 +99,18 @@ class EmbeddedForge:
         return "embedded git forge"
 
     # -- reads ----------------------------------------------------------------------------
+    def prime(self) -> None:
+        """Fetch the branches and every PR now; later reads reuse it until a write."""
+        self._store.snapshot()
+
     def get_pr(self, number: PrNumber) -> PullRequest:
-        snap = self._store.snapshot()
+        snap = self._store.cached()
         return self._viewer.view(self._stored(snap, number), snap)
 
     def list_prs(self, *, state: str = "open") -> list[PullRequest]:
         if state not in ("open", "all"):
             raise ProdfixError(f"unknown PR state filter {state!r}", hint="use open or all")
-        snap = self._store.snapshot()
+        snap = self._store.cached()
         views = [self._viewer.view(snap.prs[n], snap) for n in sorted(snap.prs)]
         return [v for v in views if state == "all" or v.state is PrState.OPEN]
 
@@ -114,7 +118,7 @@ class EmbeddedForge:
         self, head: BranchName, base: BranchName, *, open_only: bool = True
     ) -> PullRequest | None:
         """The newest PR head → base (open ones only, unless open_only=False)."""
-        return self._find(self._store.snapshot(), head, base, open_only=open_only)
+        return self._find(self._store.cached(), head, base, open_only=open_only)
 
     def compare_url(self, base: BranchName, head: BranchName) -> str | None:
         return None  # no web UI

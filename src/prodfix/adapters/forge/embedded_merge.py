@@ -17,7 +17,14 @@ _AUTHOR_RE = re.compile(r"^author (.*) <(.*)> (\d+ [+-]\d{4})$", re.MULTILINE)
 
 
 def find_landing(
-    repo: Repo, base_ref: str, head_sha: str, *, patch_equivalent: bool = True
+    repo: Repo,
+    base_ref: str,
+    head_sha: str,
+    *,
+    patch_equivalent: bool = True,
+    is_ancestor: bool | None = None,
+    base_sha: str | None = None,
+    base_in_head: bool | None = None,
 ) -> Sha | None:
     """The commit on `base_ref` that brought `head_sha`'s changes in, or None if none did.
 
@@ -28,12 +35,14 @@ def find_landing(
     `patch_equivalent=False` asks for ancestry only: a back-merge counts only as a true
     merge (NOTES/git.md §4.8), never as an equivalent patch.
     """
-    if repo.is_ancestor(head_sha, base_ref):
+    if is_ancestor is None:  # callers that batch ancestry (one for-each-ref --merged) pass it
+        is_ancestor = repo.is_ancestor(head_sha, base_ref)
+    if is_ancestor:
         return _first_parent_landing(repo, base_ref, head_sha)
-    if not patch_equivalent:
-        return None
+    if not patch_equivalent or base_in_head:
+        return None  # base_in_head: the base has not moved since the branch point
     fork = repo.merge_base(base_ref, head_sha)
-    if fork is None or fork == repo.resolve(base_ref):
+    if fork is None or fork == (base_sha or repo.resolve(base_ref)):
         return None  # the base has not moved since the branch point: nothing can have landed
     wanted = _patch_ids(repo, repo.git("diff", "--no-ext-diff", fork, head_sha).stdout)
     if not wanted:

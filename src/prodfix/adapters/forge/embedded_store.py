@@ -128,9 +128,19 @@ class Store:
         self.remote = remote
         self._mirror = f"refs/prodfix/remotes/{remote}/pulls"
         self._tracking = f"refs/remotes/{remote}"
+        self._last: Snapshot | None = None
+
+    def cached(self) -> Snapshot:
+        """For reads: the last snapshot this process took, until it pushes. One `status` over
+        20 fixes in a repository reads the remote once, not 20 times."""
+        return self._last if self._last is not None else self.snapshot()
 
     def snapshot(self) -> Snapshot:
         """Fetch, then read every PR of the remote: 3 git processes whatever the PR count."""
+        self._last = self._snapshot()
+        return self._last
+
+    def _snapshot(self) -> Snapshot:
         self.repo.fetch(
             self.remote,
             f"+{PULLS}/*:{self._mirror}/*",
@@ -198,6 +208,7 @@ class Store:
             args.append(f"--force-with-lease={ref}:{old or ''}")
         args += [self.remote, *(f"{new}:{ref}" for ref, (new, _) in updates.items())]
         r = self.repo.git(*args, check=False)
+        self._last = None  # whatever happened, the remote may have changed
         if r.returncode == 0:
             return PushOutcome(ok=True)
         rejected: dict[str, str] = {}

@@ -6,7 +6,7 @@ forge's PR, and a PR whose changes already reached its base is merged, whoever m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from prodfix.adapters.forge import Approval, PrState, PullRequest
 from prodfix.adapters.forge.embedded_merge import conflicts_text, find_landing
@@ -21,17 +21,77 @@ class Viewer:
     remote: str
     url: str  # the remote's URL, for PR links
     approvals_required: int
+    # Per snapshot: which open-PR heads each base contains, and each open PR's conflicts —
+    # computed for all PRs at once (one for-each-ref per base, one merge-tree --stdin) so a
+    # `status` over many fixes costs a few git processes, not a few per PR.
+    _batch: dict[int, _Batch] = field(default_factory=dict, compare=False)
+
+    def _prepared(self, snap: Snapshot) -> _Batch:
+        key = id(snap)
+        if key not in self._batch:
+            self._batch.clear()  # one snapshot at a time: they are replaced, never mixed
+            self._batch[key] = self._prepare(snap)
+        return self._batch[key]
+
+    def _prepare(self, snap: Snapshot) -> _Batch:
+        open_prs = [st for st in snap.prs.values() if st.record.state == PrState.OPEN.value]
+        merged: dict[str, set[Sha]] = {}
+        containing: dict[str, set[Sha]] = {}
+        patterns = (f"refs/remotes/{self.remote}/", f"refs/prodfix/remotes/{self.remote}/pulls/")
+        for base in {st.record.base for st in open_prs if st.record.base in snap.branches}:
+            merged[base] = self.repo.merged_into(snap.branches[base], *patterns)
+            containing[base] = self.repo.containing(snap.branches[base], *patterns)
+        return _Batch(merged=merged, containing=containing, conflicts={})
+
+    def _conflicts(self, snap: Snapshot, rec: PrRecord, base: Sha) -> tuple[str, ...]:
+        batch = self._prepared(snap)
+        if rec.number not in batch.conflicts:
+            pending = [
+                (st.record.number, base_sha, head)
+                for st in snap.prs.values()
+                if st.record.state == PrState.OPEN.value
+                and (base_sha := snap.branches.get(st.record.base)) is not None
+                and (head := self._head(st, snap)) is not None
+                and st.record.number not in batch.conflicts
+            ]
+            results = self.repo.merge_tree_batch([(b, h) for _, b, h in pending])
+            for (n, _, _), mt in zip(pending, results, strict=True):
+                batch.conflicts[n] = () if mt.clean else mt.conflicts or ("(unknown paths)",)
+        if rec.number in batch.conflicts:
+            return batch.conflicts[rec.number]
+        return self._one_conflict(base, rec.head_sha)
+
+    def _one_conflict(self, base: Sha, head: str) -> tuple[str, ...]:
+        mt = self.repo.merge_tree(base, head)
+        return () if mt.clean else mt.conflicts or ("(unknown paths)",)
+
+    @staticmethod
+    def _head(stored: Stored, snap: Snapshot) -> Sha:
+        # A deleted head branch leaves the PR on its head ref, which keeps the commits.
+        rec = stored.record
+        return snap.branches.get(rec.head) or stored.head_ref_sha or Sha(rec.head_sha)
 
     def observe(self, stored: Stored, snap: Snapshot) -> PrRecord:
         """The record as the remote shows it now (merged and closed records are final)."""
         rec = stored.record
         if rec.state != PrState.OPEN.value:
             return rec
-        # A deleted head branch leaves the PR on its head ref, which keeps the commits.
-        head = snap.branches.get(rec.head) or stored.head_ref_sha or Sha(rec.head_sha)
+        head = self._head(stored, snap)
         rec = replace(rec, head_sha=head)
         base = snap.branches.get(rec.base)
-        landing = find_landing(self.repo, base, head) if base else None
+        landing = None
+        if base:
+            batch = self._prepared(snap)
+            contained = batch.merged.get(rec.base)
+            containing = batch.containing.get(rec.base)
+            landing = find_landing(
+                self.repo,
+                base,
+                head,
+                base_sha=base,
+                is_ancestor=(head in contained) if contained is not None else None,
+                base_in_head=(head in containing) if containing is not None else None,
+            )
         if landing is not None:  # merged by hand, or a merge push that lost its metadata push
             rec = replace(rec, state=PrState.MERGED.value, merge_commit=landing, merge_method=None)
         return rec
@@ -42,7 +102,7 @@ class Viewer:
         # Only approvals of the current head count (a push after review needs a new review).
         valid = tuple(Approval(a.who, a.when) for a in rec.approvals if a.head_sha == rec.head_sha)
         if state is PrState.OPEN:
-            blockers = tuple(self.blockers(rec, snap.branches.get(rec.base), with_conflicts=True))
+            blockers = tuple(self._blockers_in(snap, rec))
         else:
             blockers = (f"PR is {state.value}",)
         return PullRequest(
@@ -61,6 +121,13 @@ class Viewer:
             blockers=blockers,
         )
 
+    def _blockers_in(self, snap: Snapshot, rec: PrRecord) -> list[str]:
+        base = snap.branches.get(rec.base)
+        reasons = self.blockers(rec, base, with_conflicts=False)
+        if base is not None and (paths := self._conflicts(snap, rec, base)):
+            reasons.append(conflicts_text(paths))
+        return reasons
+
     def blockers(self, rec: PrRecord, base: Sha | None, *, with_conflicts: bool) -> list[str]:
         """Why it cannot merge now. A merge skips the conflict probe: building the merge runs
         the same merge-tree and reports conflicts the same way."""
@@ -78,3 +145,10 @@ class Viewer:
             if not merged.clean:
                 reasons.append(conflicts_text(merged.conflicts))
         return reasons
+
+
+@dataclass
+class _Batch:
+    merged: dict[str, set[Sha]]  # base branch → PR heads (tips) it already contains
+    containing: dict[str, set[Sha]]  # base branch → PR heads that contain its tip
+    conflicts: dict[int, tuple[str, ...]]  # PR number → conflicting paths (empty: clean)

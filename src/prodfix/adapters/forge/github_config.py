@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from prodfix.adapters.credentials import discover_token
 from prodfix.adapters.forge.github import GitHubForge
@@ -16,7 +17,23 @@ def github_remote(repo: Repo, cfg: Config) -> RemoteRepo:
     url = repo.remote_url(str(cfg["remote"]))
     if url is None:
         raise ProdfixError(f"no remote {cfg['remote']!r}", hint="add the GitHub remote first")
-    remote = parse_remote_url(url)
+    try:
+        remote = parse_remote_url(url)
+    except ProdfixError:
+        # A path or file:// remote (a mirror, a test) is fine when the config names the
+        # GitHub repository and API explicitly.
+        if not (cfg["forge.repo"] and cfg["forge.api-url"]):
+            raise
+        api = str(cfg["forge.api-url"]).rstrip("/")
+        parts = urlsplit(api)
+        remote = RemoteRepo(
+            parts.hostname or "",
+            "",
+            "",
+            f"{parts.scheme}://{parts.netloc}",
+            api,
+            graphql_url_for(api),
+        )
     if cfg["forge.repo"]:
         owner, _, name = str(cfg["forge.repo"]).partition("/")
         remote = replace(remote, owner=owner, name=name)

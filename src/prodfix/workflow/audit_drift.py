@@ -1,0 +1,107 @@
+"""DC drift in a GitOps repository: one image running different tags in different DCs.
+
+A repository is GitOps when YAML files under `apps/<app>/<dc>/` reference images (the layout
+of deployment-infra, CLI.md `[deploy] path = "apps/<app>/{dc}"`). The files are read from the
+published mainline (`<remote>/<mainline>`, after the audit's fetch), not from the work tree:
+what Argo CD deploys is the remote's branch, and a checkout may sit on a half-done change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from prodfix.adapters.git import Repo
+from prodfix.errors import Exit, ProdfixError
+
+APPS = "apps"
+YAML_SUFFIXES = (".yaml", ".yml")
+KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+SYMLINK = "120000"  # not followed, as `deploy` does not follow them (gitops/plan.py)
+
+
+@dataclass(frozen=True)
+class Drift:
+    image: str  # as the first file (in path order) spells it
+    app: str
+    tags: tuple[tuple[str, str], ...]  # (dc, tag) sorted by dc; several tags in one DC: "a, b"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"image": self.image, "app": self.app, "tags": dict(self.tags)}
+
+
+def scan(repo: Repo, rev: str) -> tuple[list[Drift], list[str]]:
+    """Drift per (image, app) at `rev` (HEAD when `rev` does not exist), and notes on files
+    that could not be read (a refused or templated YAML file is skipped, never fatal)."""
+    files = _app_files(repo, rev)
+    if not files:
+        return [], []
+    # ruamel is imported only for a GitOps repository: most audited repositories are not.
+    from prodfix.adapters.gitops.images import normalise
+    from prodfix.adapters.gitops.tageditor import find_image_refs
+
+    notes: list[str] = []
+    spelled: dict[str, str] = {}
+    seen: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for (app, dc, path), data in zip(files, _read_blobs(repo, list(files.values())), strict=True):
+        try:
+            refs = find_image_refs(data, path)
+        except ProdfixError as exc:
+            notes.append(f"{path} skipped: {exc.message}")
+            continue
+        for ref in refs:
+            key = normalise(ref.repository)
+            spelled.setdefault(key, ref.repository)
+            seen[(key, app)][dc].add(ref.current)
+    drift: list[Drift] = []
+    for (key, app), by_dc in sorted(seen.items()):
+        tags = tuple((dc, ", ".join(sorted(t))) for dc, t in sorted(by_dc.items()))
+        if len({t for _, t in tags}) > 1:
+            drift.append(Drift(spelled[key], app, tags))
+    return drift, notes
+
+
+def _app_files(repo: Repo, rev: str) -> dict[tuple[str, str, str], str]:
+    """(app, dc, path) → blob of every YAML file under apps/<app>/<dc>/, in path order."""
+    r = repo.git("ls-tree", "-r", "-z", "--full-tree", rev, "--", f"{APPS}/", check=False)
+    if r.returncode != 0:
+        r = repo.git("ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", f"{APPS}/", check=False)
+    if r.returncode != 0:
+        return {}  # an empty repository: no commit to read
+    files: dict[tuple[str, str, str], str] = {}
+    for rec in r.records:
+        meta, _, path = rec.partition("\t")
+        mode, kind, sha = meta.split(" ")
+        parts = PurePosixPath(path).parts
+        if kind != "blob" or mode == SYMLINK or len(parts) < 4 or not _is_yaml(parts[-1]):
+            continue
+        files[(parts[1], parts[2], path)] = sha
+    return files
+
+
+def _is_yaml(name: str) -> bool:
+    return name.endswith(YAML_SUFFIXES) or name in KUSTOMIZATION
+
+
+def _read_blobs(repo: Repo, shas: list[str]) -> list[bytes]:
+    """Blob contents in one `cat-file --batch`."""
+    out = repo.git("cat-file", "--batch", input="".join(s + "\n" for s in shas)).stdout
+    # Sizes in the headers are bytes: undo run()'s lossless decoding before slicing.
+    data = out.encode("utf-8", "surrogateescape")
+    blobs: list[bytes] = []
+    pos = 0
+    for sha in shas:
+        eol = data.index(b"\n", pos)
+        header = data[pos:eol].split(b" ")
+        if len(header) != 3:
+            raise ProdfixError(
+                f"blob {sha} is missing from {repo.path}",
+                hint="run `git fsck` in that repository, then audit it again",
+                code=Exit.FAILED,
+            )
+        size = int(header[2])
+        blobs.append(data[eol + 1 : eol + 1 + size])
+        pos = eol + 1 + size + 1
+    return blobs

@@ -1,0 +1,202 @@
+"""Audit one repository: the repository rules, fixes in flight, back-merge PRs, DC drift.
+
+One fetch per repository. With the embedded forge (the default) listing the PRs *is* that
+fetch: its snapshot fetches the remote's branches and PR refs in one `git fetch`
+(forge/embedded_store.py), so the rules then run with `fetch=False` on fresh
+remote-tracking branches. With GitHub the branches are fetched first, then the PRs listed over
+HTTP. A failed fetch fails the repository (stale branches would give stale findings); any
+later stage that fails records its error and lets the others run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prodfix.adapters import forge as forge_api
+from prodfix.adapters.git import Repo
+from prodfix.adapters.store import home
+from prodfix.config import Config
+from prodfix.errors import ProdfixError
+from prodfix.policy.gate import check_repo
+from prodfix.policy.report import Finding
+from prodfix.workflow.audit_drift import Drift, scan
+
+BACKMERGE_PREFIX = "backmerge/"  # the head branch of every back-merge PR (workflow/plans.py)
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class FixStage:
+    name: str
+    step: str  # the first step not done (CLI.md "Step ids and states")
+    state: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "step": self.step, "state": self.state}
+
+
+@dataclass(frozen=True)
+class BackmergePr:
+    number: int
+    url: str
+    age_days: int | None  # None: the forge does not say when the PR was opened
+
+    def to_json(self) -> dict[str, Any]:
+        return {"number": self.number, "url": self.url, "age_days": self.age_days}
+
+
+@dataclass
+class RepoAudit:
+    path: str
+    error: str | None = None
+    findings: tuple[Finding, ...] = ()
+    fixes: list[FixStage] = field(default_factory=list)
+    backmerge_prs: list[BackmergePr] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for stderr, never in the JSON
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not any(f.severity == "error" for f in self.findings)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "failed"
+        if not self.ok:
+            return "error"
+        if self.drift or any(f.severity == "warning" for f in self.findings):
+            return "warning"
+        return "ok"
+
+    def fail(self, message: str) -> None:
+        """Keep the first error: later ones are usually its consequences."""
+        if self.error is None:
+            self.error = message
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "error": self.error,
+            "findings": [f.to_json() for f in self.findings],
+            "fixes": [f.to_json() for f in self.fixes],
+            "backmerge_prs": [p.to_json() for p in self.backmerge_prs],
+            "drift": [d.to_json() for d in self.drift],
+        }
+
+
+def open_path(path: Path) -> Repo | RepoAudit:
+    """The repository at `path`, or a failed row saying why there is none."""
+    shown = str(path)
+    if not path.exists():
+        return RepoAudit(shown, error=f"{shown} does not exist")
+    if not path.is_dir():
+        return RepoAudit(shown, error=f"{shown} is not a directory")
+    try:
+        return Repo.discover(path)
+    except ProdfixError as exc:  # not a git repository, shallow clone
+        return RepoAudit(shown, error=exc.message)
+
+
+def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
+    from prodfix.commands.common import load_config
+
+    result = RepoAudit(str(repo.path))
+    try:
+        cfg = load_config(repo)
+        prs = _fetch_and_list_prs(repo, cfg, result)
+    except ProdfixError as exc:
+        result.fail(exc.message)
+        return result
+    try:
+        result.backmerge_prs = _backmerge_prs(repo, cfg, prs, now)
+    except ProdfixError as exc:
+        result.fail(f"cannot read the back-merge PRs: {exc.message}")
+    try:
+        report = check_repo(repo, cfg, ref=str(cfg["mainline"]), into=None, fetch=False, now=now)
+        result.findings = report.findings
+        result.notes += report.notes
+    except ProdfixError as exc:
+        result.fail(exc.message)
+    try:
+        result.fixes = _fixes_in_flight(repo)
+    except ProdfixError as exc:
+        result.fail(f"cannot read the fixes in flight: {exc.message}")
+    try:
+        result.drift, notes = scan(repo, f"refs/remotes/{cfg['remote']}/{cfg['mainline']}")
+        result.notes += notes
+    except ProdfixError as exc:
+        result.fail(f"cannot read the GitOps folders: {exc.message}")
+    return result
+
+
+def _fetch_and_list_prs(
+    repo: Repo, cfg: Config, result: RepoAudit
+) -> list[forge_api.PullRequest] | None:
+    """Fetch once; the open PRs, or None when a hosted forge could not list them (recorded)."""
+    from prodfix.adapters.forge.factory import make_forge
+
+    if cfg["forge.type"] != "github":
+        return make_forge(repo, cfg).list_prs()  # the embedded forge's read is the fetch
+    repo.fetch(str(cfg["remote"]))
+    try:
+        return make_forge(repo, cfg).list_prs()
+    except ProdfixError as exc:
+        result.fail(f"cannot list pull requests: {exc.message}")
+        return None
+
+
+def _backmerge_prs(
+    repo: Repo, cfg: Config, prs: list[forge_api.PullRequest] | None, now: float
+) -> list[BackmergePr]:
+    out = []
+    for pr in sorted(prs or [], key=lambda p: p.number):
+        if pr.state is forge_api.PrState.OPEN and pr.head.startswith(BACKMERGE_PREFIX):
+            opened = _opened(repo, cfg, pr.number)
+            age = None if opened is None else int((now - opened) // DAY)
+            out.append(BackmergePr(int(pr.number), pr.url, age))
+    return out
+
+
+def _opened(repo: Repo, cfg: Config, number: int) -> float | None:
+    """When the PR was opened. PullRequest does not carry it; the embedded forge's metadata
+    does (`created_at` in pr.json, mirrored locally by the listing's fetch). GitHub: unknown."""
+    if cfg["forge.type"] == "github":
+        return None
+    from prodfix.adapters.forge.embedded_store import PrRecord
+
+    where = f"refs/prodfix/remotes/{cfg['remote']}/pulls/{number}/meta"
+    r = repo.git("cat-file", "blob", f"{where}:pr.json", check=False)
+    if r.returncode != 0:
+        return None
+    return datetime.fromisoformat(PrRecord.from_json(r.stdout, where).created_at).timestamp()
+
+
+def _fixes_in_flight(repo: Repo) -> list[FixStage]:
+    """Each fix prodfix started here that is not finished, at its first step not done."""
+    db = home() / "prodfix.db"
+    if not db.exists():
+        return []  # a read-only command creates no database
+    from prodfix.adapters.store import Store
+    from prodfix.workflow.observe import observe_repo
+    from prodfix.workflow.playbooks import FINISHED
+
+    # A connection per call, never shared between the audit's threads: one connection's
+    # transactions would interleave (and sqlite3 refuses it by default).
+    store = Store(db)
+    try:
+        stages = []
+        for rec in store.fixes_in(str(repo.path)):
+            if rec.role != "service":  # a deploy repository's record belongs to its service's
+                continue
+            view = observe_repo(store, rec, fetch=False)
+            step = next((s for s in view.steps if s.state not in FINISHED), None)
+            if step is not None:
+                stages.append(FixStage(rec.fix, step.id, step.state.value))
+        return stages
+    finally:
+        store.close()
