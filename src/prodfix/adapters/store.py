@@ -250,15 +250,21 @@ class Store:
 
     def last_run(self, *, path: str, fix: str | None) -> tuple[str, str] | None:
         """(run_id, command) of the last completed, not yet undone command in this repository."""
+        runs = self.completed_runs(path=path, fix=fix)
+        return runs[0] if runs else None
+
+    def completed_runs(self, *, path: str, fix: str | None) -> list[tuple[str, str]]:
+        """(run_id, command) of every completed, not yet undone command, newest first."""
         rows = self._rows(
             "SELECT run_id, command, kind FROM journal WHERE path=? AND kind IN ('end', 'undo') "
             "AND (? IS NULL OR fix=?) ORDER BY id DESC",
             (path, fix, fix),
         )
         undone: set[str] = set()
+        runs: list[tuple[str, str]] = []
         for run_id, command, kind in rows:
             if kind == "undo":
                 undone.add(run_id)
             elif run_id not in undone:
-                return run_id, command
-        return None
+                runs.append((run_id, command))
+        return runs

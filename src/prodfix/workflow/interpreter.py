@@ -207,23 +207,21 @@ def undo_last(ctx: Ctx) -> int:
     """Reverse the last completed command of this repository (of the current fix when known)."""
     with repo_lock(ctx.repo.path):
         refuse_if_suspended(ctx)
-        last = ctx.store.last_run(path=ctx.path, fix=ctx.fix)
-        if last is None:
+        # The last command that changed something: an idempotent re-run (a second `propose`
+        # that found its PR) has nothing to reverse and is passed over (CLI.md: "the last step
+        # ... that can be reversed").
+        chosen = next(
+            (
+                (run_id, command, *journal)
+                for run_id, command in ctx.store.completed_runs(path=ctx.path, fix=ctx.fix)
+                if _has_effect(*(journal := _journal_of(ctx, run_id)))
+            ),
+            None,
+        )
+        if chosen is None:
             output.say("nothing to undo")
             return Exit.OK
-        run_id, command = last
-        entries = ctx.store.journal_entries(path=ctx.path, run_id=run_id)
-        inverses: list[Op | None] = []
-        irreversible: list[str] = []
-        end: dict[str, Any] = {}
-        for kind, entry in entries:
-            if kind == "op":
-                op = from_json(entry["op"])
-                if not type(op).reversible:
-                    irreversible.append(op.describe())
-                inverses.append(from_json(entry["inverse"]) if entry["inverse"] else None)
-            elif kind == "end":
-                end = entry
+        run_id, command, inverses, irreversible, end = chosen
         if ctx.dry_run:
             output.say(f"would undo `prodfix {command}`:")
             print_program([i for i in reversed(inverses) if i])
@@ -243,6 +241,27 @@ def undo_last(ctx: Ctx) -> int:
         )
         output.say(f"undone: `prodfix {command}`")
         return Exit.OK
+
+
+def _has_effect(inverses: list[Op | None], irreversible: list[str], end: dict[str, Any]) -> bool:
+    moved = end.get("refs_before") != end.get("refs_after")
+    switched = end.get("head_before") != end.get("head_after")
+    return any(inverses) or bool(irreversible) or moved or switched
+
+
+def _journal_of(ctx: Ctx, run_id: str) -> tuple[list[Op | None], list[str], dict[str, Any]]:
+    inverses: list[Op | None] = []
+    irreversible: list[str] = []
+    end: dict[str, Any] = {}
+    for kind, entry in ctx.store.journal_entries(path=ctx.path, run_id=run_id):
+        if kind == "op":
+            op = from_json(entry["op"])
+            if not type(op).reversible:
+                irreversible.append(op.describe())
+            inverses.append(from_json(entry["inverse"]) if entry["inverse"] else None)
+        elif kind == "end":
+            end = entry
+    return inverses, irreversible, end
 
 
 def _reverse(

@@ -1,0 +1,136 @@
+"""Step states as data: facts in, steps out (no git, no network)."""
+
+from __future__ import annotations
+
+from prodfix.adapters.build import Build, BuildState
+from prodfix.adapters.forge import Approval, PrState, PullRequest
+from prodfix.adapters.store import FixRepo
+from prodfix.types import BranchName, PrNumber, Sha
+from prodfix.workflow.evaluate import evaluate
+from prodfix.workflow.facts import RepoFacts
+
+BASE, HEAD, LAND, TIP = (Sha(c * 40) for c in "abcd")
+
+
+def facts(kind: str = "python", **kw: object) -> RepoFacts:
+    rec = FixRepo("x", "/r", "service", kind, "delivery", "fix/x", BASE, 0.0)
+    f = RepoFacts(rec, local_head=HEAD, delivery_tip=TIP, mainline_tip=TIP, ahead=1)
+    for k, v in kw.items():
+        setattr(f, k, v)
+    return f
+
+
+def pr(
+    state: PrState = PrState.OPEN,
+    blockers: tuple[str, ...] = (),
+    approvals: int = 0,
+    merge_commit: Sha | None = None,
+) -> PullRequest:
+    return PullRequest(
+        PrNumber(7),
+        "t",
+        BranchName("fix/x"),
+        BranchName("delivery"),
+        HEAD,
+        state,
+        "git-pr://o#7",
+        approvals=tuple(Approval("ada", "now") for _ in range(approvals)),
+        blockers=blockers,
+        merge_commit=merge_commit,
+    )
+
+
+def states(f: RepoFacts) -> dict[str, str]:
+    return {s.id: s.state.value for s in evaluate(f)}
+
+
+def test_fresh_fix_tests_are_ready_the_rest_pending() -> None:
+    steps = evaluate(facts())
+    assert [s.id for s in steps] == [
+        "branch",
+        "test",
+        "propose",
+        "merge",
+        "build",
+        "deploy",
+        "backmerge",
+    ]
+    assert [s.state.value for s in steps] == [
+        "done",
+        "ready",
+        "pending",
+        "pending",
+        "skipped",
+        "skipped",
+        "pending",
+    ]
+    assert steps[4].detail == "no [build] configured"
+    assert steps[5].detail == "no [deploy] configured"
+
+
+def test_go_order_puts_backmerge_before_deploy() -> None:
+    assert [s.id for s in evaluate(facts("go"))][-2:] == ["backmerge", "deploy"]
+
+
+def test_nothing_committed_waits_for_you() -> None:
+    steps = evaluate(facts(ahead=0, local_head=BASE))
+    assert steps[1].state.value == "waiting" and steps[1].who == "you"
+
+
+def test_failed_test_stops_the_flow() -> None:
+    f = facts(test={"result": "failed", "reason": "exit 1: boom"})
+    assert states(f)["test"] == "failed"
+    assert states(f)["propose"] == "pending"
+
+
+def test_review_wait_then_ready_to_merge() -> None:
+    passed = {"result": "passed", "reason": ""}
+    waiting = evaluate(facts(test=passed, pr=pr(blockers=("needs 1 approval",))))
+    assert waiting[3].state.value == "waiting" and "needs 1 approval" in waiting[3].detail
+    assert waiting[3].who == "reviewers"
+    ready = evaluate(facts(test=passed, pr=pr(approvals=1)))
+    assert ready[3].state.value == "ready" and "PR #7 approved" in ready[3].detail
+    unreviewed = evaluate(facts(test=passed, pr=pr()))
+    assert "PR #7 mergeable" in unreviewed[3].detail
+
+
+def test_closed_pr_fails_merge() -> None:
+    f = facts(test={"result": "passed", "reason": ""}, pr=pr(PrState.CLOSED))
+    assert states(f)["merge"] == "failed"
+
+
+def test_landed_by_hand_counts_as_proposed_and_merged() -> None:
+    s = states(facts(landing=LAND))
+    assert (s["test"], s["propose"], s["merge"], s["backmerge"]) == (
+        "done",
+        "done",
+        "done",
+        "ready",
+    )
+
+
+def test_build_states() -> None:
+    def with_build(state: BuildState) -> dict[str, str]:
+        b = Build("local-1", state, number=1, url="http://ci/1", image_tag=None)
+        return states(facts(landing=LAND, build_configured=True, build=b))
+
+    assert with_build(BuildState.RUNNING)["build"] == "waiting"
+    assert with_build(BuildState.FAILURE)["build"] == "failed"
+    assert with_build(BuildState.SUCCESS)["build"] == "done"
+    assert states(facts(landing=LAND, build_configured=True))["build"] == "ready"
+
+
+def test_backmerge_done_when_landing_is_in_master() -> None:
+    s = states(facts(landing=LAND, backmerged=True))
+    assert set(s.values()) <= {"done", "skipped"}
+
+
+def test_failed_backmerge_verification() -> None:
+    f = facts(landing=LAND, idents={"backmerge_problems": ["lost-fix: a fix is missing"]})
+    assert states(f)["backmerge"] == "failed"
+
+
+def test_unreadable_repository_fails_every_step_with_the_reason() -> None:
+    steps = evaluate(facts(error="/r is gone"))
+    assert {s.state.value for s in steps} == {"failed"}
+    assert {s.detail for s in steps} == {"/r is gone"}
