@@ -112,27 +112,7 @@ def test_demo_flow_interrupted_and_continued(tmp_path: Path, quiet: None) -> Non
     root = tmp_path / "demo"
     build(root)
     d = Driver(root)
-    d.prodfix("steps-python", "start", "parser-npe", "--from", "delivery-2026.11")
-    d.edit(
-        "steps-python",
-        "steps/parser.py",
-        "def parse(line):\n",
-        "def parse(line):\n    if line is None:\n        return None, None\n",
-    )
-    d.git("steps-python", "commit", "-q", "-am", "parser: handle a missing line (NPE)")
-    d.prodfix("steps-python", "test")
-    d.prodfix("steps-python", "propose")
-    d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
-    d.env["PRODFIX_DIE_AFTER"] = "1"
-    d.prodfix("steps-python", "next", "--merge", expect=-9)
-    del d.env["PRODFIX_DIE_AFTER"]
-    d.prodfix("steps-python", "next", expect=2)  # refused while the run is suspended
-    d.prodfix("steps-python", "continue")
-    d.prodfix("steps-python", "next", "--merge")
-    d.prodfix("deployment-infra", "pr", "approve", d.last_pr("deployment-infra"))
-    d.prodfix("steps-python", "next", "--merge")
-    d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
-    d.prodfix("steps-python", "next", "--merge")
+    script.python_flow(d, interrupt=True)
     script.go_flow(d)
     assert_final_state(root)
     assert_all_done(d)

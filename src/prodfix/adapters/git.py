@@ -343,6 +343,29 @@ class Repo:
         out = self.git("for-each-ref", f"--merged={base}", "--format=%(objectname)", *patterns)
         return {Sha(s) for s in out.lines}
 
+    def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
+        """Contents of many objects (`<rev>:<path>` or blob ids) in one `cat-file --batch`;
+        None for one that does not exist."""
+        if not specs:
+            return []
+        out = self.git("cat-file", "--batch", input="".join(s + "\n" for s in specs)).stdout
+        # Sizes in the headers are bytes: undo run()'s lossless decoding before slicing, so
+        # non-ASCII content cannot shift the offsets.
+        data = out.encode("utf-8", "surrogateescape")
+        blobs: list[bytes | None] = []
+        pos = 0
+        for _ in specs:
+            eol = data.index(b"\n", pos)
+            header = data[pos:eol].split(b" ")
+            if len(header) != 3:  # "<spec> missing"
+                blobs.append(None)
+                pos = eol + 1
+                continue
+            size = int(header[2])
+            blobs.append(data[eol + 1 : eol + 1 + size])
+            pos = eol + 1 + size + 1  # content is followed by one LF
+        return blobs
+
     def containing(self, commit: str, *patterns: str) -> set[Sha]:
         """Tips of the refs matching `patterns` that contain `commit` (one process)."""
         out = self.git("for-each-ref", f"--contains={commit}", "--format=%(objectname)", *patterns)

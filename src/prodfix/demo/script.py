@@ -79,7 +79,9 @@ class Driver:
         return numbers[-1]
 
 
-def python_flow(d: Driver) -> None:
+def python_flow(d: Driver, *, interrupt: bool = False) -> None:
+    """With `interrupt`, `next --merge` is killed with SIGKILL right after its merge (the test
+    hook PRODFIX_DIE_AFTER) and finished with `prodfix continue`, as after a crash."""
     output.say("\n=== Python step code: steps-python (7 steps) ===")
     d.prodfix("steps-python", "start", "parser-npe", "--from", "master", expect=3)
     d.prodfix("steps-python", "start", "parser-npe", expect=2)
@@ -95,6 +97,12 @@ def python_flow(d: Driver) -> None:
     d.prodfix("steps-python", "propose")
     d.prodfix("steps-python", "status")
     d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
+    if interrupt:
+        d.env["PRODFIX_DIE_AFTER"] = "1"
+        d.prodfix("steps-python", "next", "--merge", expect=-9)
+        del d.env["PRODFIX_DIE_AFTER"]
+        d.prodfix("steps-python", "next", expect=2)  # refused while the run is suspended
+        d.prodfix("steps-python", "continue")
     d.prodfix("steps-python", "next", "--merge")
     d.prodfix("deployment-infra", "pr", "approve", d.last_pr("deployment-infra"))
     d.prodfix("steps-python", "next", "--merge")

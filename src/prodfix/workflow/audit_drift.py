@@ -87,21 +87,13 @@ def _is_yaml(name: str) -> bool:
 
 def _read_blobs(repo: Repo, shas: list[str]) -> list[bytes]:
     """Blob contents in one `cat-file --batch`."""
-    out = repo.git("cat-file", "--batch", input="".join(s + "\n" for s in shas)).stdout
-    # Sizes in the headers are bytes: undo run()'s lossless decoding before slicing.
-    data = out.encode("utf-8", "surrogateescape")
     blobs: list[bytes] = []
-    pos = 0
-    for sha in shas:
-        eol = data.index(b"\n", pos)
-        header = data[pos:eol].split(b" ")
-        if len(header) != 3:
+    for sha, blob in zip(shas, repo.read_blobs(shas), strict=True):
+        if blob is None:
             raise ProdfixError(
                 f"blob {sha} is missing from {repo.path}",
                 hint="run `git fsck` in that repository, then audit it again",
                 code=Exit.FAILED,
             )
-        size = int(header[2])
-        blobs.append(data[eol + 1 : eol + 1 + size])
-        pos = eol + 1 + size + 1
+        blobs.append(blob)
     return blobs

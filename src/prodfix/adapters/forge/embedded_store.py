@@ -164,26 +164,15 @@ class Store:
         return Snapshot(prs=prs, branches=branches)
 
     def _read_blobs(self, specs: list[str]) -> list[str]:
-        if not specs:
-            return []
-        out = self.repo.git("cat-file", "--batch", input="".join(s + "\n" for s in specs)).stdout
-        # The headers give sizes in bytes: undo run()'s decoding (lossless with
-        # surrogateescape) and slice bytes, so non-ASCII titles cannot shift the offsets.
-        data = out.encode("utf-8", "surrogateescape")
         texts: list[str] = []
-        pos = 0
-        for spec in specs:
-            eol = data.index(b"\n", pos)
-            header = data[pos:eol].split(b" ")
-            if len(header) != 3:  # "<spec> missing"
+        for spec, blob in zip(specs, self.repo.read_blobs(specs), strict=True):
+            if blob is None:
                 raise ProdfixError(
                     f"{spec} is missing from the pull-request metadata",
                     hint="every metadata commit must hold pr.json; run the command again",
                     code=Exit.SERVICE,
                 )
-            size = int(header[2])
-            texts.append(data[eol + 1 : eol + 1 + size].decode("utf-8", "surrogateescape"))
-            pos = eol + 1 + size + 1  # content is followed by one LF
+            texts.append(blob.decode("utf-8", "surrogateescape"))
         return texts
 
     def write_meta(
