@@ -156,24 +156,10 @@ def _backmerge_prs(
     out = []
     for pr in sorted(prs or [], key=lambda p: p.number):
         if pr.state is forge_api.PrState.OPEN and pr.head.startswith(BACKMERGE_PREFIX):
-            opened = _opened(repo, cfg, pr.number)
+            opened = datetime.fromisoformat(pr.created_at).timestamp() if pr.created_at else None
             age = None if opened is None else int((now - opened) // DAY)
             out.append(BackmergePr(int(pr.number), pr.url, age))
     return out
-
-
-def _opened(repo: Repo, cfg: Config, number: int) -> float | None:
-    """When the PR was opened. PullRequest does not carry it; the embedded forge's metadata
-    does (`created_at` in pr.json, mirrored locally by the listing's fetch). GitHub: unknown."""
-    if cfg["forge.type"] == "github":
-        return None
-    from prodfix.adapters.forge.embedded_store import PrRecord
-
-    where = f"refs/prodfix/remotes/{cfg['remote']}/pulls/{number}/meta"
-    r = repo.git("cat-file", "blob", f"{where}:pr.json", check=False)
-    if r.returncode != 0:
-        return None
-    return datetime.fromisoformat(PrRecord.from_json(r.stdout, where).created_at).timestamp()
 
 
 def _fixes_in_flight(repo: Repo) -> list[FixStage]:

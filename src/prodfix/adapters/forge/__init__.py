@@ -46,6 +46,7 @@ class PullRequest:
     # "unresolved conversations: 2", "required check pending: ci/jenkins". Empty = mergeable.
     blockers: tuple[str, ...] = ()
     labels: tuple[str, ...] = field(default=())
+    created_at: str | None = None  # ISO 8601, when the forge says
 
 
 class MergeBlocked(ProdfixError):

@@ -119,6 +119,7 @@ class Viewer:
             approvals=valid,
             mergeable=state is PrState.OPEN and not blockers,
             blockers=blockers,
+            created_at=rec.created_at,
         )
 
     def _blockers_in(self, snap: Snapshot, rec: PrRecord) -> list[str]:

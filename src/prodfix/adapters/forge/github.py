@@ -272,6 +272,7 @@ def _to_pr(raw: dict[str, Any], *, approvals: tuple[Approval, ...] = ()) -> Pull
         approvals=approvals,
         mergeable=raw.get("mergeable"),
         labels=tuple(str(lb["name"]) for lb in raw.get("labels") or []),
+        created_at=str(raw["created_at"]) if raw.get("created_at") else None,
     )
 
 
