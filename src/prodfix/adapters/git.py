@@ -390,8 +390,11 @@ class MergeTree:
 
 
 def _last_line(text: str) -> str:
+    """git's own summary: the `fatal:` line when there is one (the last line is often the tail
+    of a paragraph, e.g. "and the repository exists.")."""
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "no output"
+    fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    return (fatal[0] if fatal else lines[-1]) if lines else "no output"
 
 
 def is_sha(text: str) -> bool:

@@ -134,11 +134,18 @@ def _suspended(ctx: Ctx, state: RunState, exc: ProdfixError) -> ProdfixError:
     where = f"in {ctx.repo.path} on {branch}"
     if isinstance(exc, StopForUser):
         return ProdfixError(f"{exc.message} ({where})", hint=exc.hint, code=exc.code)
+    if exc.code == Exit.SERVICE and (not exc.hint or "retry" in exc.hint):
+        # Retryable (a service failed): `continue` re-runs the stopped op on fresh facts;
+        # running the command again would be refused while the run is suspended.
+        hint = "`prodfix continue` retries it on fresh facts; `prodfix abort` undoes what it did"
+    elif exc.code == Exit.SERVICE:
+        hint = exc.hint  # the op knows better (e.g. a lease lost to someone else's push)
+    else:
+        hint = (exc.hint + "; then " if exc.hint else "") + (
+            "`prodfix continue` resumes, `prodfix abort` undoes what it did"
+        )
     return ProdfixError(
-        f"`prodfix {state.command}` stopped {where}: {exc.message}",
-        hint=(exc.hint + "; then " if exc.hint else "")
-        + "`prodfix continue` resumes, `prodfix abort` undoes what it did",
-        code=exc.code,
+        f"`prodfix {state.command}` stopped {where}: {exc.message}", hint=hint, code=exc.code
     )
 
 
@@ -150,7 +157,10 @@ def resume(ctx: Ctx) -> int:
         _ops_completed = len(state.done)
         state.stopped = None
         runstate.save(state)
-        return _drive(ctx, state)
+        code = _drive(ctx, state)
+        if state.command.startswith("next"):
+            output.say("finished the interrupted step; `prodfix next` goes on with the fix")
+        return code
 
 
 def abort(ctx: Ctx) -> int:

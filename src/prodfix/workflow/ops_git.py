@@ -184,7 +184,9 @@ class Push(Op):
             raise ProdfixError(
                 f"the remote refused the push of {self.branch}: it moved since prodfix read it "
                 f"(expected {self.expect[:7] or 'no branch'}, found {now[:7] or 'none'})",
-                hint="someone else pushed; run the command again to re-plan from fresh facts",
+                hint=f"someone else pushed to {self.branch}: bring their commits into yours "
+                f"(git pull --rebase {ctx.remote} {self.branch}), then `prodfix abort` and run "
+                "the command again — prodfix never overwrites a push",
                 code=Exit.SERVICE,
             )
         ctx.repo.git("update-ref", f"refs/remotes/{ctx.remote}/{self.branch}", sha)

@@ -53,7 +53,7 @@ class BaseMoved(ProdfixError):
     def __init__(self, number: int, base: str) -> None:
         super().__init__(
             f"PR #{number}: {base} moved while prodfix was merging; nothing was pushed",
-            hint="run the command again: prodfix re-reads the branch and merges onto its new tip",
+            hint="`prodfix continue` re-reads the branch and merges onto its new tip",
             code=Exit.SERVICE,
         )
 

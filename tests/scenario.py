@@ -1,0 +1,231 @@
+"""Scenarios for the reliability matrix (issue 9): real repositories, deterministic SHAs, and a
+snapshot of everything a command may change (remote refs, PR records, local branches, files).
+
+Commits prodfix makes itself (merges, deploy commits, resolution merges) take their dates from
+GIT_AUTHOR_DATE / GIT_COMMITTER_DATE, which `fixed_dates` pins, so an interrupted run and an
+uninterrupted one produce the same SHAs and can be compared ref by ref.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli import Run, prodfix
+from tests.gitfix import Sandbox
+
+FIXED_DATE = "@1790100000 +0000"
+PR_FIELDS = ("number", "state", "head", "base", "title")
+IMAGE = "registry.example.com/team/svc"
+DCS = ("us1", "eu1")
+
+
+def fixed_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_AUTHOR_DATE", FIXED_DATE)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", FIXED_DATE)
+
+
+def service_toml(*, deploy: bool = False, test: str = "true", build: str = "sh ci/build.sh") -> str:
+    text = f"""kind = "python"
+mainline = "master"
+delivery = "delivery*"
+
+[test]
+command = "{test}"
+
+[forge]
+type = "git"
+approvals = 1
+
+[build]
+type = "command"
+command = "{build}"
+"""
+    if deploy:
+        text += f"""
+[deploy]
+repo = "../deploy"
+path = "apps/{{dc}}"
+dcs = {json.dumps(list(DCS))}
+image = "{IMAGE}"
+target = "master"
+"""
+    return text
+
+
+BUILD_SH = '#!/bin/sh\nset -e\necho "${PRODFIX_DELIVERY}-${PRODFIX_BUILD_NUMBER}"\n'
+
+
+def kustomization(dc: str, tag: str = "1.0.0") -> str:
+    return (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - deployment.yaml\nimages:\n  - name: {IMAGE}\n"
+        f'    newTag: "{tag}"  # {dc}\n'
+    )
+
+
+@dataclass
+class World:
+    """The repositories of one scenario: bare remotes and the user's clones."""
+
+    sb: Sandbox
+    work: Path
+    bares: dict[str, Path] = field(default_factory=dict)
+    clones: dict[str, Path] = field(default_factory=dict)
+
+    def run(self, *args: str, cwd: Path | None = None) -> Run:
+        return prodfix(cwd or self.work, *args)
+
+    def ok(self, *args: str, cwd: Path | None = None) -> Run:
+        r = self.run(*args, cwd=cwd)
+        assert r.code == 0, f"prodfix {' '.join(args)} exited {r.code}:\n{r.out}\n{r.err}"
+        return r
+
+
+def service_world(
+    sb: Sandbox,
+    *,
+    deploy: bool = False,
+    conflict_on_master: bool = False,
+    toml: str | None = None,
+    reflogs: bool = False,
+) -> World:
+    """origin: master with .prodfix.toml, `delivery` cut from it, master one commit ahead."""
+    sb.init_origin()
+    if reflogs:
+        sb.g(sb.origin, "config", "core.logAllRefUpdates", "always")
+    seed = sb.clone("seed")
+    sb.commit(
+        seed,
+        "initial",
+        {
+            "app.py": "def answer():\n    return 41\n",
+            ".prodfix.toml": toml if toml is not None else service_toml(deploy=deploy),
+            "ci/build.sh": BUILD_SH,
+        },
+    )
+    sb.push(seed, "master")
+    sb.g(seed, "branch", "delivery")
+    sb.push(seed, "delivery")
+    if conflict_on_master:
+        sb.commit(seed, "master: answer 43", {"app.py": "def answer():\n    return 43\n"})
+    else:
+        sb.commit(seed, "master only: feature B", {"feature_b.py": "B = 2\n"})
+    sb.push(seed, "master")
+    work = sb.clone("work")
+    w = World(sb, work, {"service": sb.origin}, {"service": work})
+    if deploy:
+        dep = Sandbox(sb.root / "dep", sb.clock)
+        dep.init_origin()
+        dseed = dep.clone("seed")
+        files = {f"apps/{dc}/kustomization.yaml": kustomization(dc) for dc in DCS}
+        dep.commit(dseed, "deploy: svc in every DC", files)
+        dep.push(dseed, "master")
+        clone = sb.root / "deploy"
+        sb.g(sb.root, "clone", "-q", str(dep.origin), str(clone))
+        w.bares["deploy"] = dep.origin
+        w.clones["deploy"] = clone
+    return w
+
+
+def land_on_delivery(w: World, files: dict[str, str], message: str = "hotfix on delivery") -> str:
+    """A commit pushed to delivery by someone else (a back-merge has something to bring)."""
+    seed = w.sb.root / "seed"
+    w.sb.checkout(seed, "delivery")
+    sha = w.sb.commit(seed, message, files)
+    w.sb.push(seed, "delivery")
+    w.sb.checkout(seed, "master")
+    return sha
+
+
+def fix_committed(w: World, name: str = "npe") -> None:
+    """`prodfix start`, one commit on the fix branch."""
+    w.ok("start", name)
+    w.sb.commit(w.work, "fix: answer 42", {"app.py": "def answer():\n    return 42\n"})
+
+
+def fix_proposed_and_approved(w: World) -> None:
+    fix_committed(w)
+    w.ok("test")
+    w.ok("propose")
+    w.ok("pr", "approve", "1")
+
+
+# -- snapshots -------------------------------------------------------------------------------
+
+
+def remote_refs(sb: Sandbox, bare: Path) -> dict[str, Any]:
+    """Every ref of a bare remote; a PR's metadata ref as the fields that matter (its SHA
+    carries timestamps)."""
+    out = sb.g(bare, "for-each-ref", "--format=%(objectname) %(refname)")
+    refs: dict[str, Any] = {}
+    for line in out.splitlines():
+        sha, name = line.split(" ", 1)
+        if name.startswith("refs/prodfix/pulls/") and name.endswith("/meta"):
+            doc = json.loads(sb.g(bare, "show", f"{sha}:pr.json"))
+            refs[name] = {k: doc[k] for k in PR_FIELDS}
+        else:
+            refs[name] = sha
+    return refs
+
+
+def prs(sb: Sandbox, bare: Path) -> dict[int, dict[str, Any]]:
+    return {
+        v["number"]: v
+        for k, v in remote_refs(sb, bare).items()
+        if k.startswith("refs/prodfix/pulls/") and k.endswith("/meta")
+    }
+
+
+def heads(refs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in refs.items() if k.startswith("refs/heads/")}
+
+
+def clone_state(sb: Sandbox, clone: Path) -> dict[str, Any]:
+    """Local branches, the checked-out branch, git status and every work-tree file's bytes."""
+    out = sb.g(clone, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
+    files = {
+        str(p.relative_to(clone)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(clone.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(clone).parts
+    }
+    return {
+        "branches": {n: sha for sha, n in (line.split(" ", 1) for line in out.splitlines())},
+        "head": sb.g(clone, "symbolic-ref", "-q", "--short", "HEAD", check=False),
+        "status": sb.g(clone, "status", "--porcelain=v1", "-uall"),
+        "in_progress": sorted(
+            m
+            for m in ("MERGE_HEAD", "rebase-merge", "rebase-apply", "CHERRY_PICK_HEAD")
+            if (clone / ".git" / m).exists()
+        ),
+        "files": files,
+    }
+
+
+def builds() -> dict[str, Any]:
+    """The command builder's records (state and image tag per SHA) under PRODFIX_HOME."""
+    root = Path(os.environ["PRODFIX_HOME"]) / "builds"
+    found: dict[str, Any] = {}
+    for p in sorted(root.rglob("*.json")) if root.exists() else []:
+        d = json.loads(p.read_text())
+        found[p.name] = (d.get("state"), d.get("tag"))
+    return found
+
+
+def snapshot(w: World) -> dict[str, Any]:
+    return {
+        "remotes": {n: remote_refs(w.sb, b) for n, b in w.bares.items()},
+        "clones": {n: clone_state(w.sb, c) for n, c in w.clones.items()},
+        "builds": builds(),
+    }
+
+
+def run_states() -> list[dict[str, Any]]:
+    runs = Path(os.environ["PRODFIX_HOME"]) / "runs"
+    return [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))] if runs.exists() else []

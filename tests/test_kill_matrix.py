@@ -1,0 +1,450 @@
+"""Issue 9, interruption: kill -9 after every op of every multi-op command, then `continue` ends
+where an uninterrupted run ends, and `abort` puts everything back where the command started.
+
+`start` has its own matrix in test_start.py. Each case below is a list of steps a user takes;
+the ops are counted across the steps (`continue` counts on from the ops already done), so point
+N is "right after the command's N-th op". The last point + 1 must not kill: that proves the
+points cover every boundary, and the run state at each point must say done == N.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli import prodfix, prodfix_proc
+from tests.gitfix import Sandbox
+from tests.scenario import (
+    World,
+    fix_committed,
+    fix_proposed_and_approved,
+    fixed_dates,
+    heads,
+    land_on_delivery,
+    prs,
+    run_states,
+    service_world,
+    snapshot,
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    args: tuple[str, ...]  # prodfix arguments
+    code: int  # its exit code in an uninterrupted run
+    ops: int  # ops it completes in an uninterrupted run
+    before: Callable[[World], None] | None = None  # what the user does first (resolve…)
+    repo: str = "service"  # the clone it runs in
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    setup: Callable[[Sandbox], World]
+    steps: tuple[Step, ...]
+    # After `continue` finishes the interrupted program: what the user runs to finish the step
+    # (the `next` loop's later programs are re-observed by running `next` again).
+    rerun_after_continue: bool = False
+    state_repo: str = "service"  # where the run state lives: `continue`/`abort` run there
+    # a command that must be refused while the run is suspended
+    blocked: tuple[str, ...] = ("start", "other")
+
+    @property
+    def total(self) -> int:
+        return sum(s.ops for s in self.steps)
+
+
+def _propose_world(sb: Sandbox) -> World:
+    w = service_world(sb)
+    fix_committed(w)
+    w.ok("test")
+    return w
+
+
+def _backmerge_clean_world(sb: Sandbox) -> World:
+    w = service_world(sb)
+    land_on_delivery(w, {"hot.txt": "hot\n"})
+    return w
+
+
+def _backmerge_conflict_world(sb: Sandbox) -> World:
+    w = service_world(sb, conflict_on_master=True)
+    land_on_delivery(w, {"app.py": "def answer():\n    return 42\n"})
+    return w
+
+
+def _resolve(w: World) -> None:
+    (w.work / "app.py").write_text("def answer():\n    return 42  # and 43 on master\n")
+    w.sb.g(w.work, "add", "app.py")
+
+
+def _deploy_world(sb: Sandbox) -> World:
+    return service_world(sb, deploy=True)
+
+
+def _next_world(sb: Sandbox) -> World:
+    w = service_world(sb)
+    fix_proposed_and_approved(w)
+    return w
+
+
+CASES = {
+    c.name: c
+    for c in (
+        Case("propose", _propose_world, (Step(("propose",), 0, 2),)),
+        Case(
+            "backmerge-clean",
+            _backmerge_clean_world,
+            (Step(("backmerge", "--from", "delivery"), 0, 2),),
+        ),
+        Case(
+            "backmerge-conflict",
+            _backmerge_conflict_world,
+            (
+                Step(("backmerge", "--from", "delivery"), 1, 2),
+                Step(("continue",), 0, 3, before=_resolve),
+            ),
+        ),
+        Case(
+            "deploy",
+            _deploy_world,
+            (Step(("deploy", "--tag", "2.0.0"), 0, 3),),
+            blocked=("deploy", "--tag", "2.0.0"),
+        ),
+        # merge the fix PR, build it (build.type = command), open the back-merge PR
+        Case(
+            "next-merge",
+            _next_world,
+            (Step(("next", "--merge"), 0, 4),),
+            rerun_after_continue=True,
+        ),
+    )
+}
+POINTS = [(name, p) for name, c in CASES.items() for p in range(1, c.total + 1)]
+
+
+@pytest.fixture(autouse=True)
+def _dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed_dates(monkeypatch)
+
+
+def _run(w: World, step: Step, env: dict[str, str] | None = None) -> int:
+    if step.before:
+        step.before(w)
+    cwd = w.clones[step.repo]
+    if env:
+        return prodfix_proc(cwd, *step.args, env=env).code
+    r = prodfix(cwd, *step.args)
+    assert r.code == step.code, f"{step.args}: {r.code}\n{r.out}\n{r.err}"
+    return r.code
+
+
+_REFERENCES: dict[str, dict[str, Any]] = {}  # per worker process: one uninterrupted run a case
+
+
+def _reference(case: Case, root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The uninterrupted run, in its own sandbox and PRODFIX_HOME (SHAs do not depend on it)."""
+    import os
+
+    if case.name in _REFERENCES:
+        return _REFERENCES[case.name]
+    home = os.environ["PRODFIX_HOME"]
+    monkeypatch.setenv("PRODFIX_HOME", str(root / "ref-home"))
+    try:
+        w = case.setup(Sandbox(root / "ref"))
+        for step in case.steps:
+            _run(w, step)
+        _REFERENCES[case.name] = snapshot(w)
+        return _REFERENCES[case.name]
+    finally:
+        monkeypatch.setenv("PRODFIX_HOME", home)
+
+
+def _kill_at(case: Case, w: World, point: int) -> Step:
+    """Run the steps up to the one holding op `point`; kill that one right after the op."""
+    before = 0
+    for step in case.steps:
+        if before + step.ops < point:
+            _run(w, step)
+            before += step.ops
+            continue
+        killed = _run(w, step, env={"PRODFIX_DIE_AFTER": str(point)})
+        assert killed == -9, f"no kill at op {point}: exit {killed}"
+        return step
+    raise AssertionError(f"{case.name} has no op {point}")
+
+
+def _state_at_kill(case: Case, point: int) -> dict[str, Any]:
+    states = run_states()
+    assert len(states) == 1, states
+    st = states[0]
+    if not case.rerun_after_continue:
+        # one program: its ops are the command's ops
+        assert len(st["done"]) == point
+        assert len(st["done"]) + len(st["remaining"]) == case.total
+    return st
+
+
+@pytest.mark.parametrize(("name", "point"), POINTS, ids=[f"{n}-{p}" for n, p in POINTS])
+def test_kill_then_continue_ends_like_an_uninterrupted_run(
+    name: str, point: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = CASES[name]
+    expected = _reference(case, tmp_path, monkeypatch)
+    w = case.setup(Sandbox(tmp_path / "kill"))
+    step = _kill_at(case, w, point)
+    _state_at_kill(case, point)
+    state_cwd = w.clones[case.state_repo]
+    blocked = prodfix(w.work, *case.blocked)
+    assert blocked.code == 2 and "prodfix continue" in blocked.err, blocked.err
+    r = prodfix(state_cwd, "continue")
+    assert r.code == step.code, r.out + r.err
+    later = case.steps[case.steps.index(step) + 1 :]
+    if case.rerun_after_continue:
+        later = (step, *later)
+    for s in later:
+        _run(w, s)
+    assert run_states() == []
+    assert snapshot(w) == expected
+
+
+@pytest.mark.parametrize(("name", "point"), POINTS, ids=[f"{n}-{p}" for n, p in POINTS])
+def test_kill_then_abort_restores_the_start(
+    name: str, point: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = CASES[name]
+    w = case.setup(Sandbox(tmp_path / "kill"))
+    start = snapshot(w)
+    _kill_at(case, w, point)
+    at_kill = snapshot(w)
+    st = _state_at_kill(case, point)
+    r = prodfix(w.clones[case.state_repo], "abort")
+    assert r.code == 0, r.out + r.err
+    assert run_states() == []
+    now = snapshot(w)
+    if case.rerun_after_continue:
+        _assert_next_aborted(w, st, at_kill, now)
+        return
+    _assert_restored(start, now)
+
+
+def _assert_restored(start: dict[str, Any], now: dict[str, Any]) -> None:
+    """Remote branches as at the start; PRs that existed unchanged, PRs it opened closed;
+    local branches, HEAD, status and files as before."""
+    for repo, refs in start["remotes"].items():
+        after = now["remotes"][repo]
+        assert heads(after) == heads(refs), repo
+        for ref, value in after.items():
+            if ref.endswith("/meta"):
+                if ref in refs:
+                    assert value == refs[ref]
+                else:
+                    assert value["state"] == "closed", (ref, value)
+    assert now["clones"] == start["clones"]
+
+
+def _assert_next_aborted(
+    w: World, st: dict[str, Any], at_kill: dict[str, Any], now: dict[str, Any]
+) -> None:
+    """`next` ran several programs; abort reverses only the interrupted one. A merge and a
+    build are past (delivery is never rewritten); a back-merge branch it pushed is deleted and
+    a back-merge PR it opened is closed."""
+    done = [d["op"]["op"] for d in st["done"]]
+    svc_kill, svc_now = at_kill["remotes"]["service"], now["remotes"]["service"]
+    expect = dict(heads(svc_kill))
+    if "Push" in done:
+        gone = [k for k in expect if k.startswith("refs/heads/backmerge/")]
+        assert len(gone) == 1
+        del expect[gone[0]]
+    assert heads(svc_now) == expect
+    assert prs(w.sb, w.bares["service"])[1]["state"] == "merged"
+    back = prs(w.sb, w.bares["service"]).get(2)
+    assert (back is None) == ("OpenPr" not in done)
+    if back is not None:
+        assert back["state"] == "closed"
+    assert now["clones"] == at_kill["clones"]
+    assert now["builds"] == at_kill["builds"]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_points_cover_every_boundary(name: str, tmp_path: Path) -> None:
+    """One op past the last point never kills: the matrix hits every boundary there is."""
+    case = CASES[name]
+    w = case.setup(Sandbox(tmp_path / "sb"))
+    for step in case.steps:
+        code = _run(w, step, env={"PRODFIX_DIE_AFTER": str(case.total + 1)})
+        assert code == step.code
+        if step.before is None and step is case.steps[0] and step.code != 0:
+            st = run_states()[0]
+            assert len(st["done"]) == step.ops
+    assert run_states() == []
+
+
+def test_matrix_size() -> None:
+    sizes = {n: c.total for n, c in CASES.items()}
+    assert sizes == {
+        "propose": 2,
+        "backmerge-clean": 2,
+        "backmerge-conflict": 5,
+        "deploy": 3,
+        "next-merge": 4,
+    }
+    assert len(POINTS) == 16
+
+
+# -- races (issue 9.2) -----------------------------------------------------------------------
+
+
+def _someone_pushes(w: World, branch: str, files: dict[str, str]) -> str:
+    """Another developer's clone pushes a commit on `branch` (created from delivery if new)."""
+    other = w.sb.root / "other"
+    if not other.exists():
+        w.sb.g(w.sb.root, "clone", "-q", str(w.sb.origin), str(other))
+    w.sb.g(other, "fetch", "-q", "origin")
+    remote = w.sb.g(other, "ls-remote", "origin", f"refs/heads/{branch}")
+    w.sb.g(
+        other, "checkout", "-q", "-B", branch, f"origin/{branch}" if remote else "origin/delivery"
+    )
+    sha = w.sb.commit(other, f"someone else on {branch}", files)
+    w.sb.push(other, f"{branch}:{branch}")
+    return sha
+
+
+def test_race_push_to_delivery_between_read_and_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded forge's merge push leases delivery: a push that slipped in between the
+    read and the push is kept, the merge exits 4, and running it again merges on top."""
+    from prodfix.adapters.forge.embedded import EmbeddedForge
+
+    w = service_world(Sandbox(tmp_path / "sb"))
+    fix_proposed_and_approved(w)
+    original = EmbeddedForge.execute_merge
+    theirs: list[str] = []
+
+    def racing(self: EmbeddedForge, plan: Any) -> Any:
+        if not theirs:
+            theirs.append(_someone_pushes(w, "delivery", {"theirs.txt": "theirs\n"}))
+        return original(self, plan)
+
+    monkeypatch.setattr(EmbeddedForge, "execute_merge", racing)
+    r = prodfix(w.work, "pr", "merge", "1")
+    assert r.code == 4, r.out + r.err
+    assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery") == theirs[0]
+    assert prs(w.sb, w.sb.origin)[1]["state"] == "open"
+    monkeypatch.setattr(EmbeddedForge, "execute_merge", original)
+    # the run is suspended at the merge; `continue` re-plans it on the new delivery tip
+    again = prodfix(w.work, "continue")
+    assert again.code == 0, again.out + again.err
+    tip = w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery")
+    assert w.sb.g(w.sb.origin, "rev-parse", f"{tip}^1") == theirs[0]  # on top, nothing lost
+    assert prs(w.sb, w.sb.origin)[1]["state"] == "merged"
+
+
+def test_race_push_to_fix_branch_between_propose_read_and_push(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """propose planned on 'fix/npe absent on the remote'; someone pushes it first: the lease
+    rejects, exit 4, and their commit is never overwritten."""
+    from prodfix.adapters.git import Repo
+
+    w = service_world(Sandbox(tmp_path / "sb"))
+    fix_committed(w)
+    original = Repo.push
+    theirs: list[str] = []
+
+    def racing(self: Repo, remote: str, *refspecs: str, **kw: Any) -> Any:
+        if not theirs:
+            theirs.append(_someone_pushes(w, "fix/npe", {"theirs.txt": "theirs\n"}))
+        return original(self, remote, *refspecs, **kw)
+
+    monkeypatch.setattr(Repo, "push", racing)
+    r = prodfix(w.work, "propose")
+    assert r.code == 4, r.out + r.err
+    assert "someone else pushed" in r.err
+    assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == theirs[0]
+    assert prs(w.sb, w.sb.origin) == {}
+    monkeypatch.setattr(Repo, "push", original)
+    assert prodfix(w.work, "abort").code == 0
+    assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == theirs[0]
+
+
+def test_race_two_processes_on_one_repository(tmp_path: Path) -> None:
+    """A second prodfix waits for the lock, then exits 2 naming the holder's pid."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.scenario import service_toml
+
+    w = service_world(Sandbox(tmp_path / "sb"), toml=service_toml(test="sleep 9"))
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "prodfix", "-C", str(w.work), "test"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        locks = Path(os.environ["PRODFIX_HOME"]) / "locks"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(p.read_text().strip() == str(holder.pid) for p in locks.glob("*.lock")):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the holder never took the lock")
+        before = heads(snapshot(w)["remotes"]["service"])
+        began = time.monotonic()
+        r = prodfix(w.work, "start", "y")
+        waited = time.monotonic() - began
+        assert r.code == 2, r.out + r.err
+        assert f"another prodfix process (pid {holder.pid})" in r.err and "next:" in r.err
+        assert waited >= 4.5  # it waited for the lock (5 s) before giving up
+        assert w.sb.g(w.work, "symbolic-ref", "--short", "HEAD") == "master"
+        assert heads(snapshot(w)["remotes"]["service"]) == before
+    finally:
+        holder.kill()
+        holder.communicate()
+
+
+def test_race_pr_merged_by_someone_else_while_next_waits(tmp_path: Path) -> None:
+    """`next --wait` is polling; a colleague merges the PR with plain git: next sees it merged
+    and goes on to the build."""
+    import subprocess
+    import sys
+    import time
+
+    w = service_world(Sandbox(tmp_path / "sb"))
+    fix_proposed_and_approved(w)
+    argv = [sys.executable, "-m", "prodfix", "-C", str(w.work), "next", "--wait"]
+    waiter = subprocess.Popen(
+        [*argv, "--interval", "1", "--timeout", "12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)
+    other = w.sb.root / "colleague"
+    w.sb.g(w.sb.root, "clone", "-q", str(w.sb.origin), str(other))
+    w.sb.checkout(other, "delivery")
+    w.sb.g(other, "merge", "-q", "--no-ff", "-m", "merged by hand", "origin/fix/npe")
+    w.sb.push(other, "delivery")
+    out, err = waiter.communicate(timeout=60)
+    assert "waiting at merge" in out
+    assert "work: build" in out, out + err  # it acted on the merge it observed
+    shown = prodfix(w.work, "pr", "show", "1", "--json")
+    assert json.loads(shown.out)["state"] == "merged", shown.out
+    status = prodfix(w.work, "status", "--json")
+    merge = [s for s in _steps(status.out) if s["id"] == "merge"]
+    assert merge and merge[0]["state"] == "done", status.out
+
+
+def _steps(text: str) -> list[dict[str, Any]]:
+    doc = json.loads(text)
+    return [s for f in doc["fixes"] for r in f["repos"] for s in r["steps"]]
