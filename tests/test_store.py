@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from prodfix.adapters.http import Http
+from prodfix.adapters.store import SCHEMA_VERSION, Store
+from prodfix.commands.start import StartFacts, plan
+from prodfix.types import Sha
+from prodfix.workflow.ops_git import CreateBranch, RecordFix, SetBranchConfig, Switch
+from tests.cli import prodfix
+from tests.gitfix import Sandbox
+from tests.repos import service_repo
+
+WRITER = """
+import sys
+from prodfix.adapters.store import Store
+s = Store()
+for i in range(200):
+    with s.tx() as db:  # read-modify-write: a counter two processes increment
+        row = db.execute("SELECT value FROM ident WHERE fix='f' AND path='p' AND key='n'").fetchone()
+        n = int(row[0]) if row else 0
+        db.execute("INSERT INTO ident(fix, path, key, value, at) VALUES ('f','p','n',?,0) "
+                   "ON CONFLICT(fix, path, key) DO UPDATE SET value=excluded.value", (str(n + 1),))
+    s.set_ident("f", "p", f"w{sys.argv[1]}-{i}", i)
+"""
+
+
+def test_two_processes_lose_nothing() -> None:
+    Store().add_repo("f", "p", role="service", kind="python")
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(k)]) for k in (1, 2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    ids = Store().idents("f", "p")
+    assert ids["n"] == 400
+    assert sum(1 for k in ids if k.startswith("w")) == 400
+
+
+def test_database_is_private_and_versioned() -> None:
+    s = Store()
+    assert stat.S_IMODE(s.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(s.path.parent.stat().st_mode) == 0o700
+    assert s.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_start_plan_as_data() -> None:
+    f = StartFacts("npe", "fix/npe", "delivery-2026.11", Sha("a" * 40), "python")
+    assert plan(f) == [
+        CreateBranch("fix/npe", "a" * 40),
+        SetBranchConfig("fix/npe", "prodfix-delivery", "delivery-2026.11"),
+        RecordFix("npe", "service", "python", "delivery-2026.11", "fix/npe", "a" * 40),
+        Switch("fix/npe"),
+    ]
+    assert [op.to_json()["op"] for op in plan(f)] == [
+        "CreateBranch",
+        "SetBranchConfig",
+        "RecordFix",
+        "Switch",
+    ]
+
+
+def test_missing_test_tool_is_a_failed_step_naming_the_key(sandbox: Sandbox) -> None:
+    work = service_repo(sandbox)
+    (work / ".prodfix.toml").write_text('[test]\ncommand = "no-such-tool-xyz --flag"\n')
+    sandbox.g(work, "add", ".prodfix.toml")
+    sandbox.g(work, "commit", "-qm", "config")
+    sandbox.g(work, "push", "-q", "origin", "master")  # the fix branch reads master's copy
+    assert prodfix(work, "start", "x").code == 0
+    sandbox.commit(work, "fix", {"app.py": "x = 1\n"})
+    r = prodfix(work, "test")
+    assert r.code == 1
+    assert "no-such-tool-xyz: command not found" in r.err and "[test] command" in r.err
+    doc = json.loads(prodfix(work, "status", "--json").out)
+    test = next(s for s in doc["fixes"][0]["repos"][0]["steps"] if s["id"] == "test")
+    assert test["state"] == "failed" and "[test] command" in test["detail"]
+
+
+def test_status_survives_a_deleted_repository(sandbox: Sandbox, tmp_path: Path) -> None:
+    work = service_repo(sandbox)
+    assert prodfix(work, "start", "x").code == 0
+    other = Sandbox(tmp_path / "other")
+    gone = service_repo(other)
+    assert prodfix(gone, "start", "y").code == 0
+    subprocess.run(["rm", "-rf", str(gone)], check=True)
+    r = prodfix(work, "status", "--json")
+    assert r.code == 0, r.err
+    fixes = {f["name"]: f for f in json.loads(r.out)["fixes"]}
+    assert fixes["x"]["repos"][0]["steps"][0]["state"] == "done"
+    y_steps = fixes["y"]["repos"][0]["steps"]
+    assert {s["state"] for s in y_steps} == {"failed"}
+    assert y_steps[0]["detail"] == f"{gone} is gone"
+    assert prodfix(work, "status").code == 0
+
+
+def test_tls_verification_off_warns_every_time(capsys: object) -> None:
+    for _ in range(2):
+        Http("Jenkins", "https://jenkins.example.com", verify=False).close()
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert err.count("TLS verification is OFF for Jenkins") == 2
+    assert "insecure-skip-tls-verify" in err
+    assert os.environ.get("PRODFIX_HOME")
