@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from prodfix.adapters.shacache import ShaCache
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
@@ -128,11 +130,30 @@ def run(
 
 @cache
 def version() -> tuple[int, int]:
+    """The git version, remembered per git binary (path, size, mtime): asking git costs a
+    process on every command otherwise."""
+    exe = shutil.which("git", path=clean_env().get("PATH"))
+    stamp = ""
+    if exe:
+        st = os.stat(exe)
+        stamp = f"{os.path.realpath(exe)}:{st.st_size}:{st.st_mtime_ns}"
+        remembered = _version_cache().get(stamp)
+        if remembered:
+            return int(remembered[0]), int(remembered[1])
     out = run(".", "version").stdout  # "git version 2.39.5"
     m = re.search(r"(\d+)\.(\d+)", out)
     if not m:
         raise ProdfixError(f"cannot read the git version from {out.strip()!r}")
-    return int(m.group(1)), int(m.group(2))
+    found = int(m.group(1)), int(m.group(2))
+    if stamp:
+        cache = _version_cache()
+        cache.put(stamp, list(found))
+        cache.save()
+    return found
+
+
+def _version_cache() -> ShaCache:
+    return ShaCache(Path("/"), "git-version")
 
 
 def require_version() -> None:

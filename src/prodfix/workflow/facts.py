@@ -60,14 +60,16 @@ def gather(
 
 
 def read_refs(ctx: Ctx, *, fetch: bool) -> dict[str, Sha]:
-    """One fetch (through the embedded forge when it is the forge: it fetches branches and PRs
-    together) and one for-each-ref."""
+    """One fetch and one for-each-ref. With the embedded forge both are the forge's own read
+    (branches and PRs in one fetch, every ref in one for-each-ref), shared with it."""
+    if fetch and ctx.cfg["forge.type"] == "git":
+        from prodfix.adapters.forge.embedded import EmbeddedForge
+
+        forge = ctx.forge
+        if isinstance(forge, EmbeddedForge):
+            return forge.prime()
     if fetch:
-        prime = getattr(ctx.forge, "prime", None) if ctx.cfg["forge.type"] == "git" else None
-        if prime is not None:
-            prime()
-        else:
-            ctx.repo.fetch(ctx.remote)
+        ctx.repo.fetch(ctx.remote)
     return ctx.repo.refs("refs/heads/", f"refs/remotes/{ctx.remote}/")
 
 

@@ -99,9 +99,10 @@ class EmbeddedForge:
         return "embedded git forge"
 
     # -- reads ----------------------------------------------------------------------------
-    def prime(self) -> None:
-        """Fetch the branches and every PR now; later reads reuse it until a write."""
-        self._store.snapshot()
+    def prime(self) -> dict[str, Sha]:
+        """Fetch the branches and every PR now; later reads reuse it until a write. Returns
+        every ref read (local heads, remote-tracking branches, PR refs) for the reconciler."""
+        return dict(self._store.snapshot().refs)
 
     def get_pr(self, number: PrNumber) -> PullRequest:
         snap = self._store.cached()

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from prodfix.adapters.git import Repo
+from prodfix.adapters.shacache import ShaCache
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import Sha
 
@@ -102,6 +103,7 @@ class Stored:
 class Snapshot:
     prs: Mapping[int, Stored]
     branches: Mapping[str, Sha]  # short branch name on the remote → tip
+    refs: Mapping[str, Sha] = field(default_factory=dict)  # every ref read, local heads too
 
     def next_number(self) -> int:
         return max(self.prs, default=0) + 1
@@ -146,7 +148,8 @@ class Store:
             f"+{PULLS}/*:{self._mirror}/*",
             f"+refs/heads/*:{self._tracking}/*",
         )
-        refs = self.repo.refs(self._mirror, self._tracking)
+        # Local heads too: the reconciler reads its facts from this same for-each-ref.
+        refs = self.repo.refs(self._mirror, self._tracking, "refs/heads/")
         metas: dict[int, Sha] = {}
         heads: dict[int, Sha] = {}
         branches: dict[str, Sha] = {}
@@ -156,12 +159,24 @@ class Store:
                 (metas if m.group(2) == "meta" else heads)[int(m.group(1))] = sha
             elif name.startswith(self._tracking + "/") and not name.endswith("/HEAD"):
                 branches[name[len(self._tracking) + 1 :]] = sha
-        texts = self._read_blobs([f"{sha}:pr.json" for sha in metas.values()])
+        texts = self._meta_texts(list(metas.values()))
         prs = {
             n: Stored(PrRecord.from_json(text, meta_ref(n)), sha, heads.get(n))
             for (n, sha), text in zip(metas.items(), texts, strict=True)
         }
-        return Snapshot(prs=prs, branches=branches)
+        return Snapshot(prs=prs, branches=branches, refs=refs)
+
+    def _meta_texts(self, shas: list[Sha]) -> list[str]:
+        """pr.json of each metadata commit; a commit never changes, so what was read once is
+        read from the cache after (a PR's update is a new commit)."""
+        cache = ShaCache(self.repo.path, "pr-meta")
+        missing = [sha for sha in shas if cache.get(sha) is None]
+        for sha, text in zip(
+            missing, self._read_blobs([f"{sha}:pr.json" for sha in missing]), strict=True
+        ):
+            cache.put(sha, text)
+        cache.save()
+        return [str(cache.get(sha)) for sha in shas]
 
     def _read_blobs(self, specs: list[str]) -> list[str]:
         texts: list[str] = []

@@ -12,6 +12,7 @@ from prodfix.adapters.forge import Approval, PrState, PullRequest
 from prodfix.adapters.forge.embedded_merge import conflicts_text, find_landing
 from prodfix.adapters.forge.embedded_store import PrRecord, Snapshot, Stored
 from prodfix.adapters.git import Repo
+from prodfix.adapters.shacache import ShaCache
 from prodfix.types import BranchName, PrNumber, Sha
 
 
@@ -34,29 +35,39 @@ class Viewer:
         return self._batch[key]
 
     def _prepare(self, snap: Snapshot) -> _Batch:
-        open_prs = [st for st in snap.prs.values() if st.record.state == PrState.OPEN.value]
-        merged: dict[str, set[Sha]] = {}
-        containing: dict[str, set[Sha]] = {}
+        """Ancestry both ways and conflicts of every open PR against its base, from the SHA-pair
+        cache, computing only what it lacks: one for-each-ref --merged and one --contains per
+        base, one merge-tree --stdin for all."""
+        cache = ShaCache(self.repo.path, "pr-pairs")
+        pairs: dict[int, tuple[str, Sha, Sha]] = {}
+        for st in snap.prs.values():
+            base = snap.branches.get(st.record.base)
+            if st.record.state == PrState.OPEN.value and base is not None:
+                pairs[st.record.number] = (st.record.base, base, self._head(st, snap))
+        known = {n: cache.get(f"{b}:{h}") for n, (_, b, h) in pairs.items()}
+        todo = {n: p for n, p in pairs.items() if known[n] is None}
         patterns = (f"refs/remotes/{self.remote}/", f"refs/prodfix/remotes/{self.remote}/pulls/")
-        for base in {st.record.base for st in open_prs if st.record.base in snap.branches}:
-            merged[base] = self.repo.merged_into(snap.branches[base], *patterns)
-            containing[base] = self.repo.containing(snap.branches[base], *patterns)
-        return _Batch(merged=merged, containing=containing, conflicts={})
+        merged: dict[Sha, set[Sha]] = {}
+        containing: dict[Sha, set[Sha]] = {}
+        for base in {b for _, b, _ in todo.values()}:
+            merged[base] = self.repo.merged_into(base, *patterns)
+            containing[base] = self.repo.containing(base, *patterns)
+        order = list(todo)
+        results = self.repo.merge_tree_batch([(todo[n][1], todo[n][2]) for n in order])
+        for n, mt in zip(order, results, strict=True):
+            _, b, h = todo[n]
+            conflicts = [] if mt.clean else list(mt.conflicts or ("(unknown paths)",))
+            known[n] = {"a": h in merged[b], "c": h in containing[b], "x": conflicts}
+            cache.put(f"{b}:{h}", known[n])
+        cache.save()
+        return _Batch(
+            ancestor={n: bool(v["a"]) for n, v in known.items() if v},
+            base_in_head={n: bool(v["c"]) for n, v in known.items() if v},
+            conflicts={n: tuple(v["x"]) for n, v in known.items() if v},
+        )
 
     def _conflicts(self, snap: Snapshot, rec: PrRecord, base: Sha) -> tuple[str, ...]:
         batch = self._prepared(snap)
-        if rec.number not in batch.conflicts:
-            pending = [
-                (st.record.number, base_sha, head)
-                for st in snap.prs.values()
-                if st.record.state == PrState.OPEN.value
-                and (base_sha := snap.branches.get(st.record.base)) is not None
-                and (head := self._head(st, snap)) is not None
-                and st.record.number not in batch.conflicts
-            ]
-            results = self.repo.merge_tree_batch([(b, h) for _, b, h in pending])
-            for (n, _, _), mt in zip(pending, results, strict=True):
-                batch.conflicts[n] = () if mt.clean else mt.conflicts or ("(unknown paths)",)
         if rec.number in batch.conflicts:
             return batch.conflicts[rec.number]
         return self._one_conflict(base, rec.head_sha)
@@ -82,15 +93,13 @@ class Viewer:
         landing = None
         if base:
             batch = self._prepared(snap)
-            contained = batch.merged.get(rec.base)
-            containing = batch.containing.get(rec.base)
             landing = find_landing(
                 self.repo,
                 base,
                 head,
                 base_sha=base,
-                is_ancestor=(head in contained) if contained is not None else None,
-                base_in_head=(head in containing) if containing is not None else None,
+                is_ancestor=batch.ancestor.get(rec.number),
+                base_in_head=batch.base_in_head.get(rec.number),
             )
         if landing is not None:  # merged by hand, or a merge push that lost its metadata push
             rec = replace(rec, state=PrState.MERGED.value, merge_commit=landing, merge_method=None)
@@ -150,6 +159,6 @@ class Viewer:
 
 @dataclass
 class _Batch:
-    merged: dict[str, set[Sha]]  # base branch → PR heads (tips) it already contains
-    containing: dict[str, set[Sha]]  # base branch → PR heads that contain its tip
+    ancestor: dict[int, bool]  # PR number → its head is in its base already
+    base_in_head: dict[int, bool]  # PR number → the base has not moved since the branch point
     conflicts: dict[int, tuple[str, ...]]  # PR number → conflicting paths (empty: clean)

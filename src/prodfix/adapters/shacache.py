@@ -1,0 +1,64 @@
+"""A cache of facts about immutable git objects, keyed by object ids.
+
+What a commit pair merges to, whether one contains the other, what a metadata commit says:
+none of it can change, so a `status` run after another recomputes nothing (git has the same
+idea in its commit-graph). One JSON file per repository under PRODFIX_HOME/cache, written
+atomically with mode 0600; a damaged file is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from prodfix.adapters.store import ensure_private_dir, home
+
+_LIMIT = 20_000  # entries per file; past it the oldest half is dropped
+
+
+class ShaCache:
+    def __init__(self, repo_path: Path, name: str) -> None:
+        key = hashlib.sha1(str(repo_path.resolve()).encode()).hexdigest()[:16]
+        self.path = home() / "cache" / f"{key}-{name}.json"
+        self._data: dict[str, Any] | None = None
+        self._dirty = False
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            try:
+                self._data = dict(json.loads(self.path.read_text()))
+            except (OSError, ValueError, TypeError):
+                self._data = {}
+        return self._data
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self._load().get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            data = self._load()
+            if data.get(key) != value:
+                data[key] = value
+                self._dirty = True
+
+    def save(self) -> None:
+        with self._lock:
+            if not self._dirty or self._data is None:
+                return
+            data = self._data
+            if len(data) > _LIMIT:
+                data = dict(list(data.items())[len(data) // 2 :])
+                self._data = data
+            ensure_private_dir(self.path.parent)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f)
+            os.replace(tmp, self.path)
+            self._dirty = False
