@@ -134,3 +134,10 @@ def test_unreadable_repository_fails_every_step_with_the_reason() -> None:
     steps = evaluate(facts(error="/r is gone"))
     assert {s.state.value for s in steps} == {"failed"}
     assert {s.detail for s in steps} == {"/r is gone"}
+
+
+def test_details_name_the_configured_mainline() -> None:
+    done = evaluate(facts(landing=LAND, backmerged=True, mainline="main"))[-1]
+    assert done.detail == f"{LAND[:7]} is in main"
+    ready = evaluate(facts(landing=LAND, mainline="trunk"))[-1]
+    assert ready.detail == "open the back-merge PR delivery → trunk"

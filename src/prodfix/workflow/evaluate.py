@@ -152,15 +152,15 @@ def _backmerge(f: RepoFacts) -> Step:
     if problems:
         return Step("backmerge", State.FAILED, "; ".join(problems))
     if f.backmerged:
-        return Step("backmerge", State.DONE, f"{(f.landing or '')[:7]} is in master")
+        return Step("backmerge", State.DONE, f"{(f.landing or '')[:7]} is in {f.mainline}")
     if not f.landing:
         return Step("backmerge", State.PENDING, "")
     pr = f.backmerge_pr
     if pr is not None and pr.state == PrState.OPEN:
         return _pr_wait("backmerge", pr, f.since.get("backmerge_pr"))
     if pr is not None and pr.state == PrState.MERGED:
-        return Step("backmerge", State.WAITING, f"PR #{pr.number} merged; fetching master", who="")
-    return Step("backmerge", State.READY, f"open the back-merge PR {f.rec.delivery} → master")
+        return Step("backmerge", State.WAITING, f"PR #{pr.number} merged; fetching {f.mainline}")
+    return Step("backmerge", State.READY, f"open the back-merge PR {f.rec.delivery} → {f.mainline}")
 
 
 _STEP = {

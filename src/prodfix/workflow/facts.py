@@ -27,6 +27,7 @@ class RepoFacts:
     remote_head: Sha | None = None
     delivery_tip: Sha | None = None
     mainline_tip: Sha | None = None
+    mainline: str = "master"
     ahead: int = 0  # 1 when the branch carries commits beyond its start
     test: dict[str, str] | None = None
     pr: PullRequest | None = None
@@ -86,6 +87,7 @@ def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool, refs: dict[str, Sha] | None)
     f.remote_head = refs.get(f"refs/remotes/{remote}/{branch}")
     f.delivery_tip = refs.get(f"refs/remotes/{remote}/{delivery}")
     f.mainline_tip = refs.get(f"refs/remotes/{remote}/{mainline}")
+    f.mainline = mainline
     f.idents = ctx.store.idents(rec.fix, rec.path)
     f.since = ctx.store.ident_times(rec.fix, rec.path)
     head = f.head
