@@ -185,3 +185,17 @@ def test_every_op_module_is_known_to_the_loader() -> None:
         if m.name.startswith("ops_")
     }
     assert found == set(OP_MODULES)
+
+
+def test_merge_tree_with_merge_base_needs_git_2_40(sandbox: Sandbox) -> None:
+    from prodfix.adapters import git
+    from prodfix.errors import ProdfixError
+
+    work = service_repo(sandbox)
+    repo = git.Repo(work)
+    if git.version() >= (2, 40):
+        head = sandbox.g(work, "rev-parse", "HEAD")
+        assert repo.merge_tree(head, head, merge_base=head).clean
+    else:
+        with pytest.raises(ProdfixError, match="git 2.40 or newer"):
+            repo.merge_tree("HEAD", "HEAD", merge_base="HEAD")

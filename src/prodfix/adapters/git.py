@@ -315,6 +315,11 @@ class Repo:
         merge-tree exits 1 for an unknown ref, the same as for a conflict (NOTES/git.md §4.6)."""
         args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z"]
         if merge_base:
+            if version() < (2, 40):  # git 2.39 prints its usage and exits 129 (NOTES/git.md §3)
+                raise ProdfixError(
+                    "this prediction needs `git merge-tree --merge-base` (git 2.40 or newer)",
+                    hint="upgrade git",
+                )
             args.append(f"--merge-base={merge_base}")
         r = self.git(*args, ours, theirs, check=False)
         recs = r.stdout.split("\0")
