@@ -197,5 +197,5 @@ def test_merge_tree_with_merge_base_needs_git_2_40(sandbox: Sandbox) -> None:
         head = sandbox.g(work, "rev-parse", "HEAD")
         assert repo.merge_tree(head, head, merge_base=head).clean
     else:
-        with pytest.raises(ProdfixError, match="git 2.40 or newer"):
+        with pytest.raises(ProdfixError, match=r"git 2\.40 or newer"):
             repo.merge_tree("HEAD", "HEAD", merge_base="HEAD")
