@@ -421,7 +421,3 @@ def _last_line(text: str) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
     return (fatal[0] if fatal else lines[-1]) if lines else "no output"
-
-
-def is_sha(text: str) -> bool:
-    return bool(SHA_RE.match(text))

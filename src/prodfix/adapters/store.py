@@ -251,11 +251,6 @@ class Store:
         )
         return [(k, json.loads(e)) for k, e in rows]
 
-    def last_run(self, *, path: str, fix: str | None) -> tuple[str, str] | None:
-        """(run_id, command) of the last completed, not yet undone command in this repository."""
-        runs = self.completed_runs(path=path, fix=fix)
-        return runs[0] if runs else None
-
     def completed_runs(self, *, path: str, fix: str | None) -> list[tuple[str, str]]:
         """(run_id, command) of every completed, not yet undone command, newest first."""
         rows = self._rows(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prodfix.adapters.git import Repo
@@ -57,6 +56,3 @@ class Ctx:
             if name in self.__dict__:
                 c.__dict__[name] = self.__dict__[name]
         return c
-
-    def for_repo(self, path: Path, cfg: Config) -> Ctx:
-        return Ctx(Repo(path), cfg, self.store, self.fix, self.dry_run, self.vars)
