@@ -10,7 +10,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from prodfix import output
 from prodfix.cli import main
 
 
@@ -29,7 +28,6 @@ def prodfix(cwd: Path, *args: str) -> Run:
             main(["-C", str(cwd), *args])
         except SystemExit as exc:
             code = int(exc.code or 0)
-    output.set_quiet(False)
     return Run(code, out.getvalue(), err.getvalue())
 
 

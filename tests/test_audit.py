@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from prodfix import config
-from prodfix.adapters.forge.embedded import EmbeddedForge
+from prodfix.adapters.forge.embedded.forge import EmbeddedForge
 from prodfix.adapters.git import Repo
 from prodfix.policy.gate import check_repo
 from prodfix.types import BranchName

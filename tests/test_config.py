@@ -13,8 +13,8 @@ from tests.repos import service_repo
 
 def test_no_file_means_workflow_defaults(tmp_path: Path) -> None:
     cfg = load(tmp_path)
-    assert cfg["mainline"] == "master" and cfg["delivery"] == "delivery*"
-    assert cfg.test_command == "python -m pytest" and cfg["forge.type"] == "git"
+    assert cfg.mainline == "master" and cfg.delivery == "delivery*"
+    assert cfg.test_command == "python -m pytest" and cfg.forge.type == "git"
     (tmp_path / "go.mod").write_text("module x\n")
     assert load(tmp_path).test_command == "go test -v ./test/*.go"
 
@@ -76,3 +76,84 @@ def test_mainline_config_used_when_checkout_lacks_it(sandbox: Sandbox) -> None:
     assert sandbox.g(work, "symbolic-ref", "--short", "HEAD") == "hotfix/x"
     sandbox.checkout(work, "master")
     assert "using the one on" not in prodfix(work, "start", "y").err  # said once
+
+
+def test_every_key_has_its_typed_attribute_and_back() -> None:
+    """The typed sections are built from SCHEMA: no key without an attribute, no attribute
+    without a key, and every default the same on both sides."""
+    import dataclasses
+
+    from prodfix.config import SCHEMA, Config
+    from prodfix.config.load import parse as parse_values
+
+    cfg = Config.from_values(parse_values("", "x"))
+    top = {"fix-branch": "fix_branch_template", "deploy.waves": "deploy.waves_"}
+    seen: set[str] = set()
+    for key in SCHEMA:
+        path = top.get(key.name, key.name.replace("-", "_"))
+        obj: object = cfg
+        for part in path.split("."):
+            assert hasattr(obj, part), f"{key.name} has no attribute {path}"
+            obj = getattr(obj, part)
+        expected = tuple(key.default) if isinstance(key.default, list) else key.default
+        if key.name != "kind":
+            assert obj == expected, key.name
+        seen.add(path)
+
+    def attrs(kind: type, prefix: str) -> set[str]:
+        names: set[str] = set()
+        for f in dataclasses.fields(kind):
+            if f.name in ("source", "note"):
+                continue
+            if (
+                dataclasses.is_dataclass(f.default_factory)
+                if f.default_factory is not dataclasses.MISSING
+                else False
+            ):  # type: ignore[arg-type]
+                names |= attrs(f.default_factory, f"{prefix}{f.name}.")  # type: ignore[arg-type]
+            else:
+                names.add(prefix + f.name)
+        return names
+
+    assert attrs(Config, "") == seen
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("delivery = '*'", "the delivery pattern '*' matches the mainline 'master'"),
+        ("mainline = 'delivery-main'", "matches the mainline 'delivery-main'"),
+        ("fix-branch = 'delivery-{name}'", "fix branches ('delivery-{name}') would match"),
+        (
+            "[check]\nallow-merges = ['xyz']",
+            "key 'check.allow-merges' must be a list of commit SHAs",
+        ),
+        (
+            "[notify]\nslack-webhook-url-env = 'https://hooks.slack.com/x'",
+            "must name an environment variable",
+        ),
+    ],
+)
+def test_config_that_defeats_the_rules_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ProdfixError) as exc:
+        parse(text, "/r/.prodfix.toml")
+    assert exc.value.code == 2
+    assert message in exc.value.message
+
+
+def test_delivery_job_defaults_to_fix_job() -> None:
+    from prodfix.config import Config
+
+    values = parse("[build]\ntype = 'jenkins'\nurl = 'https://j.example.com'\nfix-job = 'svc'", "f")
+    cfg = Config.from_values(values)
+    assert cfg.build.delivery_job is None and cfg.build.delivery_job_or_fix_job == "svc"
+
+
+def test_fix_name_inverts_the_template() -> None:
+    from prodfix.config import Config
+
+    cfg = Config.from_values(parse("fix-branch = 'hotfix/{name}-pf'", "f"))
+    assert cfg.fix_branch("npe") == "hotfix/npe-pf"
+    assert cfg.fix_name("hotfix/npe-pf") == "npe"
+    assert cfg.fix_name("hotfix/a/b-pf") == "a/b"
+    assert cfg.fix_name("fix/npe") is None and cfg.fix_name("hotfix/-pf") is None

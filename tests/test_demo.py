@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from prodfix import output
 from prodfix.demo import script
 from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY, build
 from prodfix.demo.script import Driver
+from prodfix.output import Reporter
 
 
 def git(repo: Path, *args: str) -> str:
@@ -90,12 +90,12 @@ def assert_all_done(d: Driver) -> None:
 
 @pytest.fixture
 def quiet() -> None:
-    output.set_quiet(True)
+    return None
 
 
 def test_demo_end_to_end(tmp_path: Path, quiet: None, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "demo"
-    script.run_demo(root)
+    script.run_demo(root, Reporter(quiet=True))
     assert sorted(p.name for p in (root / "remotes").iterdir()) == [
         "deployment-infra.git",
         "steps-python-copy.git",
@@ -104,14 +104,14 @@ def test_demo_end_to_end(tmp_path: Path, quiet: None, monkeypatch: pytest.Monkey
     ]
     assert (root / "state" / "prodfix.db").exists()
     assert_final_state(root)
-    assert_all_done(Driver(root))
+    assert_all_done(Driver(root, Reporter(quiet=True)))
 
 
 def test_demo_flow_interrupted_and_continued(tmp_path: Path, quiet: None) -> None:
     """kill -9 inside `next --merge` (after the merge, before the build), then `continue`."""
     root = tmp_path / "demo"
     build(root)
-    d = Driver(root)
+    d = Driver(root, Reporter(quiet=True))
     script.python_flow(d, interrupt=True)
     script.go_flow(d)
     assert_final_state(root)

@@ -11,8 +11,8 @@ import pytest
 
 from prodfix.adapters.credentials import Credential, doctor_report
 from prodfix.adapters.forge import HeadMoved, MergeBlocked, MergeMethod, PrState
-from prodfix.adapters.forge.github import GitHubForge
-from prodfix.adapters.forge.github_api import AuthRejected
+from prodfix.adapters.forge.github.api import AuthRejected
+from prodfix.adapters.forge.github.forge import GitHubForge
 from prodfix.adapters.http import RetryPolicy
 from prodfix.adapters.remote_url import RemoteRepo, parse_remote_url
 from prodfix.errors import Exit, ProdfixError, ServiceError

@@ -320,7 +320,7 @@ def test_race_push_to_delivery_between_read_and_merge(
 ) -> None:
     """The embedded forge's merge push leases delivery: a push that slipped in between the
     read and the push is kept, the merge exits 4, and running it again merges on top."""
-    from prodfix.adapters.forge.embedded import EmbeddedForge
+    from prodfix.adapters.forge.embedded.forge import EmbeddedForge
 
     w = service_world(Sandbox(tmp_path / "sb"))
     fix_proposed_and_approved(w)

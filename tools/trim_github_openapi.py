@@ -147,7 +147,7 @@ def trim_graphql(full_sdl: str) -> str:
     import graphql as g
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-    from prodfix.adapters.forge.github_graphql import QUERY
+    from prodfix.adapters.forge.github.graphql import QUERY
 
     # GitHub's published SDL defines a few EnterpriseOwnerInfo fields twice; irrelevant here.
     schema = g.build_schema(full_sdl, assume_valid_sdl=True)

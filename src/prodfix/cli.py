@@ -8,14 +8,23 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from prodfix import __version__
 from prodfix.errors import Exit, ProdfixError
+
+if TYPE_CHECKING:
+    from prodfix.output import Reporter
+
+
+def _reporter() -> Reporter:
+    from prodfix.output import Reporter
+
+    return Reporter()
 
 
 @dataclass
@@ -24,10 +33,19 @@ class App:
 
     cwd: Path
     debug: bool = False
+    out: Reporter = field(default_factory=_reporter)
+
+    def quiet(self) -> None:
+        """`--json`: stdout carries one JSON document and nothing else."""
+        from prodfix.output import Reporter
+
+        self.out = Reporter(quiet=True)
 
 
 def _run(command: str, /, **kwargs: Any) -> None:
     app: App = click.get_current_context().find_object(App) or App(Path.cwd())
+    if kwargs.get("as_json"):
+        app.quiet()
     module = importlib.import_module(f"prodfix.commands.{command}")
     code = module.run(app, **kwargs)
     sys.exit(int(code))
@@ -320,9 +338,9 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        from prodfix.output import error
+        from prodfix.output import print_error
 
-        error(exc.message, exc.hint)
+        print_error(exc.message, exc.hint)
         sys.exit(int(exc.code))
     except KeyboardInterrupt:
         print(

@@ -1,7 +1,9 @@
-"""Everything prodfix writes to the terminal goes through here; `--json` bypasses it.
+"""Everything prodfix tells a person goes through a `Reporter`, injected where it is needed
+(the CLI builds one per command; `serve` and tests collect lines instead). `--json` uses a
+quiet reporter: stdout then carries the one JSON document and nothing else.
 
-rich is imported only when a table or a live spinner is drawn (NOTES/measurements.md §1:
-+20–30 ms at start-up otherwise).
+rich is imported only when a table or a live spinner is drawn (+20–30 ms at start-up
+otherwise).
 """
 
 from __future__ import annotations
@@ -14,101 +16,163 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-_quiet = False
+
+def plain_terminal() -> bool:
+    """NO_COLOR (https://no-color.org) or TERM=dumb: plain ASCII, no colour, no box drawing."""
+    return "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
 
 
-def set_quiet(quiet: bool) -> None:
-    global _quiet
-    _quiet = quiet
+def print_error(message: str, hint: str = "") -> None:
+    """The one error format: `prodfix: error: …` and what to do next (the top-level handler)."""
+    print(f"prodfix: error: {message}", file=sys.stderr, flush=True)
+    if hint:
+        print(f"  next: {hint}", file=sys.stderr, flush=True)
+
+
+class Reporter:
+    """Human output: `say` and `action` on stdout, notes and problems on stderr.
+
+    Streams are looked up on every call (not captured at construction), so redirections made
+    after the reporter was built — by tests, or by the CLI — are honoured.
+    """
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    # -- stdout ----------------------------------------------------------------------------
+    def say(self, text: str = "") -> None:
+        if not self.quiet:
+            self._out(text)
+
+    def action(self, text: str) -> None:
+        """A mutation the executor performs, printed as it happens."""
+        if not self.quiet:
+            self._out(f"  {'->' if plain_terminal() else '→'} {text}")
+
+    def emit_json(self, doc: Any) -> None:
+        """The one JSON document of a `--json` command (never suppressed)."""
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if self.quiet:
+            return
+        if not sys.stdout.isatty() or plain_terminal():
+            self._plain_table(title, columns, rows)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=title or None, title_justify="left", show_lines=False)
+        for i, c in enumerate(columns):
+            # The first column names a repository: never truncated ("steps-p…").
+            t.add_column(c, no_wrap=i == 0)
+        for r in rows:
+            t.add_row(*r)
+        Console().print(t)
+
+    # -- stderr ----------------------------------------------------------------------------
+    def info(self, text: str) -> None:
+        """Progress and notes on stderr (so stdout stays parseable)."""
+        print(text, file=sys.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(f"prodfix: warning: {text}", file=sys.stderr, flush=True)
+
+    def error(self, message: str, hint: str = "") -> None:
+        print_error(message, hint)
+
+    @contextlib.contextmanager
+    def waiting(self, text: str) -> Iterator[Callable[[str], None]]:
+        """A spinner on stderr while something waits; yields `tick(new_text)` to update it.
+
+        Without a terminal it prints the first text once and then a line only when the text
+        changes (at most every 30 s), so CI logs show progress without flooding.
+        """
+        if not _tty():
+            self.info(f"... {text}" if plain_terminal() else f"… {text}")
+            last: list[Any] = [time.monotonic(), _stem(text)]
+
+            def tick_plain(new: str) -> None:
+                if _stem(new) != last[1] and time.monotonic() - last[0] >= 30:
+                    self.info(f"... {new}" if plain_terminal() else f"… {new}")
+                    last[0], last[1] = time.monotonic(), _stem(new)
+
+            yield tick_plain
+            return
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        with console.status(text) as status:
+
+            def tick(new: str) -> None:
+                status.update(new)
+
+            yield tick
+
+    # -- internals -------------------------------------------------------------------------
+    def _out(self, text: str) -> None:
+        print(text, flush=True)
+
+    def _plain_table(
+        self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> None:
+        """Aligned text: stable for pipes, logs and tests; widths count terminal cells, so
+        CJK names align."""
+        widths = [
+            max(cell_width(c), *(cell_width(r[i]) for r in rows)) if rows else cell_width(c)
+            for i, c in enumerate(columns)
+        ]
+        if title:
+            self._out(title)
+        for r in [list(columns), *rows]:
+            cells = (x + " " * (w - cell_width(x)) for x, w in zip(r, widths, strict=True))
+            self._out("  ".join(cells).rstrip())
+
+
+class Collector(Reporter):
+    """A reporter that keeps the lines (the team service, tests): `lines` in order, each
+    `(stream, text)` with stream "out" or "err"."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        super().__init__(quiet=quiet)
+        self.lines: list[tuple[str, str]] = []
+
+    def _out(self, text: str) -> None:
+        self.lines.append(("out", text))
+
+    def info(self, text: str) -> None:
+        self.lines.append(("err", text))
+
+    def warn(self, text: str) -> None:
+        self.lines.append(("err", f"warning: {text}"))
+
+    def error(self, message: str, hint: str = "") -> None:
+        self.lines.append(("err", f"error: {message}" + (f" (next: {hint})" if hint else "")))
+
+    def emit_json(self, doc: Any) -> None:
+        self.lines.append(("out", json.dumps(doc)))
+
+    @contextlib.contextmanager
+    def waiting(self, text: str) -> Iterator[Callable[[str], None]]:
+        self.info(text)
+        yield lambda new: None
+
+    def text(self) -> str:
+        return "\n".join(t for _, t in self.lines)
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells: East Asian wide and fullwidth characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _tty() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
-def say(text: str = "") -> None:
-    """Human output on stdout."""
-    if not _quiet:
-        print(text, flush=True)
-
-
-def info(text: str) -> None:
-    """Progress and notes on stderr (so stdout stays parseable)."""
-    print(text, file=sys.stderr, flush=True)
-
-
-def warn(text: str) -> None:
-    print(f"prodfix: warning: {text}", file=sys.stderr, flush=True)
-
-
-def error(message: str, hint: str = "") -> None:
-    print(f"prodfix: error: {message}", file=sys.stderr, flush=True)
-    if hint:
-        print(f"  next: {hint}", file=sys.stderr, flush=True)
-
-
-def action(text: str) -> None:
-    """A mutation the executor performs, printed as it happens."""
-    if not _quiet:
-        print(f"  → {text}", flush=True)
-
-
-def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
-    sys.stdout.flush()
-
-
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    if _quiet:
-        return
-    if not sys.stdout.isatty():
-        # Plain aligned text: stable for pipes, logs and tests.
-        widths = [
-            max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-            for i, c in enumerate(columns)
-        ]
-        if title:
-            print(title)
-        print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-        for r in rows:
-            print("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip())
-        sys.stdout.flush()
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=title or None, title_justify="left", show_lines=False)
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*r)
-    Console().print(t)
-
-
-@contextlib.contextmanager
-def waiting(text: str) -> Iterator[Callable[[str], None]]:
-    """A spinner on stderr while something waits; yields `tick(new_text)` to update it.
-
-    Without a terminal it prints the first text once and then a line at most every 30 s, so CI
-    logs show progress without flooding.
-    """
-    if not _tty():
-        info(f"… {text}")
-        last = [time.monotonic()]
-
-        def tick_plain(new: str) -> None:
-            if time.monotonic() - last[0] >= 30:
-                info(f"… {new}")
-                last[0] = time.monotonic()
-
-        yield tick_plain
-        return
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    with console.status(text) as status:
-
-        def tick(new: str) -> None:
-            status.update(new)
-
-        yield tick
+def _stem(text: str) -> str:
+    """A waiting text without its countdown ("next look in 12s"), to print on change only."""
+    return text.split(" (next look", 1)[0]

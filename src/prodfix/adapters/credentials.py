@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from prodfix.adapters.remote_url import is_github_com
 
 if TYPE_CHECKING:
-    from prodfix.adapters.forge.github import GitHubForge
+    from prodfix.adapters.forge.github.forge import GitHubForge
 
 GH_TIMEOUT = 10.0  # seconds; gh may have to unlock a keyring, but must never hang prodfix
 

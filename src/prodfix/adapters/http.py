@@ -198,9 +198,9 @@ class Http:
 
 
 def _countdown(what: str, seconds: float, sleep: Callable[[float], None]) -> None:
-    from prodfix.output import waiting
+    from prodfix.output import Reporter
 
-    with waiting(f"{what}: waiting {seconds:.0f}s before retrying") as tick:
+    with Reporter().waiting(f"{what}: waiting {seconds:.0f}s before retrying") as tick:
         left = seconds
         while left > 0:
             tick(f"{what}: retrying in {left:.0f}s")

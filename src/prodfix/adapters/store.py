@@ -8,6 +8,7 @@ Two processes at once: WAL + `timeout=` + BEGIN IMMEDIATE for read-modify-write 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -69,6 +70,11 @@ def home() -> Path:
         return Path(env)
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "prodfix"
+
+
+def path_key(path: Path | str) -> str:
+    """A short stable key for a local path (lock, run-state and cache file names)."""
+    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -22,20 +22,19 @@ exactly one document, repositories in the order given (duplicates once):
 
 Exit 1 if any error finding or failed repository, else 0 — like `check`.
 
-Test hook: `PRODFIX_NOW` (Unix seconds), read only here, replaces the clock that ages
-back-merges and PRs, so tests with fixed commit dates get fixed ages.
+Back-merges and PRs are aged by the clock (`prodfix.clock`: tests fix it with PRODFIX_NOW).
 """
 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-from prodfix import output
 from prodfix.adapters import git
 from prodfix.cli import App
-from prodfix.errors import Exit, ProdfixError
+from prodfix.clock import Clock
+from prodfix.errors import Exit
+from prodfix.output import Reporter
 from prodfix.policy.report import Finding
 from prodfix.workflow.audit_repo import RepoAudit
 from prodfix.workflow.audit_run import audit_all, default_jobs, progress
@@ -54,44 +53,31 @@ RANK = {"error": 0, "failed": 1, "warning": 2, "ok": 3}
 
 def run(app: App, *, paths: list[Path], as_json: bool, jobs: int | None) -> int:
     git.require_version()
-    now = _now()
+    now = Clock().now()
     targets = [Path(os.path.normpath(app.cwd / p)) for p in paths]
-    with progress(len(set(targets))) as done:
+    with progress(app.out, len(set(targets))) as done:
         rows = audit_all(targets, jobs=jobs or default_jobs(), now=now, done=done)
     for row in rows:
         for note in row.notes:
-            output.info(f"prodfix: {row.path}: {note}")
+            app.out.info(f"prodfix: {row.path}: {note}")
     ok = all(r.ok for r in rows)
     if as_json:
-        output.emit_json({"ok": ok, "repos": [r.to_json() for r in rows]})
+        app.out.emit_json({"ok": ok, "repos": [r.to_json() for r in rows]})
     else:
-        print_summary(rows, app.cwd)
+        print_summary(app.out, rows, app.cwd)
     return int(Exit.OK if ok else Exit.FAILED)
 
 
-def _now() -> float:
-    raw = os.environ.get("PRODFIX_NOW")
-    if raw is None:
-        return time.time()
-    try:
-        return float(raw)
-    except ValueError:
-        raise ProdfixError(
-            f"PRODFIX_NOW={raw!r} is not a number of seconds",
-            hint="unset PRODFIX_NOW (a test hook), or set it to Unix seconds",
-        ) from None
-
-
-def print_summary(rows: list[RepoAudit], cwd: Path) -> None:
+def print_summary(out: Reporter, rows: list[RepoAudit], cwd: Path) -> None:
     ordered = sorted(rows, key=lambda r: (RANK[r.status], r.path))
-    output.table("", COLUMNS, [_cells(r, cwd) for r in ordered])
+    out.table("", COLUMNS, [_cells(r, cwd) for r in ordered])
     details = [line for r in ordered for line in _details(r, cwd)]
     if details:
-        output.say()
+        out.say()
         for line in details:
-            output.say(line)
-    output.say()
-    output.say(summary(rows))
+            out.say(line)
+    out.say()
+    out.say(summary(rows))
 
 
 def summary(rows: list[RepoAudit]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from prodfix import output
 from prodfix.cli import App
 from prodfix.commands.common import context, require_clean_state, require_remote
 from prodfix.errors import Exit, ProdfixError
@@ -17,7 +16,7 @@ def _prediction(ctx: Ctx, delivery: str) -> Prediction:
     r = ctx.remote
     return predict(
         ctx.repo,
-        mainline=f"refs/remotes/{r}/{ctx.cfg['mainline']}",
+        mainline=f"refs/remotes/{r}/{ctx.cfg.mainline}",
         delivery=f"refs/remotes/{r}/{delivery}",
     )
 
@@ -53,7 +52,7 @@ def _pick_delivery(ctx: Ctx, from_: str | None) -> str:
     if from_:
         if not ctx.cfg.is_delivery(from_):
             raise ProdfixError(
-                f"{from_!r} is not a delivery branch ({ctx.cfg['delivery']})",
+                f"{from_!r} is not a delivery branch ({ctx.cfg.delivery})",
                 hint="name a delivery branch with --from",
             )
         return from_
@@ -91,20 +90,20 @@ def run(app: App, *, from_: str | None, dry_run: bool, as_json: bool) -> int:
             raise ProdfixError(
                 "--json goes with --dry-run", hint="prodfix backmerge --dry-run --json"
             )
-        output.emit_json(p.to_json(delivery))
+        ctx.out.emit_json(p.to_json(delivery))
         return Exit.OK
     if not p.pending:
-        output.say(f"nothing to back-merge: every commit of {delivery} is on {ctx.cfg['mainline']}")
+        ctx.out.say(f"nothing to back-merge: every commit of {delivery} is on {ctx.cfg.mainline}")
         return Exit.OK
-    output.say(f"{len(p.commits)} commit(s) of {delivery} are not on {ctx.cfg['mainline']}:")
+    ctx.out.say(f"{len(p.commits)} commit(s) of {delivery} are not on {ctx.cfg.mainline}:")
     for line in _fix_lines(ctx, p):
-        output.say(f"  {line}")
+        ctx.out.say(f"  {line}")
     if p.clean:
-        output.say("prediction: merges cleanly")
+        ctx.out.say("prediction: merges cleanly")
     else:
-        output.say("prediction: conflicts")
+        ctx.out.say("prediction: conflicts")
         for c in p.conflicts:
-            output.say(f"  {c.path}  (first from {c.introduced_by[:7]})")
+            ctx.out.say(f"  {c.path}  (first from {c.introduced_by[:7]})")
     if dry_run:
         return Exit.OK
     return execute(ctx, "backmerge", plan_backmerge(ctx, delivery))

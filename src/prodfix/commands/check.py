@@ -10,7 +10,7 @@ from typing import Any
 from prodfix import config
 from prodfix.adapters.git import Repo
 from prodfix.errors import Exit
-from prodfix.output import emit_json, info, say
+from prodfix.output import Reporter
 from prodfix.policy.gate import check_repo
 from prodfix.policy.report import RULES, Finding, Report
 from prodfix.types import short
@@ -19,46 +19,35 @@ SHOW = 10  # commits listed per finding; the JSON always has all of them
 
 
 def run(app: Any, *, ref: str | None, into: str | None, as_json: bool, fetch: bool) -> int:
+    out: Reporter = app.out
     repo = Repo.discover(app.cwd)
-    cfg = load_config(repo)
+    cfg = config.load_for_repo(repo)
     if cfg.note:
-        info(f"prodfix: {cfg.note}")
+        out.info(f"prodfix: {cfg.note}")
     result = check_repo(repo, cfg, ref=ref, into=into, fetch=fetch)
     for note in result.notes:
-        info(f"prodfix: {note}")
+        out.info(f"prodfix: {note}")
     if as_json:
-        emit_json(result.to_json())
+        out.emit_json(result.to_json())
     else:
-        print_report(repo, result)
+        print_report(out, repo, result)
     return int(Exit.OK if result.ok else Exit.FAILED)
 
 
-def load_config(repo: Repo) -> config.Config:
-    """The checkout's .prodfix.toml, else the mainline's copy on the remote (CLI.md)."""
-    if (repo.path / config.FILENAME).exists():
-        return config.load(repo.path)
-    defaults = config.load(repo.path)
-    where = f"{defaults['remote']}/{defaults['mainline']}"
-    r = repo.git("show", f"refs/remotes/{where}:{config.FILENAME}", check=False)
-    if r.returncode == 0:
-        return config.load(repo.path, mainline_text=r.stdout, mainline_ref=where)
-    return defaults
-
-
-def print_report(repo: Repo, result: Report) -> None:
+def print_report(out: Reporter, repo: Repo, result: Report) -> None:
     subjects = _subjects(repo, result.findings)
     for rule in RULES:
         group = result.by_rule(rule)
         if not group:
             continue
-        say(rule)
+        out.say(rule)
         for f in group:
-            say(f"  {f.severity}: {f.branch}: {f.message}")
+            out.say(f"  {f.severity}: {f.branch}: {f.message}")
             for sha in f.commits[:SHOW]:
-                say(f"    {short(sha)} {subjects.get(sha, '')}".rstrip())
+                out.say(f"    {short(sha)} {subjects.get(sha, '')}".rstrip())
             if len(f.commits) > SHOW:
-                say(f"    … and {len(f.commits) - SHOW} more (--json lists all)")
-    say(summary(result))
+                out.say(f"    … and {len(f.commits) - SHOW} more (--json lists all)")
+    out.say(summary(result))
 
 
 def summary(result: Report) -> str:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prodfix import config, output
+from prodfix import config
 from prodfix.adapters import git
 from prodfix.adapters.git import Repo
-from prodfix.adapters.store import Store, ensure_private_dir, home
+from prodfix.adapters.store import FixRepo, Store, ensure_private_dir, home, path_key
 from prodfix.cli import App
 from prodfix.config import Config
 from prodfix.errors import ProdfixError
+from prodfix.output import Reporter
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.lock import run_key
 
 
 def open_repo(cwd: Path) -> Repo:
@@ -20,29 +20,31 @@ def open_repo(cwd: Path) -> Repo:
     return Repo.discover(cwd)
 
 
-def load_config(repo: Repo) -> Config:
-    """The checkout's .prodfix.toml; else the mainline's copy (a delivery branch cut before the
-    team adopted prodfix lacks the file — CLI.md), said once per repository; else defaults."""
-    path = repo.path / config.FILENAME
-    if path.exists():
-        return config.load(repo.path)
-    defaults = config.load(repo.path)
-    ref = f"{defaults['remote']}/{defaults['mainline']}"
-    r = repo.git("show", f"refs/remotes/{ref}:{config.FILENAME}", check=False)
-    if r.returncode != 0:
-        return defaults
-    cfg = config.load(repo.path, mainline_text=r.stdout, mainline_ref=ref)
-    marker = ensure_private_dir(home() / "notes") / f"mainline-config-{run_key(repo.path)}"
-    if not marker.exists():
-        output.info(f"prodfix: note: {cfg.note}")
-        marker.touch()
+def load_config(repo: Repo, out: Reporter) -> Config:
+    """The repository's configuration; when it comes from the mainline's copy (a delivery
+    branch cut before the team adopted prodfix), say so once per repository."""
+    cfg = config.load_for_repo(repo)
+    if cfg.note:
+        marker = ensure_private_dir(home() / "notes") / f"mainline-config-{path_key(repo.path)}"
+        if not marker.exists():
+            out.info(f"prodfix: note: {cfg.note}")
+            marker.touch()
     return cfg
 
 
 def context(app: App, *, dry_run: bool = False, fix: str | None = None) -> Ctx:
     repo = open_repo(app.cwd)
-    cfg = load_config(repo)
-    return Ctx(repo=repo, cfg=cfg, store=Store(), fix=fix, dry_run=dry_run)
+    cfg = load_config(repo, app.out)
+    return Ctx(repo=repo, cfg=cfg, store=Store(), fix=fix, dry_run=dry_run, out=app.out)
+
+
+def fix_of_branch(ctx: Ctx) -> FixRepo | None:
+    """The fix whose branch is checked out here, if any (and remember it on the context)."""
+    branch = ctx.repo.current_branch()
+    rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
+    if rec is not None:
+        ctx.fix = rec.fix
+    return rec
 
 
 def current_fix(ctx: Ctx, name: str | None = None) -> str:
@@ -51,9 +53,9 @@ def current_fix(ctx: Ctx, name: str | None = None) -> str:
         if name not in ctx.store.fixes():
             raise ProdfixError(f"no fix named {name!r}", hint="`prodfix status` lists the fixes")
         return name
-    branch = ctx.repo.current_branch()
-    rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
+    rec = fix_of_branch(ctx)
     if rec is None:
+        branch = ctx.repo.current_branch()
         raise ProdfixError(
             f"the current branch ({branch or 'detached HEAD'}) is not a fix prodfix started",
             hint="switch to your fix branch, name the fix, or start one: `prodfix start NAME`",

@@ -7,7 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from prodfix import output
 from prodfix.cli import App
 from prodfix.errors import Exit, ProdfixError
 
@@ -24,11 +23,11 @@ def run(app: App, *, directory: Path | None, keep: bool) -> int:
     else:
         root = Path(tempfile.mkdtemp(prefix="prodfix-demo-"))
     try:
-        run_demo(root)
+        run_demo(root, app.out)
     finally:
         if directory is None and not keep:
             shutil.rmtree(root, ignore_errors=True)
-    output.say(f"\ndemo finished in {time.monotonic() - started:.1f}s")
+    app.out.say(f"\ndemo finished in {time.monotonic() - started:.1f}s")
     if directory is not None or keep:
-        output.say(f"the sandbox is kept in {root} (remotes/, work/, state/)")
+        app.out.say(f"the sandbox is kept in {root} (remotes/, work/, state/)")
     return Exit.OK

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prodfix import output
 from prodfix.cli import App
 from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
+from prodfix.output import Reporter
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.deploy_repo import (
     deploy_branch,
@@ -44,8 +44,8 @@ class Deploy:
 def plan_now(service: Ctx, dctx: Ctx, d: Deploy) -> DeployPlan:
     """The plan at the target tip of the freshly fetched deploy repository."""
     dctx.repo.fetch(dctx.remote)
-    template = str(service.cfg["deploy.path"])
-    tip = target_tip(dctx, str(service.cfg["deploy.target"]))
+    template = str(service.cfg.deploy.path)
+    tip = target_tip(dctx, str(service.cfg.deploy.target))
     with scratch(dctx.repo, tip, folders(template, d.dcs)) as s:
         return s.plan(
             path_template=template,
@@ -59,11 +59,11 @@ def plan_now(service: Ctx, dctx: Ctx, d: Deploy) -> DeployPlan:
 def program(service: Ctx, dctx: Ctx, d: Deploy, todo: list[str]) -> list[Op]:
     """Commit, push, PR — for the DCs that need a change (`todo`)."""
     cfg = service.cfg
-    target, fix = str(cfg["deploy.target"]), service.fix or ""
+    target, fix = str(cfg.deploy.target), service.fix or ""
     branch = deploy_branch(d.image, d.tag, d.wave + 1 if d.waves > 1 and d.wave >= 0 else None)
     ref = f"refs/heads/{branch}"
     remote_now = dctx.repo.ls_remote(dctx.remote, ref).get(ref, "")
-    spec = (branch, target, d.image, d.tag, tuple(todo), str(cfg["deploy.path"]), fix)
+    spec = (branch, target, d.image, d.tag, tuple(todo), str(cfg.deploy.path), fix)
     where = ", ".join(todo)
     title = f"Deploy {image_name(d.image)}:{d.tag} to {where}"
     body = f"Pins `{d.image}:{d.tag}` in {where}" + (f" (prodfix fix `{fix}`)" if fix else "")
@@ -93,8 +93,8 @@ def run(
     branch = ctx.repo.current_branch()
     rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
     ctx.fix = rec.fix if rec else None
-    image = image or ctx.cfg["deploy.image"]
-    if not image or not ctx.cfg["deploy.repo"]:
+    image = image or ctx.cfg.deploy.image
+    if not image or not ctx.cfg.deploy.repo:
         raise ProdfixError(
             "no deploy repository or image configured",
             hint="set [deploy] repo and image in .prodfix.toml (or pass --image)",
@@ -105,47 +105,49 @@ def run(
     validate_version(tag)
     chosen = service_cfg_dcs(ctx.cfg, dcs)
     # A manual deploy of every DC on a fix branch is the fix's deploy (its only wave).
-    whole = len(ctx.cfg.waves) == 1 and chosen == ctx.cfg.waves[0] and ctx.fix is not None
-    d = Deploy(image, tag, chosen, allow_missing, 0 if whole else -1, len(ctx.cfg.waves))
+    whole = (
+        len(ctx.cfg.deploy.waves) == 1 and chosen == ctx.cfg.deploy.waves[0] and ctx.fix is not None
+    )
+    d = Deploy(image, tag, chosen, allow_missing, 0 if whole else -1, len(ctx.cfg.deploy.waves))
     dctx = deploy_ctx(ctx)
     plan = plan_now(ctx, dctx, d)
     if dry_run and as_json:
-        output.emit_json(plan.to_json())
+        ctx.out.emit_json(plan.to_json())
         return Exit.FAILED if plan.errors else Exit.OK
-    show(plan)
+    show(ctx.out, plan)
     if dry_run:
-        output.say(plan.unified_diff().rstrip("\n"))
+        ctx.out.say(plan.unified_diff().rstrip("\n"))
         return Exit.FAILED if plan.errors else Exit.OK
-    refuse_errors(plan)
+    refuse_errors(ctx.out, plan)
     if not plan.changes:
-        output.say(f"nothing to do: {', '.join(chosen)} already run {image}:{tag}")
+        ctx.out.say(f"nothing to do: {', '.join(chosen)} already run {image}:{tag}")
         return Exit.OK
     return execute(ctx, "deploy", program(ctx, dctx, d, plan.changed_dcs))
 
 
-def show(plan: DeployPlan) -> None:
+def show(out: Reporter, plan: DeployPlan) -> None:
     """Warnings on stderr; per DC what happens, each edit as file:line old → new."""
     for w in plan.warnings:
-        output.warn(w.message)
+        out.warn(w.message)
     for d in plan.dcs:
         now = ", ".join(c or "(no tag)" for c in d.current)
         if d.status == "change":
-            output.say(f"{d.dc}: {now} → {plan.tag}")
+            out.say(f"{d.dc}: {now} → {plan.tag}")
         elif d.status == "already":
-            output.say(f"{d.dc}: already at {plan.tag}, skipped")
+            out.say(f"{d.dc}: already at {plan.tag}, skipped")
         elif d.status == "missing":
-            output.say(f"{d.dc}: does not reference {plan.image}")
+            out.say(f"{d.dc}: does not reference {plan.image}")
         else:
-            output.say(f"{d.dc}: {d.status}")
+            out.say(f"{d.dc}: {d.status}")
         for e in d.edits:
-            output.say(f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}")
+            out.say(f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}")
 
 
-def refuse_errors(plan: DeployPlan) -> None:
+def refuse_errors(out: Reporter, plan: DeployPlan) -> None:
     if not plan.errors:
         return
     for e in plan.errors[:-1]:
-        output.error(e.message)
+        out.error(e.message)
     raise ProdfixError(
         plan.errors[-1].message + "; nothing was changed",
         hint="fix the deploy repository, or pass --allow-missing to skip DCs without the image",
@@ -159,7 +161,7 @@ def deploy_for_fix(view: RepoView, *, merge: bool, dry_run: bool) -> None:
     ctx, f = view.ctx, view.facts
     assert ctx is not None and f.tag
     ctx.dry_run = dry_run
-    waves = ctx.cfg.waves
+    waves = ctx.cfg.deploy.waves
     wave = int(f.deploy.get("wave", 0))
     pr = f.deploy.get("pr")
     if pr is not None:
@@ -167,12 +169,12 @@ def deploy_for_fix(view: RepoView, *, merge: bool, dry_run: bool) -> None:
             step = DeployMergePr(int(pr.number), pr.head_sha, tuple(waves[wave]))
             execute(ctx, "next deploy", [step])
         return
-    image = str(ctx.cfg["deploy.image"])
+    image = str(ctx.cfg.deploy.image)
     d = Deploy(image, f.tag, waves[wave], False, wave, len(waves))
     dctx = deploy_ctx(ctx)
     plan = plan_now(ctx, dctx, d)
     for w in plan.warnings:
-        output.warn(w.message)
-    refuse_errors(plan)
+        ctx.out.warn(w.message)
+    refuse_errors(ctx.out, plan)
     if plan.changes:
         execute(ctx, "next deploy", program(ctx, dctx, d, plan.changed_dcs))

@@ -9,22 +9,22 @@ userinfo replaced, because `https://user:TOKEN@host/...` remotes are common.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodfix import output
 from prodfix.adapters import git
 from prodfix.adapters.git import Repo
 from prodfix.adapters.http import RetryPolicy
 from prodfix.cli import App
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
+from prodfix.output import Reporter
 
 if TYPE_CHECKING:
     from prodfix.adapters.build.jenkins_client import JenkinsClient
-    from prodfix.adapters.forge.github import GitHubForge
+    from prodfix.adapters.forge.github.forge import GitHubForge
 
 OK, WARNING, FAILED = "ok", "warning", "FAILED"
 TIMEOUT = 10.0  # seconds per request: long enough for a slow VPN, short enough to diagnose
@@ -80,7 +80,7 @@ def git_checks() -> Iterator[Check]:
 
 def repo_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
     """The remote, the forge, and for GitHub the token and the repository's merge settings."""
-    remote = str(cfg["remote"])
+    remote = str(cfg.remote)
     url = repo.remote_url(remote)
     if url is None:
         yield Check(
@@ -92,7 +92,7 @@ def repo_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
         )
         return
     yield Check(where, "remote", OK, f"{remote} → {redact(url)}")
-    if cfg["forge.type"] != "github":
+    if cfg.forge.type != "github":
         yield Check(where, "forge", OK, f"embedded (pull requests kept as refs in {remote})")
         return
     yield from github_checks(where, repo, cfg)
@@ -100,8 +100,8 @@ def repo_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
 
 def github_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
     from prodfix.adapters.credentials import discover_token, doctor_report, token_variables
-    from prodfix.adapters.forge.github import GitHubForge
-    from prodfix.adapters.forge.github_config import github_remote
+    from prodfix.adapters.forge.github.config import github_remote
+    from prodfix.adapters.forge.github.forge import GitHubForge
 
     try:
         remote = github_remote(repo, cfg)
@@ -116,7 +116,7 @@ def github_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
         remote,
         discover_token(remote.host),
         policy=policy(),
-        verify=not cfg["forge.insecure-skip-tls-verify"],
+        verify=not cfg.forge.insecure_skip_tls_verify,
     )
     try:
         report = doctor_report(forge)
@@ -191,7 +191,7 @@ def jenkins_checks(where: str, cfg: Config) -> Iterator[Check]:
     from prodfix.adapters.build import jenkins_auth
     from prodfix.adapters.build.jenkins_client import JenkinsClient
 
-    url = cfg["build.url"]
+    url = cfg.build.url
     if not url:
         yield Check(
             where,
@@ -218,7 +218,7 @@ def jenkins_checks(where: str, cfg: Config) -> Iterator[Check]:
         str(url),
         credentials=creds,
         policy=policy(),
-        verify=not cfg["build.insecure-skip-tls-verify"],
+        verify=not cfg.build.insecure_skip_tls_verify,
     )
     try:
         yield from _jenkins_probe(where, client, str(url), source, cfg)
@@ -258,8 +258,8 @@ def _jenkins_probe(
         OK,
         f"{redact(url)} reachable" + (f"; authenticates as {who}" if who else ""),
     )
-    for key in ("build.fix-job", "build.delivery-job"):
-        job = cfg[key]
+    jobs = {"build.fix-job": cfg.build.fix_job, "build.delivery-job": cfg.build.delivery_job}
+    for key, job in jobs.items():
         if not job:
             continue
         try:
@@ -279,10 +279,10 @@ def _jenkins_probe(
 def argocd_checks(where: str, cfg: Config) -> Iterator[Check]:
     from prodfix.adapters.argocd import TOKEN_ENV, ArgoCd
 
-    url = str(cfg["deploy.argocd.url"])
+    url = str(cfg.deploy.argocd.url)
     try:
         argo = ArgoCd.from_env(
-            url, policy=policy(), verify=not cfg["deploy.argocd.insecure-skip-tls-verify"]
+            url, policy=policy(), verify=not cfg.deploy.argocd.insecure_skip_tls_verify
         )
     except ProdfixError as exc:
         yield Check(where, "Argo CD token", FAILED, exc.message, exc.hint)
@@ -305,8 +305,8 @@ def argocd_checks(where: str, cfg: Config) -> Iterator[Check]:
             OK,
             f"{redact(url)} reachable, version {resp.json().get('Version', '?')}",
         )
-        first = cfg.waves[0][0]
-        app = str(cfg["deploy.argocd.app"]).format(dc=first)
+        first = cfg.deploy.waves[0][0]
+        app = str(cfg.deploy.argocd.app).format(dc=first)
         status = argo.get(app)
         yield Check(
             where,
@@ -323,16 +323,16 @@ def argocd_checks(where: str, cfg: Config) -> Iterator[Check]:
 def service_checks(repo: Repo, cfg: Config) -> Iterator[Check]:
     where = repo.path.name
     yield from repo_checks(where, repo, cfg)
-    if cfg["build.type"] == "jenkins":
+    if cfg.build.type == "jenkins":
         yield from jenkins_checks(where, cfg)
-    if cfg["deploy.repo"]:
-        yield from deploy_repo_checks(repo, str(cfg["deploy.repo"]))
-    if cfg["deploy.argocd.url"]:
+    if cfg.deploy.repo:
+        yield from deploy_repo_checks(repo, str(cfg.deploy.repo))
+    if cfg.deploy.argocd.url:
         yield from argocd_checks(where, cfg)
 
 
 def deploy_repo_checks(service: Repo, spec: str) -> Iterator[Check]:
-    from prodfix.commands.common import load_config
+    from prodfix.config import load_for_repo
 
     if _URL.match(spec):
         # Not cloned here (doctor changes nothing): ask the remote for its HEAD instead.
@@ -366,7 +366,7 @@ def deploy_repo_checks(service: Repo, spec: str) -> Iterator[Check]:
         return
     repo = Repo(path)
     try:
-        cfg = load_config(repo)
+        cfg = load_for_repo(repo)
     except ProdfixError as exc:
         yield Check(path.name, "config", FAILED, exc.message, exc.hint)
         return
@@ -374,12 +374,12 @@ def deploy_repo_checks(service: Repo, spec: str) -> Iterator[Check]:
 
 
 def all_checks(cwd: Path) -> Iterator[Check]:
-    from prodfix.commands.common import load_config
+    from prodfix.config import load_for_repo
 
     yield from git_checks()
     try:
         repo = Repo.discover(cwd)
-        cfg = load_config(repo)
+        cfg = load_for_repo(repo)
     except ProdfixError as exc:
         yield Check(cwd.name, "repository", FAILED, exc.message, exc.hint)
         return
@@ -387,18 +387,18 @@ def all_checks(cwd: Path) -> Iterator[Check]:
     yield from service_checks(repo, cfg)
 
 
-def show(checks: list[Check], say: Callable[[str], None] = output.say) -> None:
+def show(checks: list[Check], out: Reporter) -> None:
     rows = [[c.where, c.what, c.result, c.detail] for c in checks]
-    output.table("", ["repository", "check", "result", "detail"], rows)
+    out.table("", ["repository", "check", "result", "detail"], rows)
     for c in checks:
         if c.result != OK and c.hint:
-            say(f"next ({c.what}): {c.hint}")
+            out.say(f"next ({c.what}): {c.hint}")
 
 
 def run(app: App) -> int:
     checks = list(all_checks(app.cwd))
-    show(checks)
+    show(checks, app.out)
     failed = sum(c.result == FAILED for c in checks)
     warned = sum(c.result == WARNING for c in checks)
-    output.say(f"{len(checks)} checks: {failed} failed, {warned} warning(s)")
+    app.out.say(f"{len(checks)} checks: {failed} failed, {warned} warning(s)")
     return Exit.FAILED if failed else Exit.OK

@@ -6,7 +6,6 @@ import fnmatch
 import os
 from pathlib import Path
 
-from prodfix import output
 from prodfix.adapters.remote_url import RemoteRepo, parse_remote_url
 from prodfix.cli import App
 from prodfix.commands.common import open_repo
@@ -78,7 +77,7 @@ def run(app: App, *, kind: str | None, force: bool, dry_run: bool) -> int:
         try:
             heads = repo.ls_remote(remote, "refs/heads/*")
         except ProdfixError as exc:  # offline: still write the file, from the URL alone
-            output.warn(f"{exc.message}; the delivery pattern is the default")
+            app.out.warn(f"{exc.message}; the delivery pattern is the default")
             heads = {}
         branches = [r.removeprefix("refs/heads/") for r in heads]
     forge_type, forge_repo, api_url = "git", None, None
@@ -98,16 +97,16 @@ def run(app: App, *, kind: str | None, force: bool, dry_run: bool) -> int:
     )
     parse(text, FILENAME)  # what we write must load
     if dry_run:
-        output.say(text)
+        app.out.say(text)
         return Exit.OK
     tmp = target.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, target)
     matched = [b for b in branches if fnmatch.fnmatchcase(b, "delivery*")]
-    output.say(f"wrote {target}")
-    output.say(
+    app.out.say(f"wrote {target}")
+    app.out.say(
         f"  kind: {kind or detect_kind(repo.path)}; forge: {forge_type}"
         + (f" ({forge_repo})" if forge_repo else "")
     )
-    output.say(f"  delivery branches on {remote}: {', '.join(matched) or 'none yet'}")
+    app.out.say(f"  delivery branches on {remote}: {', '.join(matched) or 'none yet'}")
     return Exit.OK

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 
-from prodfix import output
 from prodfix.adapters.store import Store
 from prodfix.cli import App
 from prodfix.commands.common import context, current_fix
 from prodfix.errors import Exit, ProdfixError
+from prodfix.output import Reporter
 from prodfix.workflow.evaluate import Step
 from prodfix.workflow.interpreter import execute
 from prodfix.workflow.observe import RepoView, observe_fix
@@ -44,14 +44,14 @@ def run(
     deadline = time.monotonic() + timeout
     while True:
         views = observe_fix(store, name)
-        outcome = advance(views, merge=merge, dry_run=dry_run)
+        outcome = advance(app.out, views, merge=merge, dry_run=dry_run)
         if outcome == "acted" and not dry_run:
             continue  # re-observe: the next step may be ready now
         if outcome == "failed":
             return Exit.FAILED
         if all(v.done for v in views):
             finish(views)
-            output.say(f"fix {name} is done: every step of every repository")
+            app.out.say(f"fix {name} is done: every step of every repository")
             return Exit.OK
         if not wait or dry_run:
             return Exit.OK
@@ -61,10 +61,10 @@ def run(
                 hint="run `prodfix next --wait` again later",
                 code=Exit.SERVICE,
             )
-        _sleep(interval, deadline, views)
+        _sleep(app.out, interval, deadline, views)
 
 
-def advance(views: list[RepoView], *, merge: bool, dry_run: bool) -> str:
+def advance(out: Reporter, views: list[RepoView], *, merge: bool, dry_run: bool) -> str:
     """Do every ready step; return 'acted', 'failed' or 'waiting'."""
     acted = False
     for v in views:
@@ -73,16 +73,16 @@ def advance(views: list[RepoView], *, merge: bool, dry_run: bool) -> str:
             continue
         name = v.rec.path.rstrip("/").rsplit("/", 1)[-1]
         if step.state == State.FAILED:
-            output.error(f"{name}: step {step.id} failed: {step.detail}", _remedy(step))
+            out.error(f"{name}: step {step.id} failed: {step.detail}", _remedy(step))
             return "failed"
         program = plan_step(v, step, merge=merge) if step.state == State.READY else None
         if program is None:
             who = f" (who: {step.who})" if step.who else ""
-            output.say(f"{name}: waiting at {step.id}: {step.detail}{who}")
+            out.say(f"{name}: waiting at {step.id}: {step.detail}{who}")
             continue
         assert v.ctx is not None
         v.ctx.dry_run = dry_run
-        output.say(f"{name}: {step.id}")
+        out.say(f"{name}: {step.id}")
         if step.id == "deploy":
             from prodfix.commands.deploy import deploy_for_fix
 
@@ -99,7 +99,7 @@ def plan_step(v: RepoView, step: Step, *, merge: bool) -> list[Op] | None:
     if step.id == "test":
         if ctx.repo.current_branch() != v.rec.branch or f.head is None:
             step_detail = f"switch to {v.rec.branch} and run `prodfix test`"
-            output.say(f"  test: {step_detail}")
+            ctx.out.say(f"  test: {step_detail}")
             return None
         return [RunTests(ctx.cfg.test_command, f.head)]
     if step.id == "propose":
@@ -110,7 +110,7 @@ def plan_step(v: RepoView, step: Step, *, merge: bool) -> list[Op] | None:
         return plan(ctx, branch=v.rec.branch, delivery=v.rec.delivery, draft=False)
     if step.id == "merge":
         if not merge or f.pr is None:
-            output.say(
+            ctx.out.say(
                 f"  {step.detail.replace('`prodfix next --merge` merges it', 'run `prodfix next --merge`')}"
             )
             return None
@@ -140,7 +140,7 @@ def plan_step(v: RepoView, step: Step, *, merge: bool) -> list[Op] | None:
 def finish(views: list[RepoView]) -> None:
     """The fix reached done: remove what prodfix added for it (a Jenkins to-be-built branch)."""
     for v in views:
-        if v.ctx is None or v.ctx.cfg["build.type"] != "jenkins":
+        if v.ctx is None or v.ctx.cfg.build.type != "jenkins":
             continue
         if "jenkins_fix_branch" in v.facts.idents:
             from prodfix.commands.test_ci import cleanup
@@ -156,10 +156,10 @@ def _remedy(step: Step) -> str:
     }.get(step.id, "see `prodfix status` for the details")
 
 
-def _sleep(interval: int, deadline: float, views: list[RepoView]) -> None:
+def _sleep(out: Reporter, interval: int, deadline: float, views: list[RepoView]) -> None:
     waiting = [s for v in views for s in v.steps if s.state == State.WAITING]
     what = waiting[0].detail if waiting else "the next step"
-    with output.waiting(f"waiting for {what}") as tick:
+    with out.waiting(f"waiting for {what}") as tick:
         end = min(time.monotonic() + interval, deadline)
         while (left := end - time.monotonic()) > 0:
             tick(f"waiting for {what} (next look in {left:.0f}s)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from prodfix import output
 from prodfix.adapters.forge import PullRequest
 from prodfix.cli import App
 from prodfix.commands.common import context
@@ -41,12 +40,12 @@ def run(
     if verb == "list":
         prs = forge.list_prs(state="all" if all_ else "open")
         if as_json:
-            output.emit_json([_json(p) for p in prs])
+            ctx.out.emit_json([_json(p) for p in prs])
             return Exit.OK
         if not prs:
-            output.say("no open pull requests" if not all_ else "no pull requests")
+            ctx.out.say("no open pull requests" if not all_ else "no pull requests")
             return Exit.OK
-        output.table(
+        ctx.out.table(
             "",
             ["#", "state", "head → base", "title"],
             [[str(p.number), p.state.value, f"{p.head} → {p.base}", p.title] for p in prs],
@@ -57,7 +56,7 @@ def run(
     if verb == "show":
         pr = forge.get_pr(n)
         if as_json:
-            output.emit_json(
+            ctx.out.emit_json(
                 {
                     **_json(pr),
                     "head_sha": pr.head_sha,
@@ -68,22 +67,22 @@ def run(
                 }
             )
             return Exit.OK
-        output.say(f"#{pr.number} {pr.title}  [{pr.state.value}]")
-        output.say(f"  {pr.head} ({pr.head_sha[:7]}) → {pr.base}")
-        output.say(f"  {pr.url}")
+        ctx.out.say(f"#{pr.number} {pr.title}  [{pr.state.value}]")
+        ctx.out.say(f"  {pr.head} ({pr.head_sha[:7]}) → {pr.base}")
+        ctx.out.say(f"  {pr.url}")
         if pr.approvals:
-            output.say("  approved by " + ", ".join(f"{a.who} ({a.when})" for a in pr.approvals))
+            ctx.out.say("  approved by " + ", ".join(f"{a.who} ({a.when})" for a in pr.approvals))
         if pr.merge_commit:
-            output.say(f"  merged as {pr.merge_commit[:7]}")
+            ctx.out.say(f"  merged as {pr.merge_commit[:7]}")
         for b in pr.blockers:
-            output.say(f"  blocked: {b}")
+            ctx.out.say(f"  blocked: {b}")
         if pr.body:
-            output.say("")
-            output.say(pr.body)
+            ctx.out.say("")
+            ctx.out.say(pr.body)
         return Exit.OK
     if verb == "approve":
         pr = forge.approve(n)
-        output.say(f"approved PR #{pr.number}" + (f" (approvals: {len(pr.approvals)})"))
+        ctx.out.say(f"approved PR #{pr.number}" + (f" (approvals: {len(pr.approvals)})"))
         return Exit.OK
     pr = forge.get_pr(n)
     is_backmerge = pr.head.startswith("backmerge/")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import webbrowser
 
-from prodfix import output
 from prodfix.cli import App
 from prodfix.commands.common import context, current_fix, require_clean_state, require_remote
 from prodfix.errors import Exit, ProdfixError, RuleRefusal
@@ -28,9 +27,9 @@ def pr_body(ctx: Ctx, branch: str, delivery: str, head: str) -> str:
         "- [ ] review and merge",
         "- [ ] build on the delivery pipeline",
     ]
-    if ctx.cfg["deploy.repo"]:
+    if ctx.cfg.deploy.repo:
         lines.append("- [ ] pin the image tag in every DC of the deploy repository")
-    lines.append(f"- [ ] back-merge `{delivery}` → `{ctx.cfg['mainline']}`")
+    lines.append(f"- [ ] back-merge `{delivery}` → `{ctx.cfg.mainline}`")
     return "\n".join(lines)
 
 
@@ -44,7 +43,7 @@ def gate(ctx: Ctx, branch: str, delivery: str) -> None:
     errors = [f for f in report.findings if f.severity == "error" and f.rule != "missing-backmerge"]
     if errors:
         for f in errors:
-            output.error(f"{f.rule}: {f.message}")
+            ctx.out.error(f"{f.rule}: {f.message}")
         raise RuleRefusal(
             f"{branch} breaks the rules ({', '.join(sorted({f.rule for f in errors}))})",
             hint=f"see `prodfix check {branch} --into {delivery}`; rebuild the branch from {delivery}",
@@ -84,19 +83,19 @@ def run(app: App, *, draft: bool, web: bool, dry_run: bool) -> int:
     require_remote(ctx)
     ctx.repo.fetch(ctx.remote)
     gate(ctx, rec.branch, rec.delivery)
-    if ctx.cfg["forge.type"] == "github" and not _has_token(ctx):
+    if ctx.cfg.forge.type == "github" and not _has_token(ctx):
         return _compare_only(ctx, rec.branch, rec.delivery, web)
     code = execute(ctx, "propose", plan(ctx, branch=rec.branch, delivery=rec.delivery, draft=draft))
     if code == Exit.OK and not dry_run:
         url = ctx.store.idents(ctx.fix, ctx.path).get("pr_url")
         if web and url and url.startswith("http"):
             webbrowser.open(url)
-        output.say("next: get it reviewed, then `prodfix next --merge`")
+        ctx.out.say("next: get it reviewed, then `prodfix next --merge`")
     return code
 
 
 def _has_token(ctx: Ctx) -> bool:
-    from prodfix.adapters.forge.github_config import has_token
+    from prodfix.adapters.forge.github.config import has_token
 
     return has_token(ctx.repo, ctx.cfg)
 
@@ -108,7 +107,7 @@ def _compare_only(ctx: Ctx, branch: str, delivery: str, web: bool) -> int:
     remote_now = ctx.repo.ls_remote(ctx.remote, remote_ref).get(remote_ref, "")
     code = execute(ctx, "propose", [Push(branch, head, remote_now)])
     url = ctx.forge.compare_url(BranchName(delivery), BranchName(branch))
-    output.say(f"no GitHub token found: open the PR yourself: {url}")
+    ctx.out.say(f"no GitHub token found: open the PR yourself: {url}")
     if web and url:
         webbrowser.open(url)
     return code

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prodfix import output
 from prodfix.cli import App
 from prodfix.commands.common import context, require_clean_state
 from prodfix.errors import Exit, ProdfixError, RuleRefusal
@@ -42,7 +41,7 @@ def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
     if from_ is not None and not cfg.is_delivery(from_):
         raise RuleRefusal(
             f"refusing to start a fix from {from_!r}: rule 1 — a production fix starts from a "
-            f"delivery branch ({cfg['delivery']}), never from {cfg['mainline']}",
+            f"delivery branch ({cfg.delivery}), never from {cfg.mainline}",
             hint="start from the delivery branch that runs in production: "
             f"`prodfix start {name} --from <delivery branch>`",
         )
@@ -64,7 +63,7 @@ def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
         delivery = deliveries[0]
     elif not deliveries:
         raise ProdfixError(
-            f"no branch on {remote} matches the delivery pattern {cfg['delivery']!r} "
+            f"no branch on {remote} matches the delivery pattern {cfg.delivery!r} "
             f"(branches: {', '.join(sorted(tracking)) or 'none'})",
             hint="push the delivery branch, or set `delivery` in .prodfix.toml",
         )
@@ -97,9 +96,9 @@ def run(app: App, *, name: str, from_: str | None, dry_run: bool) -> int:
     facts = gather(ctx, name, from_)
     code = execute(ctx, "start", plan(facts))
     if not dry_run and code == Exit.OK:
-        output.say(
+        ctx.out.say(
             f"started fix {name!r}: {facts.branch} from {ctx.remote}/{facts.delivery} "
             f"at {facts.delivery_tip[:7]}"
         )
-        output.say("next: commit your fix, then `prodfix test` and `prodfix propose`")
+        ctx.out.say("next: commit your fix, then `prodfix test` and `prodfix propose`")
     return code

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from prodfix import output
 from prodfix.adapters.store import Store
 from prodfix.cli import App
 from prodfix.errors import Exit, ProdfixError
+from prodfix.output import Reporter
 from prodfix.workflow.observe import RepoView, observe_fixes
 from prodfix.workflow.playbooks import State
 
@@ -31,7 +31,7 @@ def run(app: App, *, name: str | None, as_json: bool) -> int:
         fixes = [name]
     views = observe_fixes(store, fixes)
     if as_json:
-        output.emit_json(
+        app.out.emit_json(
             {
                 "fixes": [
                     {"name": fix, "repos": [v.to_json() for v in vs]} for fix, vs in views.items()
@@ -40,16 +40,16 @@ def run(app: App, *, name: str | None, as_json: bool) -> int:
         )
         return Exit.OK
     if not fixes:
-        output.say("no fixes in flight — start one with `prodfix start NAME`")
+        app.out.say("no fixes in flight — start one with `prodfix start NAME`")
         return Exit.OK
     for fix, vs in views.items():
-        render(fix, vs)
+        render(app.out, fix, vs)
     return Exit.OK
 
 
-def render(fix: str, views: list[RepoView]) -> None:
+def render(out: Reporter, fix: str, views: list[RepoView]) -> None:
     if not views:
-        output.say(f"fix {fix}: no repositories")
+        out.say(f"fix {fix}: no repositories")
         return
     step_ids: list[str] = []
     for v in views:
@@ -61,12 +61,12 @@ def render(fix: str, views: list[RepoView]) -> None:
             [_repo_name(v), *(MARK[by_id[i].state] if i in by_id else "" for i in step_ids)]
         )
     done = all(v.done for v in views)
-    output.table(f"fix {fix}" + (" — done" if done else ""), ["repository", *step_ids], rows)
+    out.table(f"fix {fix}" + (" — done" if done else ""), ["repository", *step_ids], rows)
     for v in views:
         for s in v.steps:
             if s.detail and s.state != State.PENDING:
-                output.say(f"  {_repo_name(v)} {s.id}: {MARK[s.state]} — {s.detail}")
-    output.say("")
+                out.say(f"  {_repo_name(v)} {s.id}: {MARK[s.state]} — {s.detail}")
+    out.say("")
 
 
 def _repo_name(v: RepoView) -> str:

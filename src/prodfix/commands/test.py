@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from prodfix import output
 from prodfix.cli import App
 from prodfix.commands.common import context, require_clean_state
 from prodfix.errors import Exit
@@ -32,20 +31,20 @@ def run(app: App, *, ci: bool, dry_run: bool, skip: str | None = None) -> int:
     if dry_run or code != Exit.OK:
         return code
     if skip:
-        output.say(f"tests of {head[:7]} recorded as skipped: {skip}")
+        ctx.out.say(f"tests of {head[:7]} recorded as skipped: {skip}")
         return Exit.OK
     result = ctx.vars["test"]
     if dirty:
-        output.warn(
+        ctx.out.warn(
             "you have uncommitted changes: the tests ran on them, so the result is not "
             "recorded for HEAD — commit, then run `prodfix test` again"
         )
     elif ctx.fix is None:
-        output.warn(f"{branch or 'HEAD'} is not a fix prodfix started: result not recorded")
+        ctx.out.warn(f"{branch or 'HEAD'} is not a fix prodfix started: result not recorded")
     if result["result"] == "passed":
-        output.say(f"tests passed for {head[:7]}")
+        ctx.out.say(f"tests passed for {head[:7]}")
         return Exit.OK
-    output.error(
+    ctx.out.error(
         f"tests failed for {head[:7]}: {result['reason']}",
         "fix them and commit, then run `prodfix test` again",
     )

@@ -7,7 +7,6 @@ wait, and record passed/failed against HEAD's SHA like a local `prodfix test`.
 
 from __future__ import annotations
 
-from prodfix import output
 from prodfix.errors import Exit, ProdfixError
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.interpreter import execute
@@ -17,7 +16,7 @@ from prodfix.workflow.ops_jenkins import IDENT, AddJobBranch, RemoveJobBranch, R
 
 
 def run_ci(ctx: Ctx, head: str) -> int:
-    job, branch = ctx.cfg["build.fix-job"], ctx.repo.current_branch()
+    job, branch = ctx.cfg.build.fix_job, ctx.repo.current_branch()
     if not branch:
         raise ProdfixError("HEAD is detached", hint="switch to your fix branch")
     if ctx.fix is None:
@@ -33,7 +32,7 @@ def run_ci(ctx: Ctx, head: str) -> int:
             "no [build] fix-job configured", hint="set [build] fix-job in .prodfix.toml"
         )
     if ctx.repo.is_dirty():
-        output.warn("uncommitted changes are not pushed: Jenkins builds the committed HEAD only")
+        ctx.out.warn("uncommitted changes are not pushed: Jenkins builds the committed HEAD only")
     program: list[Op] = [AddJobBranch(str(job), branch)]
     program += _push(ctx, branch, head)
     program.append(RunCiBuild(str(job), branch, head))
@@ -42,9 +41,9 @@ def run_ci(ctx: Ctx, head: str) -> int:
         return code
     result = ctx.vars["test"]
     if result["result"] == "passed":
-        output.say(f"Jenkins passed for {head[:7]} ({result.get('build', '')})")
+        ctx.out.say(f"Jenkins passed for {head[:7]} ({result.get('build', '')})")
         return Exit.OK
-    output.error(
+    ctx.out.error(
         f"Jenkins failed for {head[:7]}: {result['reason']}",
         "fix it, commit, then `prodfix test --ci` again",
     )
@@ -69,5 +68,5 @@ def cleanup(ctx: Ctx) -> None:
     assert ctx.fix
     rec = ctx.store.idents(ctx.fix, ctx.path).get(IDENT)
     if rec:
-        output.say(f"the fix is done: removing {rec['branch']} from Jenkins job {rec['job']}")
+        ctx.out.say(f"the fix is done: removing {rec['branch']} from Jenkins job {rec['job']}")
         execute(ctx, "cleanup", [RemoveJobBranch(rec["job"], rec["branch"])])

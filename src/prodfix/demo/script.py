@@ -8,15 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prodfix import output
 from prodfix.adapters.git import clean_env
 from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY, Builder
 from prodfix.errors import Exit, ProdfixError
+from prodfix.output import Reporter
 
 
 class Driver:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, out: Reporter) -> None:
         self.root = root
+        self.out = out
         self.env = clean_env(
             {
                 "PRODFIX_HOME": str(root / "state"),
@@ -33,7 +34,7 @@ class Driver:
 
     def prodfix(self, repo: str, *args: str, expect: int = 0) -> str:
         shown = " ".join(args)
-        output.say(f"\n$ cd work/{repo} && prodfix {shown}")
+        self.out.say(f"\n$ cd work/{repo} && prodfix {shown}")
         p = subprocess.run(
             [sys.executable, "-m", "prodfix", "-C", str(self.work(repo)), *args],
             env=self.env,
@@ -44,7 +45,7 @@ class Driver:
         )
         text = (p.stdout + p.stderr).rstrip()
         for line in text.splitlines():
-            output.say(f"  {line}")
+            self.out.say(f"  {line}")
         if p.returncode != expect:
             raise ProdfixError(
                 f"demo: `prodfix {shown}` exited {p.returncode}, expected {expect}",
@@ -52,12 +53,12 @@ class Driver:
                 code=Exit.FAILED,
             )
         if expect:
-            output.say(f"  (exit {p.returncode}, as expected)")
+            self.out.say(f"  (exit {p.returncode}, as expected)")
         return p.stdout
 
     def git(self, repo: str, *args: str, show: bool = True) -> str:
         if show:
-            output.say(f"\n$ cd work/{repo} && git {' '.join(args)}")
+            self.out.say(f"\n$ cd work/{repo} && git {' '.join(args)}")
         p = subprocess.run(
             ("git", *args),
             cwd=self.work(repo),
@@ -71,7 +72,7 @@ class Driver:
     def edit(self, repo: str, path: str, old: str, new: str) -> None:
         f = self.work(repo) / path
         f.write_text(f.read_text().replace(old, new))
-        output.say(f"\n# edit work/{repo}/{path}: {old.strip()!r} → {new.strip()!r}")
+        self.out.say(f"\n# edit work/{repo}/{path}: {old.strip()!r} → {new.strip()!r}")
 
     def last_pr(self, repo: str) -> str:
         out = self.prodfix(repo, "pr", "list")
@@ -82,7 +83,7 @@ class Driver:
 def python_flow(d: Driver, *, interrupt: bool = False) -> None:
     """With `interrupt`, `next --merge` is killed with SIGKILL right after its merge (the test
     hook PRODFIX_DIE_AFTER) and finished with `prodfix continue`, as after a crash."""
-    output.say("\n=== Python step code: steps-python (7 steps) ===")
+    d.out.say("\n=== Python step code: steps-python (7 steps) ===")
     d.prodfix("steps-python", "start", "parser-npe", "--from", "master", expect=3)
     d.prodfix("steps-python", "start", "parser-npe", expect=2)
     d.prodfix("steps-python", "start", "parser-npe", "--from", "delivery-2026.11")
@@ -111,16 +112,14 @@ def python_flow(d: Driver, *, interrupt: bool = False) -> None:
 
 
 def go_flow(d: Driver) -> None:
-    output.say("\n=== Go code: triggers-go (10 steps) ===")
+    d.out.say("\n=== Go code: triggers-go (10 steps) ===")
     d.prodfix("triggers-go", "start", "due-boundary")
     d.edit("triggers-go", "triggers.go", "return now > at", "return now >= at")
     d.git("triggers-go", "commit", "-q", "-am", "triggers: fire at the boundary")
     if shutil.which("go"):
         d.prodfix("triggers-go", "test")
     else:
-        output.say(
-            "\n# go is not installed here: the Go test step is recorded as skipped, honestly"
-        )
+        d.out.say("\n# go is not installed here: the Go test step is recorded as skipped, honestly")
         d.prodfix("triggers-go", "test", "--skip", "go is not installed on this machine")
     d.prodfix("triggers-go", "propose")
     d.prodfix("triggers-go", "pr", "approve", d.last_pr("triggers-go"))
@@ -132,7 +131,7 @@ def go_flow(d: Driver) -> None:
 
 
 def planted_violation(d: Driver) -> None:
-    output.say("\n=== check catches master merged into delivery (in a copy) ===")
+    d.out.say("\n=== check catches master merged into delivery (in a copy) ===")
     src = d.root / "remotes" / "steps-python.git"
     copy_remote = d.root / "remotes" / "steps-python-copy.git"
     subprocess.run(
@@ -158,7 +157,7 @@ def planted_violation(d: Driver) -> None:
 
 
 def summary(d: Driver) -> None:
-    output.say("\n=== summary ===")
+    d.out.say("\n=== summary ===")
     for repo, delivery in (("steps-python", "delivery-2026.11"), ("triggers-go", "delivery")):
         d.git(repo, "fetch", "-q", "origin", show=False)
         fixes = d.git(
@@ -183,10 +182,10 @@ def summary(d: Driver) -> None:
             "origin/master",
             show=False,
         )
-        output.say(f"{repo}:")
-        output.say(f"  on {delivery}: " + "; ".join(landed.splitlines()))
-        output.say(f"  back-merge on master: {back}")
-        output.say(f"  fixes still missing from master: {fixes or 'none'}")
+        d.out.say(f"{repo}:")
+        d.out.say(f"  on {delivery}: " + "; ".join(landed.splitlines()))
+        d.out.say(f"  back-merge on master: {back}")
+        d.out.say(f"  fixes still missing from master: {fixes or 'none'}")
     d.git("deployment-infra", "pull", "-q", "origin", "master", show=False)
     for dc in DCS:
         text = (d.work("deployment-infra") / f"apps/sre-triggers/{dc}/deployment.yaml").read_text()
@@ -195,16 +194,17 @@ def summary(d: Driver) -> None:
             for ln in text.splitlines()
             if IMAGE_PY in ln or IMAGE_GO in ln
         ]
-        output.say(f"  {dc}: steps-python {tags[0]}, triggers-go {tags[1]}")
+        d.out.say(f"  {dc}: steps-python {tags[0]}, triggers-go {tags[1]}")
 
 
-def run_demo(root: Path) -> None:
+def run_demo(root: Path, out: Reporter | None = None) -> None:
     from prodfix.demo.sandbox import build
 
-    output.say(f"building the sandbox in {root} …")
+    out = out or Reporter()
+    out.say(f"building the sandbox in {root} …")
     build(root)
     os.environ["PRODFIX_HOME"] = str(root / "state")
-    d = Driver(root)
+    d = Driver(root, out)
     python_flow(d)
     go_flow(d)
     d.prodfix("steps-python", "status")

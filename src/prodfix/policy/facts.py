@@ -34,7 +34,7 @@ class Branches:
 
 def fetch_refspecs(cfg: Config) -> list[str]:
     """Refspecs that update exactly the branches `check` reads (CLI.md: fetch first)."""
-    remote, main, glob = cfg["remote"], cfg["mainline"], cfg["delivery"]
+    remote, main, glob = cfg.remote, cfg.mainline, cfg.delivery
     # A refspec pattern takes one `*` and nothing else of glob syntax.
     pattern = glob if glob.count("*") == 1 and not set(glob) & set("?[") else "*"
     return [
@@ -45,7 +45,7 @@ def fetch_refspecs(cfg: Config) -> list[str]:
 
 def read_branches(repo: Repo, cfg: Config, *, fetch: bool) -> tuple[Branches, list[str]]:
     """Fetch (unless told not to) and read the mainline and delivery tips; notes for stderr."""
-    remote, main = str(cfg["remote"]), BranchName(cfg["mainline"])
+    remote, main = str(cfg.remote), BranchName(cfg.mainline)
     notes: list[str] = []
     # `git remote` only when its answer matters: one process less per --no-fetch check.
     has_remote = remote in repo.remotes() if fetch else None

@@ -34,7 +34,7 @@ def check_repo(
     git config key `branch.<name>.prodfix-delivery` is read, then history decides.
     """
     br, notes = facts.read_branches(repo, cfg, fetch=fetch)
-    remote = str(cfg["remote"])
+    remote = str(cfg.remote)
     mainline, m_tip = br.mainline, br.tips[br.mainline_ref]
     rev = ref or repo.current_branch() or "HEAD"
     ref_sha = facts.resolve(repo, br, rev, remote)
@@ -57,7 +57,7 @@ def check_repo(
             mainline,
             facts.pending_backmerge(repo, d_tip, m_tip),
             now=time.time() if now is None else now,
-            max_days=int(cfg["max-backmerge-days"]),
+            max_days=int(cfg.max_backmerge_days),
         )
 
     into_name: BranchName | None = None
@@ -82,7 +82,9 @@ def check_repo(
             lk = leaks.get(into_name) or facts.mainline_leaks(repo, into_sha, m_tip)
             brought = facts.proposal_leak(repo, ref_sha, into_sha, m_tip, lk)
             findings += rules.proposal_brings_master(ref_name, into_name, mainline, kind, brought)
-        findings += rules.wrong_target(ref_name, kind, into_name, into_kind, str(cfg["fix-branch"]))
+        findings += rules.wrong_target(
+            ref_name, kind, into_name, into_kind, str(cfg.fix_branch_template)
+        )
     return report(findings, notes)
 
 

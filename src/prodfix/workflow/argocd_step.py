@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from prodfix import output
 from prodfix.adapters.argocd import ArgoCd, assess
 from prodfix.adapters.git import GitError, Repo
 from prodfix.config import Config
 from prodfix.errors import ProdfixError
+from prodfix.output import Reporter
 from prodfix.types import short
 from prodfix.workflow.context import Ctx
 
@@ -31,18 +31,18 @@ class AppsVerdict:
 
 
 def configured(cfg: Config) -> bool:
-    return bool(cfg["deploy.argocd.url"])
+    return bool(cfg.deploy.argocd.url)
 
 
 def client(cfg: Config) -> ArgoCd:
     return ArgoCd.from_env(
-        str(cfg["deploy.argocd.url"]),
-        verify=not cfg["deploy.argocd.insecure-skip-tls-verify"],
+        str(cfg.deploy.argocd.url),
+        verify=not cfg.deploy.argocd.insecure_skip_tls_verify,
     )
 
 
 def app_name(cfg: Config, dc: str) -> str:
-    return str(cfg["deploy.argocd.app"]).format(dc=dc)
+    return str(cfg.deploy.argocd.app).format(dc=dc)
 
 
 def image_ref(image: str, tag: str) -> str:
@@ -109,21 +109,21 @@ def _degraded_for(ctx: Ctx, app: str, merge_commit: str, *, degraded: bool) -> f
     return time.time() - since
 
 
-def refresh_apps(cfg: Config, dcs: list[str]) -> None:
+def refresh_apps(cfg: Config, dcs: list[str], out: Reporter) -> None:
     """Ask Argo CD to look at git now (without a webhook it polls every ~3 minutes). Best
     effort: a refresh that fails only delays the deploy; the observation reports the rest."""
     try:
         argo = client(cfg)
     except ProdfixError as exc:
-        output.warn(f"Argo CD not refreshed: {exc.message}")
+        out.warn(f"Argo CD not refreshed: {exc.message}")
         return
     try:
         for dc in dcs:
             app = app_name(cfg, dc)
             try:
                 argo.refresh(app)
-                output.say(f"asked Argo CD to refresh {app}")
+                out.say(f"asked Argo CD to refresh {app}")
             except ProdfixError as exc:
-                output.warn(f"Argo CD app {app} not refreshed: {exc.message}")
+                out.warn(f"Argo CD app {app} not refreshed: {exc.message}")
     finally:
         argo.close()

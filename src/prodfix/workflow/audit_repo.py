@@ -103,11 +103,11 @@ def open_path(path: Path) -> Repo | RepoAudit:
 
 
 def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
-    from prodfix.commands.common import load_config
+    from prodfix.config import load_for_repo
 
     result = RepoAudit(str(repo.path))
     try:
-        cfg = load_config(repo)
+        cfg = load_for_repo(repo)
         prs = _fetch_and_list_prs(repo, cfg, result)
     except ProdfixError as exc:
         result.fail(exc.message)
@@ -117,7 +117,7 @@ def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
     except ProdfixError as exc:
         result.fail(f"cannot read the back-merge PRs: {exc.message}")
     try:
-        report = check_repo(repo, cfg, ref=str(cfg["mainline"]), into=None, fetch=False, now=now)
+        report = check_repo(repo, cfg, ref=str(cfg.mainline), into=None, fetch=False, now=now)
         result.findings = report.findings
         result.notes += report.notes
     except ProdfixError as exc:
@@ -127,7 +127,7 @@ def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
     except ProdfixError as exc:
         result.fail(f"cannot read the fixes in flight: {exc.message}")
     try:
-        result.drift, notes = scan(repo, f"refs/remotes/{cfg['remote']}/{cfg['mainline']}")
+        result.drift, notes = scan(repo, f"refs/remotes/{cfg.remote}/{cfg.mainline}")
         result.notes += notes
     except ProdfixError as exc:
         result.fail(f"cannot read the GitOps folders: {exc.message}")
@@ -138,13 +138,14 @@ def _fetch_and_list_prs(
     repo: Repo, cfg: Config, result: RepoAudit
 ) -> list[forge_api.PullRequest] | None:
     """Fetch once; the open PRs, or None when a hosted forge could not list them (recorded)."""
-    from prodfix.adapters.forge.factory import make_forge
+    from prodfix.adapters.forge.registry import make_forge
 
-    if cfg["forge.type"] != "github":
-        return make_forge(repo, cfg).list_prs()  # the embedded forge's read is the fetch
-    repo.fetch(str(cfg["remote"]))
+    forge = make_forge(repo, cfg)
+    if forge.prime() is not None:
+        return forge.list_prs()  # this forge's read is the fetch
+    repo.fetch(cfg.remote)
     try:
-        return make_forge(repo, cfg).list_prs()
+        return forge.list_prs()
     except ProdfixError as exc:
         result.fail(f"cannot list pull requests: {exc.message}")
         return None

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from prodfix import output
 from prodfix.adapters.git import Repo
+from prodfix.output import Reporter
 from prodfix.workflow.audit_repo import RepoAudit, audit_repo, open_path
 
 # Without a terminal: at most one progress line this often, so CI logs show life, not noise.
@@ -64,10 +64,10 @@ def _audit_safely(repo: Repo, now: float) -> RepoAudit:
 
 
 @contextlib.contextmanager
-def progress(total: int) -> Iterator[Done]:
+def progress(out: Reporter, total: int) -> Iterator[Done]:
     """Yields `done(row)`, called once per finished repository from one thread."""
     if not (sys.stderr.isatty() and os.environ.get("TERM") != "dumb"):
-        yield _plain(total)
+        yield _plain(out, total)
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -89,7 +89,7 @@ def progress(total: int) -> Iterator[Done]:
         yield advance
 
 
-def _plain(total: int) -> Done:
+def _plain(out: Reporter, total: int) -> Done:
     count = 0
     last = time.monotonic()
 
@@ -97,7 +97,7 @@ def _plain(total: int) -> Done:
         nonlocal count, last
         count += 1
         if time.monotonic() - last >= PLAIN_EVERY:
-            output.info(f"prodfix: audited {count}/{total}: {row.path} ({row.status})")
+            out.info(f"prodfix: audited {count}/{total}: {row.path} ({row.status})")
             last = time.monotonic()
 
     return done

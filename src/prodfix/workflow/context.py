@@ -1,4 +1,5 @@
-"""What an operation may touch: the repository, its config, the store and the adapters.
+"""What an operation may touch: the repository, its config, the store, the adapters, and how it
+talks (a reporter) and tells time (a clock).
 
 Adapters are built lazily from the configuration so a command that never talks to the forge
 never imports httpx (start-up time) nor needs a token.
@@ -12,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from prodfix.adapters.git import Repo
 from prodfix.adapters.store import Store
+from prodfix.clock import Clock
 from prodfix.config import Config
+from prodfix.output import Reporter
 
 if TYPE_CHECKING:
     from prodfix.adapters.build import Builder
@@ -26,19 +29,25 @@ class Ctx:
     store: Store
     fix: str | None = None
     dry_run: bool = False
+    out: Reporter = field(default_factory=Reporter)
+    clock: Clock = field(default_factory=Clock)
     vars: dict[str, Any] = field(default_factory=dict)  # values ops hand to later ops
 
     @property
     def remote(self) -> str:
-        return str(self.cfg["remote"])
+        return self.cfg.remote
 
     @property
     def path(self) -> str:
         return str(self.repo.path)
 
+    def tracking(self, branch: str) -> str:
+        """The remote-tracking ref of a branch: `refs/remotes/origin/<branch>`."""
+        return f"refs/remotes/{self.remote}/{branch}"
+
     @cached_property
     def forge(self) -> Forge:
-        from prodfix.adapters.forge.factory import make_forge
+        from prodfix.adapters.forge.registry import make_forge
 
         return make_forge(self.repo, self.cfg)
 
@@ -51,8 +60,13 @@ class Ctx:
     def with_fix(self, fix: str | None) -> Ctx:
         """The same repository for another fix, sharing the adapters already built (and the
         embedded forge's snapshot: one read of the remote per repository, not per fix)."""
-        c = Ctx(self.repo, self.cfg, self.store, fix, self.dry_run)
+        c = Ctx(self.repo, self.cfg, self.store, fix, self.dry_run, self.out, self.clock)
         for name in ("forge", "builder"):
             if name in self.__dict__:
                 c.__dict__[name] = self.__dict__[name]
         return c
+
+    def for_repo(self, repo: Repo, cfg: Config) -> Ctx:
+        """Another repository (the deploy repository) with this context's fix, store, reporter
+        and clock."""
+        return Ctx(repo, cfg, self.store, self.fix, self.dry_run, self.out, self.clock)

@@ -34,8 +34,8 @@ def observe_deploy(ctx: Ctx, f: RepoFacts) -> dict[str, Any]:
     cfg = ctx.cfg
     dctx = deploy_ctx(ctx)
     dctx.repo.fetch(dctx.remote)
-    tip = target_tip(dctx, str(cfg["deploy.target"]))
-    image, template, waves = str(cfg["deploy.image"]), str(cfg["deploy.path"]), cfg.waves
+    tip = target_tip(dctx, str(cfg.deploy.target))
+    image, template, waves = str(cfg.deploy.image), str(cfg.deploy.path), cfg.deploy.waves
     pinned, errors = pinned_dcs(dctx, tip, template, [d for w in waves for d in w], image, f.tag)
     argo = argocd_step.configured(cfg)
     prs: list[PullRequest] = []

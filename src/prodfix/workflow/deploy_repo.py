@@ -36,7 +36,7 @@ def cache_dir(spec: str) -> Path:
 def locate(service: Ctx) -> Repo:
     """`[deploy] repo` as a path (relative to the service repository) or a URL, cloned once
     into prodfix's cache (callers fetch it; the user's own checkouts are never touched)."""
-    spec = str(service.cfg["deploy.repo"])
+    spec = str(service.cfg.deploy.repo)
     if is_url(spec):
         cache = cache_dir(spec)
         if not (cache / ".git").exists():
@@ -62,16 +62,10 @@ def locate(service: Ctx) -> Repo:
 
 def deploy_ctx(service: Ctx) -> Ctx:
     """The deploy repository as a context of its own: its remote, its forge (its config)."""
-    from prodfix.commands.common import load_config
+    from prodfix.config import load_for_repo
 
     repo = locate(service)
-    return Ctx(
-        repo=repo,
-        cfg=load_config(repo),
-        store=service.store,
-        fix=service.fix,
-        dry_run=service.dry_run,
-    )
+    return service.for_repo(repo, load_for_repo(repo))
 
 
 def image_name(image: str) -> str:
@@ -86,7 +80,7 @@ def deploy_branch(image: str, tag: str, wave: int | None) -> str:
 
 
 def service_cfg_dcs(cfg: Config, only: list[str] | None = None) -> list[str]:
-    dcs = list(cfg["deploy.dcs"])
+    dcs = list(cfg.deploy.dcs)
     if only:
         unknown = [d for d in only if d not in dcs]
         if unknown:

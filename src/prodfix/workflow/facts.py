@@ -63,8 +63,8 @@ def gather(
 def read_refs(ctx: Ctx, *, fetch: bool) -> dict[str, Sha]:
     """One fetch and one for-each-ref. With the embedded forge both are the forge's own read
     (branches and PRs in one fetch, every ref in one for-each-ref), shared with it."""
-    if fetch and ctx.cfg["forge.type"] == "git":
-        from prodfix.adapters.forge.embedded import EmbeddedForge
+    if fetch and ctx.cfg.forge.type == "git":
+        from prodfix.adapters.forge.embedded.forge import EmbeddedForge
 
         forge = ctx.forge
         if isinstance(forge, EmbeddedForge):
@@ -82,7 +82,7 @@ def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool, refs: dict[str, Sha] | None)
     if refs is None:
         refs = read_refs(ctx, fetch=fetch)
     remote = ctx.remote
-    branch, delivery, mainline = rec.branch or "", rec.delivery or "", str(cfg["mainline"])
+    branch, delivery, mainline = rec.branch or "", rec.delivery or "", str(cfg.mainline)
     f.local_head = refs.get(f"refs/heads/{branch}")
     f.remote_head = refs.get(f"refs/remotes/{remote}/{branch}")
     f.delivery_tip = refs.get(f"refs/remotes/{remote}/{delivery}")
@@ -97,8 +97,8 @@ def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool, refs: dict[str, Sha] | None)
         f.test = f.idents.get(test_key(head))
     f.pr = _pr(ctx, f, "pr", branch, delivery)
     f.landing = _landing(ctx, f)
-    f.build_configured = cfg["build.type"] != "none"
-    f.deploy_configured = bool(cfg["deploy.repo"] and cfg["deploy.image"])
+    f.build_configured = cfg.build.type != "none"
+    f.deploy_configured = bool(cfg.deploy.repo and cfg.deploy.image)
     if f.landing and f.build_configured and ctx.builder is not None and f.delivery_tip:
         f.build = _delivery_build(ctx, f, BranchName(delivery))
         f.tag = (f.build.image_tag if f.build else None) or f.idents.get("tag")
@@ -160,7 +160,7 @@ def _landing(ctx: Ctx, f: RepoFacts) -> Sha | None:
         return None
     if f.delivery_tip == f.rec.base_sha:
         return None  # delivery has not moved since the fix started: nothing can have landed
-    from prodfix.adapters.forge.embedded_merge import find_landing
+    from prodfix.adapters.forge.embedded.merge import find_landing
 
     return find_landing(ctx.repo, f.delivery_tip, f.head, base_sha=f.delivery_tip)
 

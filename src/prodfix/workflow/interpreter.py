@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from prodfix import output
 from prodfix.errors import Exit, ProdfixError
+from prodfix.output import Reporter
 from prodfix.workflow import runstate
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.lock import repo_lock
@@ -29,12 +29,12 @@ _DIE_AFTER = "PRODFIX_DIE_AFTER"
 _ops_completed = 0
 
 
-def print_program(program: Sequence[Op]) -> None:
+def print_program(out: Reporter, program: Sequence[Op]) -> None:
     """The dry-run executor: the same program, printed instead of run."""
     if not program:
-        output.say("nothing to do")
+        out.say("nothing to do")
     for op in program:
-        output.say(f"  would: {op.describe()}")
+        out.say(f"  would: {op.describe()}")
 
 
 def refuse_if_suspended(ctx: Ctx) -> None:
@@ -53,7 +53,7 @@ def local_refs(ctx: Ctx) -> dict[str, str]:
 
 def execute(ctx: Ctx, command: str, program: Sequence[Op]) -> int:
     if ctx.dry_run:
-        print_program(program)
+        print_program(ctx.out, program)
         return Exit.OK
     with repo_lock(ctx.repo.path):
         refuse_if_suspended(ctx)
@@ -83,7 +83,7 @@ def _drive(ctx: Ctx, state: RunState) -> int:
     die_after = os.environ.get(_DIE_AFTER)
     while state.remaining:
         op = state.remaining[0]
-        output.action(op.describe())
+        ctx.out.action(op.describe())
         try:
             inverse = op.run(ctx)
         except ProdfixError as exc:
@@ -159,7 +159,7 @@ def resume(ctx: Ctx) -> int:
         runstate.save(state)
         code = _drive(ctx, state)
         if state.command.startswith("next"):
-            output.say("finished the interrupted step; `prodfix next` goes on with the fix")
+            ctx.out.say("finished the interrupted step; `prodfix next` goes on with the fix")
         return code
 
 
@@ -167,7 +167,7 @@ def abort(ctx: Ctx) -> int:
     with repo_lock(ctx.repo.path):
         state = _require_state(ctx)
         ctx.fix = state.fix
-        output.say(f"aborting `prodfix {state.command}`")
+        ctx.out.say(f"aborting `prodfix {state.command}`")
         _abort_own_merge(ctx, state)
         _reverse(
             ctx,
@@ -185,7 +185,7 @@ def abort(ctx: Ctx) -> int:
             entry={"abort": True},
         )
         runstate.clear(ctx.repo.path)
-        output.say("aborted: the repository is back where the command started")
+        ctx.out.say("aborted: the repository is back where the command started")
         return Exit.OK
 
 
@@ -199,7 +199,7 @@ def _abort_own_merge(ctx: Ctx, state: RunState) -> None:
     if not state.remaining or not isinstance(state.remaining[0], MergeForResolution):
         return
     if (ctx.repo.git_dir() / "MERGE_HEAD").exists():
-        output.action("abort the unfinished back-merge (git merge --abort)")
+        ctx.out.action("abort the unfinished back-merge (git merge --abort)")
         ctx.repo.git("merge", "--abort")
 
 
@@ -229,16 +229,16 @@ def undo_last(ctx: Ctx) -> int:
             None,
         )
         if chosen is None:
-            output.say("nothing to undo")
+            ctx.out.say("nothing to undo")
             return Exit.OK
         run_id, command, inverses, irreversible, end = chosen
         if ctx.dry_run:
-            output.say(f"would undo `prodfix {command}`:")
-            print_program([i for i in reversed(inverses) if i])
+            ctx.out.say(f"would undo `prodfix {command}`:")
+            print_program(ctx.out, [i for i in reversed(inverses) if i])
             return Exit.OK
-        output.say(f"undoing `prodfix {command}`")
+        ctx.out.say(f"undoing `prodfix {command}`")
         for what in irreversible:
-            output.warn(f"cannot be undone (it happened outside prodfix's reach): {what}")
+            ctx.out.warn(f"cannot be undone (it happened outside prodfix's reach): {what}")
         _reverse(
             ctx,
             inverses,
@@ -249,7 +249,7 @@ def undo_last(ctx: Ctx) -> int:
         ctx.store.journal(
             fix=ctx.fix, path=ctx.path, command=command, run_id=run_id, kind="undo", entry={}
         )
-        output.say(f"undone: `prodfix {command}`")
+        ctx.out.say(f"undone: `prodfix {command}`")
         return Exit.OK
 
 
@@ -284,13 +284,13 @@ def _reverse(
 ) -> None:
     for inv in reversed(inverses):
         if inv is not None:
-            output.action(inv.describe())
+            ctx.out.action(inv.describe())
             inv.run(ctx)
     _restore_refs(ctx, refs_before, head_before, refs_after)
 
 
 def _protected(ctx: Ctx, branch: str) -> bool:
-    return branch == ctx.cfg["mainline"] or ctx.cfg.is_delivery(branch)
+    return branch == ctx.cfg.mainline or ctx.cfg.is_delivery(branch)
 
 
 def _restore_refs(
@@ -306,24 +306,24 @@ def _restore_refs(
     ):
         r = ctx.repo.git("switch", "--quiet", head_before, check=False)
         if r.returncode != 0:
-            output.warn(f"could not switch back to {head_before}: {r.stderr.strip()}")
+            ctx.out.warn(f"could not switch back to {head_before}: {r.stderr.strip()}")
     current = ctx.repo.current_branch()
     for ref in sorted(set(now) | set(before)):
         branch = ref.removeprefix("refs/heads/")
         if now.get(ref) == before.get(ref):
             continue
         if after is not None and now.get(ref) != after.get(ref):
-            output.warn(f"{branch} changed after the command; leaving it as it is")
+            ctx.out.warn(f"{branch} changed after the command; leaving it as it is")
             continue
         if _protected(ctx, branch):
-            output.warn(f"not rewriting {branch}: prodfix never rewrites master or delivery")
+            ctx.out.warn(f"not rewriting {branch}: prodfix never rewrites master or delivery")
             continue
         if branch == current:
-            output.warn(f"{branch} is checked out; switch away to remove it")
+            ctx.out.warn(f"{branch} is checked out; switch away to remove it")
             continue
         if ref in before:
-            output.action(f"reset {branch} to {before[ref][:7]}")
+            ctx.out.action(f"reset {branch} to {before[ref][:7]}")
             ctx.repo.git("update-ref", ref, before[ref])
         else:
-            output.action(f"delete branch {branch}")
+            ctx.out.action(f"delete branch {branch}")
             ctx.repo.git("update-ref", "-d", ref)

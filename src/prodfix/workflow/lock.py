@@ -7,19 +7,18 @@ never stale; the file only carries the holder's PID for the message.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from prodfix.adapters.store import ensure_private_dir, home
+from prodfix.adapters.store import ensure_private_dir, home, path_key
 from prodfix.errors import ProdfixError
 
 
 def _key(repo_path: Path) -> str:
-    return hashlib.sha1(str(repo_path.resolve()).encode()).hexdigest()[:16]
+    return path_key(repo_path)
 
 
 @contextmanager

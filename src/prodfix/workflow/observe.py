@@ -38,13 +38,13 @@ class RepoView:
 
 
 def repo_ctx(store: Store, rec: FixRepo, *, dry_run: bool = False) -> Ctx:
-    from prodfix.commands.common import load_config
+    from prodfix.config import load_for_repo
 
     path = Path(rec.path)
     if not path.is_dir():
         raise ProdfixError(f"{path} is gone")
     repo = Repo(path)
-    return Ctx(repo=repo, cfg=load_config(repo), store=store, fix=rec.fix, dry_run=dry_run)
+    return Ctx(repo=repo, cfg=load_for_repo(repo), store=store, fix=rec.fix, dry_run=dry_run)
 
 
 def observe_repo(

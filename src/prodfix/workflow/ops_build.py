@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from prodfix import output
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.ops import Op, register
@@ -39,15 +38,15 @@ class TriggerBuild(Op):
                 ctx.store.set_ident(ctx.fix, ctx.path, "tag", build.image_tag)
         if build.state.finished and build.state.value != "success":
             # A failed build is a result the reconciler shows as a failed step, not a suspension.
-            output.error(
+            ctx.out.error(
                 f"{builder.name}: build {build.id} {build.state.value}"
                 + (f" ({build.url})" if build.url else ""),
                 "fix the build, then run `prodfix next` again",
             )
             if build.console_tail:
-                output.info(build.console_tail)
+                ctx.out.info(build.console_tail)
             return None
-        output.say(
+        ctx.out.say(
             f"build {build.id}: {build.state.value}"
             + (f", image tag {build.image_tag}" if build.image_tag else "")
         )

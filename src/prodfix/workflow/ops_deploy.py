@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from prodfix import output
 from prodfix.errors import Exit, ProdfixError
 from prodfix.workflow.ops import Op, register
 
@@ -161,7 +160,7 @@ class DeployDropBranch(Op):
         if self.remote:
             now = repo.ls_remote(dctx.remote, ref).get(ref)
             if now is not None and now != self.sha:
-                output.warn(f"remote {self.branch} moved to {now[:7]}: not deleting it")
+                ctx.out.warn(f"remote {self.branch} moved to {now[:7]}: not deleting it")
             elif now is not None:
                 r = repo.push(dctx.remote, f":{ref}", leases={ref: self.sha})
                 if r.returncode != 0:
@@ -205,7 +204,7 @@ class DeployOpenPr(Op):
             for key in _keys(self.wave):
                 ctx.store.set_ident(ctx.fix, ctx.path, key, int(pr.number))
             ctx.store.set_ident(ctx.fix, ctx.path, "deploy_pr_url", pr.url)
-        output.say(f"{'opened' if created else 'found'} deploy PR #{pr.number}: {pr.url}")
+        ctx.out.say(f"{'opened' if created else 'found'} deploy PR #{pr.number}: {pr.url}")
         return DeployClosePr(int(pr.number), self.wave) if created else None
 
 
@@ -264,10 +263,10 @@ class DeployMergePr(Op):
                 method=MergeMethod.MERGE,
                 expected_head=Sha(self.expected_head),
             )
-            output.say(
+            ctx.out.say(
                 f"merged deploy PR #{self.number}"
                 + (f" as {pr.merge_commit[:7]}" if pr.merge_commit else "")
             )
         if argocd_step.configured(ctx.cfg):
-            argocd_step.refresh_apps(ctx.cfg, list(self.dcs))
+            argocd_step.refresh_apps(ctx.cfg, list(self.dcs), ctx.out)
         return None

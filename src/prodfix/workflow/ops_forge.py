@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from prodfix import output
 from prodfix.adapters.forge import MergeMethod, PrState
 from prodfix.types import BranchName, PrNumber, Sha
 from prodfix.workflow.ops import Op, register
@@ -46,7 +45,7 @@ class OpenPr(Op):
             ctx.store.set_ident(ctx.fix, ctx.path, self.key, int(pr.number))
             ctx.store.set_ident(ctx.fix, ctx.path, f"{self.key}_url", pr.url)
         ctx.vars[self.key] = int(pr.number)
-        output.say(f"{'opened' if created else 'found'} PR #{pr.number}: {pr.url}")
+        ctx.out.say(f"{'opened' if created else 'found'} PR #{pr.number}: {pr.url}")
         return ClosePr(int(pr.number), self.key) if created else None
 
 
@@ -91,7 +90,7 @@ class MergePr(Op):
             method=MergeMethod(self.method),
             expected_head=Sha(self.expected_head),
         )
-        output.say(
+        ctx.out.say(
             f"merged PR #{self.number}"
             + (f" as {merged.merge_commit[:7]}" if merged.merge_commit else "")
         )
@@ -119,7 +118,7 @@ class VerifyBackmerge(Op):
             ctx.repo,
             merge_commit=pr.merge_commit,
             delivery_tip=pr.head_sha,
-            mainline=f"refs/remotes/{ctx.remote}/{ctx.cfg['mainline']}",
+            mainline=f"refs/remotes/{ctx.remote}/{ctx.cfg.mainline}",
         )
         if ctx.fix:
             ctx.store.set_ident(
@@ -129,10 +128,10 @@ class VerifyBackmerge(Op):
                 [f"{p.code}: {p.message}" for p in problems],
             )
         for p in problems:
-            output.error(
+            ctx.out.error(
                 f"back-merge PR #{self.number}: {p.code}: {p.message}",
                 "repair master with a follow-up PR, then `prodfix next`",
             )
         if not problems:
-            output.say(f"back-merge PR #{self.number} verified: a true merge, nothing lost")
+            ctx.out.say(f"back-merge PR #{self.number} verified: a true merge, nothing lost")
         return None

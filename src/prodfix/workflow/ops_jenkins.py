@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from prodfix import output
 from prodfix.adapters.build import Build, BuildState
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
@@ -53,7 +52,7 @@ class AddJobBranch(Op):
             ctx.store.set_ident(ctx.fix, ctx.path, IDENT, want)
         edit = b.add_fix_branch(self.job, BranchName(self.branch))
         for w in edit.warnings:
-            output.warn(f"Jenkins job {self.job}: {w}")
+            ctx.out.warn(f"Jenkins job {self.job}: {w}")
         if not edit.changed and not ours:
             # Someone else listed it (or a pattern matches it): not ours to remove later.
             if ctx.fix:
@@ -109,7 +108,10 @@ class RunCiBuild(Op):
             build = b.find_branch_build(self.job, branch, sha) or b.trigger_branch_build(
                 self.job, branch, sha
             )
-            build = b.wait(build)
+            with ctx.out.waiting(f"Jenkins: waiting for {build.url or build.id}") as tick:
+                build = b.wait(
+                    build, on_tick=lambda x: tick(f"Jenkins: {_label(x)} is {x.state.value}")
+                )
             if not build.state.finished:
                 raise ProdfixError(
                     f"Jenkins build {build.url or build.id} is still {build.state.value} "
@@ -118,14 +120,14 @@ class RunCiBuild(Op):
                 )
             if build.sha == sha or build.state is BuildState.ABORTED:
                 break
-            output.info(f"Jenkins job {self.job} built {(build.sha or '?')[:7]}, not ours: again")
+            ctx.out.info(f"Jenkins job {self.job} built {(build.sha or '?')[:7]}, not ours: again")
         assert build is not None
         result = _result(build, sha)
         if ctx.fix:
             ctx.store.set_ident(ctx.fix, ctx.path, test_key(self.sha), result)
         ctx.vars["test"] = result
         if result["result"] == "failed" and build.console_tail:
-            output.info(f"--- console of {build.url} (last lines) ---\n{build.console_tail}")
+            ctx.out.info(f"--- console of {build.url} (last lines) ---\n{build.console_tail}")
         return None
 
 
@@ -149,3 +151,7 @@ def _result(build: Build, sha: Sha) -> dict[str, str]:
     if build.state is BuildState.SUCCESS:
         return {"result": "passed", "reason": "", "build": where}
     return {"result": "failed", "reason": f"Jenkins build {where} {build.state.value}"}
+
+
+def _label(build: Build) -> str:
+    return f"#{build.number}" if build.number else "queued build"

@@ -9,7 +9,6 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prodfix import output
 from prodfix.adapters.git import clean_env
 from prodfix.workflow.ops import Op, register
 
@@ -47,7 +46,7 @@ class RunTests(Op):
                 "reason": f"{tool}: command not found — install it or set [test] command "
                 f"in .prodfix.toml",
             }
-            output.warn(result["reason"])
+            ctx.out.warn(result["reason"])
         else:
             result = self._run(ctx, argv)
         ctx.vars["test"] = result

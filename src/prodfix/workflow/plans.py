@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from prodfix import output
 from prodfix.adapters.forge import MergeMethod
 from prodfix.errors import ProdfixError
 from prodfix.types import short
@@ -29,7 +28,7 @@ def backmerge_program(
     fixes: list[str],
 ) -> list[Op]:
     warn_if_no_merge_commits(ctx)
-    mainline = str(ctx.cfg["mainline"])
+    mainline = str(ctx.cfg.mainline)
     head = backmerge_head(delivery, delivery_tip)
     title = f"Back-merge {delivery} into {mainline}"
     body = "\n".join(
@@ -56,9 +55,9 @@ def backmerge_program(
 def warn_if_no_merge_commits(ctx: Ctx) -> None:
     """A GitHub repository may disable merge commits, and a back-merge must be one (WORKFLOW.md
     rule 3, NOTES/git.md §4.8): say so when the PR is opened, not only when the merge fails."""
-    if ctx.cfg["forge.type"] != "github":
+    if ctx.cfg.forge.type != "github":
         return
-    from prodfix.adapters.forge.github import GitHubForge
+    from prodfix.adapters.forge.github.forge import GitHubForge
 
     forge = ctx.forge
     if not isinstance(forge, GitHubForge) or forge.credential is None:
@@ -68,11 +67,11 @@ def warn_if_no_merge_commits(ctx: Ctx) -> None:
     except ProdfixError:
         return  # cannot tell now; the merge itself reports GitHub's refusal
     if allowed is False:
-        output.warn(
+        ctx.out.warn(
             f"{forge.remote.full_name} does not allow merge commits: the back-merge PR cannot be "
             "merged as it must be (a merge commit, never squash or rebase)"
         )
-        output.info(
+        ctx.out.info(
             "  next: enable “Allow merge commits” in the repository settings "
             "(General → Pull Requests)"
         )

@@ -8,11 +8,11 @@ from prodfix.config import Config
 
 
 def make_builder(repo: Repo, cfg: Config) -> Builder | None:
-    kind = cfg["build.type"]
+    kind = cfg.build.type
     if kind == "command":
         from prodfix.adapters.build.command import CommandBuilder
 
-        return CommandBuilder(repo, cfg["build.command"] or "")
+        return CommandBuilder(repo, cfg.build.command or "")
     if kind == "jenkins":
         from prodfix.adapters.build.jenkins import make_jenkins_builder
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from prodfix import output
 from prodfix.adapters import git
 from prodfix.adapters.build import Build, BuildState
 from prodfix.adapters.build import jenkins_xml as jx
@@ -156,15 +155,13 @@ class JenkinsBuilder:
         w = self.waiter
         deadline = w.clock() + (w.timeout if timeout is None else timeout)
         step = w.interval if interval is None else interval
-        with output.waiting(f"Jenkins: waiting for {build.url or build.id}") as tick:
-            while True:
-                build = self.poll(build)
-                if on_tick:
-                    on_tick(build)
-                if build.state.finished or w.clock() >= deadline:
-                    return build
-                tick(f"Jenkins: {_label(build)} is {build.state.value}")
-                w.sleep(step)
+        while True:
+            build = self.poll(build)
+            if on_tick:
+                on_tick(build)
+            if build.state.finished or w.clock() >= deadline:
+                return build
+            w.sleep(step)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -301,24 +298,20 @@ def _branch_from_path(build_path: str) -> str:
     return unquote(unquote(parts[-2])) if len(parts) >= 2 else ""
 
 
-def _label(build: Build) -> str:
-    return f"#{build.number}" if build.number else "queued build"
-
-
 def make_jenkins_builder(repo: git.Repo, cfg: Config) -> JenkinsBuilder:
     """The builder for `build.type = "jenkins"` (called by `build.factory`)."""
-    url, job = cfg["build.url"], cfg["build.delivery-job"]
+    url, job = cfg.build.url, cfg.build.delivery_job_or_fix_job
     if not url or not job:
         raise ProdfixError(
-            "build.type = jenkins needs build.url and build.delivery-job",
-            hint="set them in the [build] table of .prodfix.toml (see `prodfix config`)",
+            "build.type = jenkins needs build.url and build.fix-job (or build.delivery-job)",
+            hint="set them in the [build] table of .prodfix.toml (docs/configuration.md lists every key)",
         )
-    client = JenkinsClient.from_env(str(url), verify=not cfg["build.insecure-skip-tls-verify"])
+    client = JenkinsClient.from_env(str(url), verify=not cfg.build.insecure_skip_tls_verify)
 
     def contains(built: Sha, wanted: Sha) -> bool:
         # A build of a later delivery commit ships the fix too; unknown SHAs (not fetched) don't.
         return repo.resolve(built) is not None and repo.is_ancestor(wanted, built)
 
     return JenkinsBuilder(
-        client, delivery_job=str(job), image_tag=str(cfg["build.image-tag"]), contains=contains
+        client, delivery_job=str(job), image_tag=str(cfg.build.image_tag), contains=contains
     )

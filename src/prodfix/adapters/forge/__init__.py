@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -106,3 +107,18 @@ class Forge(Protocol):
     def comment(self, number: PrNumber, body: str) -> None: ...
 
     def compare_url(self, base: BranchName, head: BranchName) -> str | None: ...
+
+    # -- capabilities the workflow asks for, so that no caller tests the forge's type ---------
+    def prime(self) -> Mapping[str, Sha] | None:
+        """Read the remote now (branches and PRs) and return every ref read, when this forge's
+        read *is* a fetch of the remote (the embedded forge); None when the caller must fetch."""
+        ...
+
+    def has_credentials(self) -> bool:
+        """Whether this forge can act (open and merge PRs) with the credentials found."""
+        ...
+
+    def backmerge_warnings(self) -> list[tuple[str, str]]:
+        """(warning, what to do) about this repository's settings that would keep a back-merge
+        from being merged as it must be: a true merge commit."""
+        ...

@@ -1,24 +1,20 @@
-"""`.prodfix.toml`: schema as data, defaults from WORKFLOW.md, validation on load.
+"""The schema of `.prodfix.toml` as data: every key with its types, default, meaning and check.
 
-The schema table below is the single source of truth: the loader validates against it and
-`prodfix config-reference` (and the README section) are generated from it.
+The loader validates against it, the typed sections (`model.py`) are built from it, and the
+README's configuration reference is generated from it (a test diffs the two).
 """
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 import string
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from prodfix.errors import ProdfixError
+from prodfix.adapters.forge.registry import FORGES
 
-FILENAME = ".prodfix.toml"
 KINDS = ("python", "go")
 TEST_DEFAULTS = {"python": "python -m pytest", "go": "go test -v ./test/*.go"}
 
@@ -68,8 +64,8 @@ def _template(*fields: str, required: tuple[str, ...] = ()) -> Callable[[Any], s
     return check
 
 
-def _service_url(v: Any) -> str | None:
-    # CLI.md: https only, except loopback, so tokens never travel in clear text to another host.
+def service_url_problem(v: Any) -> str | None:
+    """https only, except loopback: tokens never travel in clear text to another host."""
     m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)", v)
     if not m:
         return "must be an http(s) URL"
@@ -89,6 +85,19 @@ def _str_list(v: Any) -> str | None:
 def _waves(v: Any) -> str | None:
     ok = all(isinstance(w, list) and all(isinstance(x, str) for x in w) for w in v)
     return None if ok else 'must be a list of lists of DC names, e.g. [["us1"], ["eu1", "ap1"]]'
+
+
+def _shas(v: Any) -> str | None:
+    for x in v:
+        if not isinstance(x, str) or not re.fullmatch(r"[0-9a-fA-F]{7,64}", x):
+            return f"must be a list of commit SHAs (7 to 64 hex digits), not {x!r}"
+    return None
+
+
+def _env_name(v: Any) -> str | None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+        return "must name an environment variable (the URL itself never goes in the file)"
+    return None
 
 
 SCHEMA: tuple[Key, ...] = (
@@ -117,6 +126,13 @@ SCHEMA: tuple[Key, ...] = (
         _positive,
     ),
     Key(
+        "check.allow-merges",
+        (list,),
+        [],
+        "master→delivery merges the team accepted after the fact (commit SHAs); reported as info",
+        _shas,
+    ),
+    Key(
         "test.command",
         (str,),
         None,
@@ -127,11 +143,15 @@ SCHEMA: tuple[Key, ...] = (
         (str,),
         "git",
         "github | git (embedded: PRs kept in the remote itself)",
-        _one_of("git", "github"),
+        _one_of(*FORGES),
     ),
     Key("forge.approvals", (int,), 1, "approvals a PR needs before prodfix merges it", _positive),
     Key(
-        "forge.api-url", (str,), None, "API base; default derived from the remote URL", _service_url
+        "forge.api-url",
+        (str,),
+        None,
+        "API base; default derived from the remote URL",
+        service_url_problem,
     ),
     Key("forge.repo", (str,), None, "owner/name when the remote URL does not say it"),
     Key(
@@ -147,9 +167,14 @@ SCHEMA: tuple[Key, ...] = (
         "jenkins | command | none",
         _one_of("jenkins", "command", "none"),
     ),
-    Key("build.url", (str,), None, "Jenkins base URL", _service_url),
+    Key("build.url", (str,), None, "Jenkins base URL", service_url_problem),
     Key("build.fix-job", (str,), None, "Jenkins job whose to-be-built branches get the fix branch"),
-    Key("build.delivery-job", (str,), None, "Jenkins job that builds the delivery branch"),
+    Key(
+        "build.delivery-job",
+        (str,),
+        None,
+        "Jenkins job that builds the delivery branch; default: fix-job",
+    ),
     Key(
         "build.command",
         (str,),
@@ -169,7 +194,12 @@ SCHEMA: tuple[Key, ...] = (
         False,
         "disable TLS verification (prints a warning on every use)",
     ),
-    Key("deploy.repo", (str,), None, "path or URL of the GitOps repository"),
+    Key(
+        "deploy.repo",
+        (str,),
+        None,
+        "path of a clone or of a bare repository, or the URL of the GitOps repository",
+    ),
     Key(
         "deploy.path",
         (str,),
@@ -181,7 +211,13 @@ SCHEMA: tuple[Key, ...] = (
     Key("deploy.waves", (list,), None, 'optional: e.g. [["us1"], ["eu1", "ap1"]]', _waves),
     Key("deploy.image", (str,), None, "the image repository this service publishes"),
     Key("deploy.target", (str,), "master", "branch of the GitOps repository Argo CD deploys"),
-    Key("deploy.argocd.url", (str,), None, "Argo CD URL (optional: wait for sync)", _service_url),
+    Key(
+        "deploy.argocd.url",
+        (str,),
+        None,
+        "Argo CD URL (optional: wait for sync)",
+        service_url_problem,
+    ),
     Key(
         "deploy.argocd.app",
         (str,),
@@ -195,86 +231,32 @@ SCHEMA: tuple[Key, ...] = (
         False,
         "disable TLS verification (prints a warning on every use)",
     ),
+    Key(
+        "notify.slack-webhook-url-env",
+        (str,),
+        None,
+        "the environment variable holding a Slack incoming-webhook URL (never the URL)",
+        _env_name,
+    ),
+    Key(
+        "notify.teams-webhook-url-env",
+        (str,),
+        None,
+        "the environment variable holding a Teams Workflows webhook URL (never the URL)",
+        _env_name,
+    ),
+    Key(
+        "notify.wait-minutes",
+        (int,),
+        60,
+        "tell the channel when a fix has waited on a person this long",
+        _positive,
+    ),
 )
-_BY_NAME = {k.name: k for k in SCHEMA}
-_TABLES = {"test", "forge", "build", "deploy", "deploy.argocd"}
+BY_NAME = {k.name: k for k in SCHEMA}
+TABLES = frozenset({"check", "test", "forge", "build", "deploy", "deploy.argocd", "notify"})
 
-
-@dataclass(frozen=True)
-class Config:
-    values: Mapping[str, Any]
-    source: Path | None = None  # None: defaults only
-    note: str = ""  # said once, e.g. "read from origin/master"
-    explicit: frozenset[str] = field(default_factory=frozenset)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.values[key]
-
-    @property
-    def kind(self) -> str:
-        return str(self.values["kind"])
-
-    @property
-    def test_command(self) -> str:
-        cmd = self.values["test.command"]
-        return str(cmd) if cmd else TEST_DEFAULTS[self.kind]
-
-    def fix_branch(self, name: str) -> str:
-        return str(self.values["fix-branch"]).format(name=name)
-
-    def is_delivery(self, branch: str) -> bool:
-        return fnmatch.fnmatchcase(branch, str(self.values["delivery"]))
-
-    @property
-    def waves(self) -> list[list[str]]:
-        w = self.values["deploy.waves"]
-        return [list(x) for x in w] if w else [list(self.values["deploy.dcs"])]
-
-
-def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for k, v in doc.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, dict) and name in _TABLES:
-            flat.update(_flatten(v, name + "."))
-        else:
-            flat[name] = v
-    return flat
-
-
-def parse(text: str, source: str, *, detected_kind: str = "python") -> dict[str, Any]:
-    """Validate a TOML document; return the flat values, every key filled."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProdfixError(
-            f"{source}: invalid TOML: {exc}", hint=f"fix the syntax of {source}"
-        ) from exc
-    values: dict[str, Any] = {k.name: k.default for k in SCHEMA}
-    values["kind"] = detected_kind
-    for name, v in _flatten(doc).items():
-        key = _BY_NAME.get(name)
-        if key is None:
-            close = difflib.get_close_matches(name, [*_BY_NAME, *_TABLES], n=1, cutoff=0.6)
-            did = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ProdfixError(
-                f"{source}: unknown key {name!r}{did}",
-                hint="see `prodfix init --help` or the configuration reference in the README",
-            )
-        # bool is an int in Python; a TOML `true` for an int key is a type error.
-        if not isinstance(v, key.types) or (isinstance(v, bool) and bool not in key.types):
-            want = " or ".join(_TOML_TYPE[t] for t in key.types)
-            raise ProdfixError(
-                f"{source}: key {name!r} must be {want}, not {_TOML_TYPE.get(type(v), type(v).__name__)}",
-                hint=f"default: {key.default!r}" if key.default is not None else key.doc,
-            )
-        if key.check and (problem := key.check(v)):
-            raise ProdfixError(f"{source}: key {name!r} {problem}", hint=key.doc)
-        values[name] = v
-    return values
-
-
-_TOML_TYPE: dict[type, str] = {
+TOML_TYPE: dict[type, str] = {
     str: "a string",
     int: "an integer",
     bool: "true or false",
@@ -284,36 +266,11 @@ _TOML_TYPE: dict[type, str] = {
 }
 
 
-def detect_kind(root: Path) -> str:
-    if (root / "go.mod").exists():
-        return "go"
-    return "python"
-
-
-def load(root: Path, *, mainline_text: str | None = None, mainline_ref: str = "") -> Config:
-    """Load `<root>/.prodfix.toml`; with no file, the mainline's copy (if given); else defaults."""
-    path = root / FILENAME
-    kind = detect_kind(root)
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        values = parse(text, str(path), detected_kind=kind)
-        return Config(values, path, explicit=frozenset(_flatten(tomllib.loads(text))))
-    if mainline_text is not None:
-        values = parse(mainline_text, f"{mainline_ref}:{FILENAME}", detected_kind=kind)
-        return Config(
-            values,
-            None,
-            note=f"this checkout has no {FILENAME}; using the one on {mainline_ref}",
-            explicit=frozenset(_flatten(tomllib.loads(mainline_text))),
-        )
-    return Config(parse("", "(defaults)", detected_kind=kind))
-
-
 def reference_markdown() -> str:
     """The configuration reference, generated from SCHEMA (the README embeds it; a test diffs)."""
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for k in SCHEMA:
-        t = " or ".join(_TOML_TYPE[x] for x in k.types).replace("a ", "").replace("an ", "")
+        t = " or ".join(TOML_TYPE[x] for x in k.types).replace("a ", "").replace("an ", "")
         d = "—" if k.default is None else f"`{_toml_value(k.default)}`"
         doc = k.doc.replace("|", "\\|")
         rows.append(f"| `{k.name}` | {t} | {d} | {doc} |")

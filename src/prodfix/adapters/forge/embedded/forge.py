@@ -24,8 +24,8 @@ from prodfix.adapters.forge import (
     PrState,
     PullRequest,
 )
-from prodfix.adapters.forge.embedded_merge import build_merge, find_landing
-from prodfix.adapters.forge.embedded_store import (
+from prodfix.adapters.forge.embedded.merge import build_merge, find_landing
+from prodfix.adapters.forge.embedded.store import (
     ApprovalRec,
     CommentRec,
     PrRecord,
@@ -35,9 +35,8 @@ from prodfix.adapters.forge.embedded_store import (
     head_ref,
     meta_ref,
 )
-from prodfix.adapters.forge.embedded_view import Viewer
+from prodfix.adapters.forge.embedded.view import Viewer
 from prodfix.adapters.git import Repo
-from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError, ServiceError
 from prodfix.types import BranchName, PrNumber, Sha
 
@@ -90,10 +89,6 @@ class EmbeddedForge:
         self._store = Store(repo, remote)
         self._viewer = Viewer(repo, remote, repo.remote_url(remote) or remote, approvals_required)
 
-    @classmethod
-    def from_config(cls, repo: Repo, cfg: Config) -> EmbeddedForge:
-        return cls(repo, remote=str(cfg["remote"]), approvals_required=int(cfg["forge.approvals"]))
-
     @property
     def name(self) -> str:
         return "embedded git forge"
@@ -123,6 +118,12 @@ class EmbeddedForge:
 
     def compare_url(self, base: BranchName, head: BranchName) -> str | None:
         return None  # no web UI
+
+    def has_credentials(self) -> bool:
+        return True  # git's own access to the remote is all it needs
+
+    def backmerge_warnings(self) -> list[tuple[str, str]]:
+        return []  # every merge method is available; prodfix always asks for a merge commit
 
     # -- writes ---------------------------------------------------------------------------
     def create_pr(
@@ -204,10 +205,6 @@ class EmbeddedForge:
             return replace(rec, comments=(*rec.comments, CommentRec(who, now, body)))
 
         self._update(number, "commented", apply)
-
-    def repair(self, number: PrNumber) -> PullRequest:
-        """Record what reads observe (a merge done elsewhere, a moved head)."""
-        return self._update(number, "refreshed", lambda rec, now, who: rec)
 
     def merge(
         self,

@@ -23,8 +23,8 @@ from prodfix.adapters.forge import (
     PrState,
     PullRequest,
 )
-from prodfix.adapters.forge import github_graphql as gql
-from prodfix.adapters.forge.github_api import GitHubApi
+from prodfix.adapters.forge.github import graphql as gql
+from prodfix.adapters.forge.github.api import GitHubApi
 from prodfix.adapters.http import RetryPolicy
 from prodfix.adapters.remote_url import RemoteRepo
 from prodfix.errors import ProdfixError, ServiceError
@@ -117,6 +117,29 @@ class GitHubForge:
             None if header is None else tuple(s.strip() for s in header.split(",") if s.strip())
         )
         return str(resp.json()["login"]), scopes
+
+    def prime(self) -> None:
+        return None  # PRs come from the API; the caller fetches the branches itself
+
+    def has_credentials(self) -> bool:
+        return self.credential is not None
+
+    def backmerge_warnings(self) -> list[tuple[str, str]]:
+        if self.credential is None:
+            return []
+        try:
+            allowed = self.repo_allows_merge_commits()
+        except ProdfixError:
+            return []  # cannot tell now; the merge itself reports GitHub's refusal
+        if allowed is not False:
+            return []
+        return [
+            (
+                f"{self.remote.full_name} does not allow merge commits: the back-merge PR cannot "
+                "be merged as it must be (a merge commit, never squash or rebase)",
+                "enable “Allow merge commits” in the repository settings (General → Pull Requests)",
+            )
+        ]
 
     def compare_url(self, base: BranchName, head: BranchName) -> str | None:
         # Base always explicit: without it GitHub compares against the default branch (master),

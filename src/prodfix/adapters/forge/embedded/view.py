@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from prodfix.adapters.forge import Approval, PrState, PullRequest
-from prodfix.adapters.forge.embedded_merge import conflicts_text, find_landing
-from prodfix.adapters.forge.embedded_store import PrRecord, Snapshot, Stored
+from prodfix.adapters.forge.embedded.merge import conflicts_text, find_landing
+from prodfix.adapters.forge.embedded.store import PrRecord, Snapshot, Stored
 from prodfix.adapters.git import Repo
 from prodfix.adapters.shacache import ShaCache
 from prodfix.types import BranchName, PrNumber, Sha

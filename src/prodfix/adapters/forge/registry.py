@@ -1,0 +1,26 @@
+"""The forges prodfix knows: name → the package that builds one (imported only when used).
+
+Adding a forge is one package under `adapters/forge/<name>/` whose `make(repo, cfg)` returns a
+`Forge`, plus one line here; configuration validation reads this table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prodfix.adapters.forge import Forge
+    from prodfix.adapters.git import Repo
+    from prodfix.config import Config
+
+FORGES: dict[str, str] = {
+    "git": "prodfix.adapters.forge.embedded",
+    "github": "prodfix.adapters.forge.github",
+}
+
+
+def make_forge(repo: Repo, cfg: Config) -> Forge:
+    module = importlib.import_module(FORGES[cfg.forge.type])
+    forge: Forge = module.make(repo, cfg)
+    return forge

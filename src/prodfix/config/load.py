@@ -1,0 +1,120 @@
+"""Reading `.prodfix.toml`: validate against the schema, build the typed Config.
+
+A checkout without the file (a delivery branch cut before the team adopted prodfix) reads the
+mainline's copy from the remote-tracking branch and says so once per repository.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prodfix.config.model import Config
+from prodfix.config.schema import BY_NAME, SCHEMA, TABLES, TOML_TYPE
+from prodfix.errors import ProdfixError
+
+if TYPE_CHECKING:
+    from prodfix.adapters.git import Repo
+
+FILENAME = ".prodfix.toml"
+
+
+def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in doc.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and name in TABLES:
+            flat.update(_flatten(v, name + "."))
+        else:
+            flat[name] = v
+    return flat
+
+
+def parse(text: str, source: str, *, detected_kind: str = "python") -> dict[str, Any]:
+    """Validate a TOML document; return the flat values, every key filled."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProdfixError(
+            f"{source}: invalid TOML: {exc}", hint=f"fix the syntax of {source}"
+        ) from exc
+    values: dict[str, Any] = {k.name: k.default for k in SCHEMA}
+    values["kind"] = detected_kind
+    for name, v in _flatten(doc).items():
+        key = BY_NAME.get(name)
+        if key is None:
+            close = difflib.get_close_matches(name, [*BY_NAME, *TABLES], n=1, cutoff=0.6)
+            did = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ProdfixError(
+                f"{source}: unknown key {name!r}{did}",
+                hint="see the configuration reference in the README (or docs/configuration.md)",
+            )
+        # bool is an int in Python; a TOML `true` for an int key is a type error.
+        if not isinstance(v, key.types) or (isinstance(v, bool) and bool not in key.types):
+            want = " or ".join(TOML_TYPE[t] for t in key.types)
+            got = TOML_TYPE.get(type(v), type(v).__name__)
+            raise ProdfixError(
+                f"{source}: key {name!r} must be {want}, not {got}",
+                hint=f"default: {key.default!r}" if key.default is not None else key.doc,
+            )
+        if key.check and (problem := key.check(v)):
+            raise ProdfixError(f"{source}: key {name!r} {problem}", hint=key.doc)
+        values[name] = v
+    _check_consistency(values, source)
+    return values
+
+
+def _check_consistency(values: Mapping[str, Any], source: str) -> None:
+    """Settings that are each valid but together would defeat the rules."""
+    from fnmatch import fnmatchcase
+
+    mainline, delivery = str(values["mainline"]), str(values["delivery"])
+    if fnmatchcase(mainline, delivery):
+        raise ProdfixError(
+            f"{source}: the delivery pattern {delivery!r} matches the mainline {mainline!r}: "
+            "a fix could then start from the mainline",
+            hint='make `delivery` match only production branches, e.g. delivery = "delivery*"',
+        )
+    fix_example = str(values["fix-branch"]).format(name="x")
+    if fnmatchcase(fix_example, delivery) or fix_example == mainline:
+        raise ProdfixError(
+            f"{source}: fix branches ({values['fix-branch']!r}) would match the delivery "
+            f"pattern {delivery!r} or the mainline",
+            hint='use a fix-branch template of its own, e.g. fix-branch = "fix/{name}"',
+        )
+
+
+def detect_kind(root: Path) -> str:
+    if (root / "go.mod").exists():
+        return "go"
+    return "python"
+
+
+def load(root: Path, *, mainline_text: str | None = None, mainline_ref: str = "") -> Config:
+    """Load `<root>/.prodfix.toml`; with no file, the mainline's copy (if given); else defaults."""
+    path = root / FILENAME
+    kind = detect_kind(root)
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        return Config.from_values(parse(text, str(path), detected_kind=kind), source=path)
+    if mainline_text is not None:
+        values = parse(mainline_text, f"{mainline_ref}:{FILENAME}", detected_kind=kind)
+        note = f"this checkout has no {FILENAME}; using the one on {mainline_ref}"
+        return Config.from_values(values, note=note)
+    return Config.from_values(parse("", "(defaults)", detected_kind=kind))
+
+
+def load_for_repo(repo: Repo) -> Config:
+    """The checkout's .prodfix.toml; else the mainline's copy from the remote-tracking branch
+    (`cfg.note` says so: the caller tells the user once); else the defaults."""
+    if (repo.path / FILENAME).exists():
+        return load(repo.path)
+    defaults = load(repo.path)
+    ref = f"{defaults.remote}/{defaults.mainline}"
+    r = repo.git("show", f"refs/remotes/{ref}:{FILENAME}", check=False)
+    if r.returncode != 0:
+        return defaults
+    return load(repo.path, mainline_text=r.stdout, mainline_ref=ref)

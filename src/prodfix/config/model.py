@@ -1,0 +1,189 @@
+"""Frozen, typed sections of the configuration, built from the flat values `schema.SCHEMA`
+validated. Attribute names are the key names with `-` → `_`: `build.fix-job` is
+`cfg.build.fix_job` (a test checks that every key has its attribute and back)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from prodfix.config.schema import TEST_DEFAULTS
+from prodfix.types import BranchName
+
+
+@dataclass(frozen=True)
+class CheckCfg:
+    allow_merges: tuple[str, ...] = ()
+
+    def allowed(self, sha: str) -> bool:
+        """Whether the team accepted the merge `sha` (full SHA) after the fact."""
+        s = sha.lower()
+        return any(s.startswith(a.lower()) for a in self.allow_merges)
+
+
+@dataclass(frozen=True)
+class TestCfg:
+    __test__ = False  # not a pytest class
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class ForgeCfg:
+    type: str = "git"
+    approvals: int = 1
+    api_url: str | None = None
+    repo: str | None = None
+    insecure_skip_tls_verify: bool = False
+
+
+@dataclass(frozen=True)
+class BuildCfg:
+    type: str = "none"
+    url: str | None = None
+    fix_job: str | None = None
+    delivery_job: str | None = None
+    command: str | None = None
+    image_tag: str = "{delivery}-{build}"
+    insecure_skip_tls_verify: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return self.type != "none"
+
+    @property
+    def delivery_job_or_fix_job(self) -> str | None:
+        """One job whose to-be-built list holds the fix branches and delivery, by default."""
+        return self.delivery_job or self.fix_job
+
+
+@dataclass(frozen=True)
+class ArgoCdCfg:
+    url: str | None = None
+    app: str = "sre-triggers-{dc}"
+    insecure_skip_tls_verify: bool = False
+
+    def app_of(self, dc: str) -> str:
+        return self.app.format(dc=dc)
+
+
+@dataclass(frozen=True)
+class DeployCfg:
+    repo: str | None = None
+    path: str = "apps/sre-triggers/{dc}"
+    dcs: tuple[str, ...] = ("us1", "eu1", "ap1")
+    waves_: tuple[tuple[str, ...], ...] | None = None
+    image: str | None = None
+    target: str = "master"
+    argocd: ArgoCdCfg = field(default_factory=ArgoCdCfg)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.repo and self.image)
+
+    @property
+    def waves(self) -> list[list[str]]:
+        return [list(w) for w in self.waves_] if self.waves_ else [list(self.dcs)]
+
+    @property
+    def all_dcs(self) -> list[str]:
+        return [d for w in self.waves for d in w]
+
+    def folder(self, dc: str) -> str:
+        return self.path.format(dc=dc)
+
+
+@dataclass(frozen=True)
+class NotifyCfg:
+    slack_webhook_url_env: str | None = None
+    teams_webhook_url_env: str | None = None
+    wait_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class Config:
+    kind: str = "python"
+    mainline: BranchName = BranchName("master")  # noqa: RUF009 (a NewType: no call at run time)
+    delivery: str = "delivery*"
+    fix_branch_template: str = "fix/{name}"
+    remote: str = "origin"
+    max_backmerge_days: int = 7
+    check: CheckCfg = field(default_factory=CheckCfg)
+    test: TestCfg = field(default_factory=TestCfg)
+    forge: ForgeCfg = field(default_factory=ForgeCfg)
+    build: BuildCfg = field(default_factory=BuildCfg)
+    deploy: DeployCfg = field(default_factory=DeployCfg)
+    notify: NotifyCfg = field(default_factory=NotifyCfg)
+    source: Path | None = None  # None: defaults only, or the mainline's copy
+    note: str = ""  # said once, e.g. "read from origin/master"
+
+    @property
+    def test_command(self) -> str:
+        return self.test.command or TEST_DEFAULTS[self.kind]
+
+    def fix_branch(self, name: str) -> BranchName:
+        return BranchName(self.fix_branch_template.format(name=name))
+
+    def fix_name(self, branch: str) -> str | None:
+        """The fix a branch belongs to by the template (`fix/{name}`), or None."""
+        m = _template_re(self.fix_branch_template).fullmatch(branch)
+        return m.group("name") if m and m.group("name") else None
+
+    def is_delivery(self, branch: str) -> bool:
+        return fnmatch.fnmatchcase(branch, self.delivery)
+
+    def is_protected(self, branch: str) -> bool:
+        """master and delivery: prodfix never rewrites them."""
+        return branch == self.mainline or self.is_delivery(branch)
+
+    @classmethod
+    def from_values(
+        cls, values: Mapping[str, Any], *, source: Path | None = None, note: str = ""
+    ) -> Config:
+        def section(kind: type[Any], prefix: str) -> Any:
+            kw: dict[str, Any] = {}
+            for f in fields(kind):
+                key = _KEY_OF.get((prefix, f.name), f"{prefix}{f.name.replace('_', '-')}")
+                if key in values:
+                    kw[f.name] = _frozen(values[key])
+            return kind(**kw)
+
+        deploy = section(DeployCfg, "deploy.")
+        deploy = DeployCfg(
+            **{f.name: getattr(deploy, f.name) for f in fields(DeployCfg) if f.name != "argocd"},
+            argocd=section(ArgoCdCfg, "deploy.argocd."),
+        )
+        return cls(
+            kind=str(values["kind"]),
+            mainline=BranchName(str(values["mainline"])),
+            delivery=str(values["delivery"]),
+            fix_branch_template=str(values["fix-branch"]),
+            remote=str(values["remote"]),
+            max_backmerge_days=int(values["max-backmerge-days"]),
+            check=section(CheckCfg, "check."),
+            test=section(TestCfg, "test."),
+            forge=section(ForgeCfg, "forge."),
+            build=section(BuildCfg, "build."),
+            deploy=deploy,
+            notify=section(NotifyCfg, "notify."),
+            source=source,
+            note=note,
+        )
+
+
+# Attributes whose name is not the key's last part with `-` → `_`.
+_KEY_OF = {("deploy.", "waves_"): "deploy.waves"}
+
+
+def _frozen(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    return v
+
+
+def _template_re(template: str) -> re.Pattern[str]:
+    head, _, tail = template.partition("{name}")
+    return re.compile(re.escape(head) + r"(?P<name>.+)" + re.escape(tail))
