@@ -83,7 +83,7 @@ def run(app: App, *, draft: bool, web: bool, dry_run: bool) -> int:
     require_remote(ctx)
     ctx.repo.fetch(ctx.remote)
     gate(ctx, rec.branch, rec.delivery)
-    if ctx.cfg.forge.type == "github" and not _has_token(ctx):
+    if not ctx.forge.has_credentials():
         return _compare_only(ctx, rec.branch, rec.delivery, web)
     code = execute(ctx, "propose", plan(ctx, branch=rec.branch, delivery=rec.delivery, draft=draft))
     if code == Exit.OK and not dry_run:
@@ -92,12 +92,6 @@ def run(app: App, *, draft: bool, web: bool, dry_run: bool) -> int:
             webbrowser.open(url)
         ctx.out.say("next: get it reviewed, then `prodfix next --merge`")
     return code
-
-
-def _has_token(ctx: Ctx) -> bool:
-    from prodfix.adapters.forge.github.config import has_token
-
-    return has_token(ctx.repo, ctx.cfg)
 
 
 def _compare_only(ctx: Ctx, branch: str, delivery: str, web: bool) -> int:

@@ -63,13 +63,10 @@ def gather(
 def read_refs(ctx: Ctx, *, fetch: bool) -> dict[str, Sha]:
     """One fetch and one for-each-ref. With the embedded forge both are the forge's own read
     (branches and PRs in one fetch, every ref in one for-each-ref), shared with it."""
-    if fetch and ctx.cfg.forge.type == "git":
-        from prodfix.adapters.forge.embedded.forge import EmbeddedForge
-
-        forge = ctx.forge
-        if isinstance(forge, EmbeddedForge):
-            return forge.prime()
     if fetch:
+        primed = ctx.forge.prime()
+        if primed is not None:
+            return dict(primed)
         ctx.repo.fetch(ctx.remote)
     return ctx.repo.refs("refs/heads/", f"refs/remotes/{ctx.remote}/")
 

@@ -7,12 +7,11 @@ the state is saved again, so a kill -9 at any point leaves a run state `continue
 
 from __future__ import annotations
 
-import os
-import signal
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from prodfix.clock import CRASH
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter
 from prodfix.workflow import runstate
@@ -20,13 +19,6 @@ from prodfix.workflow.context import Ctx
 from prodfix.workflow.lock import repo_lock
 from prodfix.workflow.ops import Op, StopForUser, from_json
 from prodfix.workflow.runstate import RunState
-
-# Test hook (issue 9): PRODFIX_DIE_AFTER=N kills this process with SIGKILL right after op N
-# (1-based) of a command completed and was recorded — the harshest interruption there is.
-# N counts the command's ops, not one program's: `next` runs several programs in one process,
-# and `continue` counts on from the ops the stopped run already did.
-_DIE_AFTER = "PRODFIX_DIE_AFTER"
-_ops_completed = 0
 
 
 def print_program(out: Reporter, program: Sequence[Op]) -> None:
@@ -79,8 +71,6 @@ def execute(ctx: Ctx, command: str, program: Sequence[Op]) -> int:
 
 
 def _drive(ctx: Ctx, state: RunState) -> int:
-    global _ops_completed
-    die_after = os.environ.get(_DIE_AFTER)
     while state.remaining:
         op = state.remaining[0]
         ctx.out.action(op.describe())
@@ -109,9 +99,9 @@ def _drive(ctx: Ctx, state: RunState) -> int:
             entry={"op": op.to_json(), "inverse": inverse.to_json() if inverse else None},
         )
         runstate.save(state)
-        _ops_completed += 1
-        if die_after and die_after == str(_ops_completed):
-            os.kill(os.getpid(), signal.SIGKILL)
+        # The crash tests' seam: N counts the command's ops, not one program's (`next` runs
+        # several programs in one process; `continue` counts on from the ops already done).
+        CRASH.op_done()
     ctx.store.journal(
         fix=ctx.fix or state.fix,
         path=ctx.path,
@@ -151,10 +141,9 @@ def _suspended(ctx: Ctx, state: RunState, exc: ProdfixError) -> ProdfixError:
 
 def resume(ctx: Ctx) -> int:
     with repo_lock(ctx.repo.path):
-        global _ops_completed
         state = _require_state(ctx)
         ctx.fix = state.fix
-        _ops_completed = len(state.done)
+        CRASH.completed = len(state.done)
         state.stopped = None
         runstate.save(state)
         code = _drive(ctx, state)

@@ -53,28 +53,9 @@ def backmerge_program(
 
 
 def warn_if_no_merge_commits(ctx: Ctx) -> None:
-    """A GitHub repository may disable merge commits, and a back-merge must be one (WORKFLOW.md
-    rule 3, NOTES/git.md §4.8): say so when the PR is opened, not only when the merge fails."""
-    if ctx.cfg.forge.type != "github":
-        return
-    from prodfix.adapters.forge.github.forge import GitHubForge
-
-    forge = ctx.forge
-    if not isinstance(forge, GitHubForge) or forge.credential is None:
-        return
-    try:
-        allowed = forge.repo_allows_merge_commits()
-    except ProdfixError:
-        return  # cannot tell now; the merge itself reports GitHub's refusal
-    if allowed is False:
-        ctx.out.warn(
-            f"{forge.remote.full_name} does not allow merge commits: the back-merge PR cannot be "
-            "merged as it must be (a merge commit, never squash or rebase)"
-        )
-        ctx.out.info(
-            "  next: enable “Allow merge commits” in the repository settings "
-            "(General → Pull Requests)"
-        )
+    for warning, hint in ctx.forge.backmerge_warnings():
+        ctx.out.warn(warning)
+        ctx.out.info(f"  next: {hint}")
 
 
 def merge_program(number: int, head_sha: str, *, backmerge: bool) -> list[Op]:
