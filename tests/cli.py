@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,41 @@ class Run:
     err: str
 
 
-def prodfix(cwd: Path, *args: str) -> Run:
+# Authors cannot approve their own PRs: in tests, `pr approve` is typed by a reviewer.
+REVIEWER = {
+    "GIT_AUTHOR_NAME": "Rui Reviewer",
+    "GIT_AUTHOR_EMAIL": "rui@example.com",
+    "GIT_COMMITTER_NAME": "Rui Reviewer",
+    "GIT_COMMITTER_EMAIL": "rui@example.com",
+}
+
+
+def _identity(args: tuple[str, ...]) -> dict[str, str]:
+    return REVIEWER if args[:2] == ("pr", "approve") else {}
+
+
+@contextlib.contextmanager
+def environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def prodfix(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:
     out, err = io.StringIO(), io.StringIO()
     code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        environ({**_identity(args), **(env or {})}),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         try:
             main(["-C", str(cwd), *args])
         except SystemExit as exc:
@@ -33,6 +65,7 @@ def prodfix(cwd: Path, *args: str) -> Run:
 
 def prodfix_proc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:
     e = dict(os.environ)
+    e.update(_identity(args))
     e.update(env or {})
     p = subprocess.run(
         [sys.executable, "-m", "prodfix", "-C", str(cwd), *args],

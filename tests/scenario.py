@@ -160,9 +160,13 @@ def fix_proposed_and_approved(w: World) -> None:
 # -- snapshots -------------------------------------------------------------------------------
 
 
+RECORD_KINDS = ("fixes", "builds", "tests")
+TIMELY = ("_at", "started", "by", "tail")  # record fields that carry clocks and identities
+
+
 def remote_refs(sb: Sandbox, bare: Path) -> dict[str, Any]:
-    """Every ref of a bare remote; a PR's metadata ref as the fields that matter (its SHA
-    carries timestamps)."""
+    """Every ref of a bare remote; a PR's metadata ref, and prodfix's records, as the fields
+    that matter (their SHAs carry timestamps)."""
     out = sb.g(bare, "for-each-ref", "--format=%(objectname) %(refname)")
     refs: dict[str, Any] = {}
     for line in out.splitlines():
@@ -170,6 +174,9 @@ def remote_refs(sb: Sandbox, bare: Path) -> dict[str, Any]:
         if name.startswith("refs/prodfix/pulls/") and name.endswith("/meta"):
             doc = json.loads(sb.g(bare, "show", f"{sha}:pr.json"))
             refs[name] = {k: doc[k] for k in PR_FIELDS}
+        elif name.split("/")[2:3] and name.split("/")[2] in RECORD_KINDS:
+            doc = json.loads(sb.g(bare, "show", f"{sha}:record.json"))
+            refs[name] = {k: v for k, v in doc.items() if k != "at" and not k.endswith(TIMELY)}
         else:
             refs[name] = sha
     return refs
@@ -208,21 +215,21 @@ def clone_state(sb: Sandbox, clone: Path) -> dict[str, Any]:
     }
 
 
-def builds() -> dict[str, Any]:
-    """The command builder's records (state and image tag per SHA) under PRODFIX_HOME."""
-    root = Path(os.environ["PRODFIX_HOME"]) / "builds"
-    found: dict[str, Any] = {}
-    for p in sorted(root.rglob("*.json")) if root.exists() else []:
-        d = json.loads(p.read_text())
-        found[p.name] = (d.get("state"), d.get("tag"))
-    return found
+def builds(sb: Sandbox, bare: Path) -> dict[str, Any]:
+    """The embedded build runner's records in the remote: (sha, state, image tag) per build."""
+    refs = remote_refs(sb, bare)
+    return {
+        name.rsplit("/", 1)[-1]: (doc["sha"], doc["state"], doc["tag"])
+        for name, doc in refs.items()
+        if name.startswith("refs/prodfix/builds/")
+    }
 
 
 def snapshot(w: World) -> dict[str, Any]:
     return {
         "remotes": {n: remote_refs(w.sb, b) for n, b in w.bares.items()},
         "clones": {n: clone_state(w.sb, c) for n, c in w.clones.items()},
-        "builds": builds(),
+        "builds": builds(w.sb, w.bares["service"]),
     }
 
 

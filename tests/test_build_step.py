@@ -58,10 +58,14 @@ def test_fix_reaching_done_removes_our_branch_from_the_job(any_world: World) -> 
     (build,) = w.delivery_job.builds
     assert (build.branch, build.sha, build.result) == ("delivery", landing, "SUCCESS")
     steps = w.steps()
-    assert steps["build"] == {
+    url = f"{w.fake.url}job/app-delivery/1/"
+    assert {k: steps["build"][k] for k in ("id", "state", "detail", "sha", "tag", "url")} == {
         "id": "build",
         "state": "done",
         "detail": "build #1 → image tag delivery-1",
+        "sha": landing,
+        "tag": "delivery-1",
+        "url": url,
     }
     assert steps["deploy"]["state"] == "skipped"
     assert steps["backmerge"]["state"] == "waiting"
@@ -69,7 +73,7 @@ def test_fix_reaching_done_removes_our_branch_from_the_job(any_world: World) -> 
     assert w.run("pr", "approve", last_pr(w)).code == 0
     done = w.run("next", "--merge")
     assert done.code == 0, done.err
-    assert f"removing {FIX} from Jenkins job {w.job.name}" in done.out
+    assert f"remove {FIX} from the to-be-built branches of Jenkins job {w.job.name}" in done.out
     assert "fix npe is done" in done.out
     assert w.job.config == w.start_config.replace(old, new)  # ours gone, theirs kept
     assert len(w.delivery_job.builds) == 1  # status/next re-observed it, never built again
@@ -108,13 +112,18 @@ def test_failing_delivery_build_is_a_failed_step_with_the_url(world: World) -> N
     assert r.code == 1
     url = f"{w.fake.url}job/app-delivery/1/"
     assert f"step build failed: build #1 failure {url}: Finished: FAILURE" in r.err
-    assert "fix the build" in r.err
-    steps = w.steps()
+    assert "`prodfix next --rebuild`" in r.err
+    steps = w.steps(code=1)
     assert steps["build"]["state"] == "failed"
     assert steps["build"]["detail"] == f"build #1 failure {url}: Finished: FAILURE"
     assert steps["backmerge"]["state"] == "pending"
     assert w.run("next").code == 1  # still failed: not silently rebuilt
     assert len(w.delivery_job.builds) == 1
+    # `--rebuild` retries it (a flaky build): a second build of the same commit
+    again = w.run("next", "--rebuild")
+    assert again.code == 0, again.err
+    assert [b.result for b in w.delivery_job.builds] == ["FAILURE", "SUCCESS"]
+    assert w.steps()["build"]["detail"] == "build #2 → image tag delivery-2"
 
 
 def test_a_later_delivery_commit_after_a_failed_build_is_built_again(world: World) -> None:

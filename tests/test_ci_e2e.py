@@ -122,9 +122,9 @@ class World:
         assert SENTINEL not in r.out + r.err
         return r
 
-    def steps(self) -> dict[str, dict[str, str]]:
-        r = self.run("status", "--json")
-        assert r.code == 0, r.err
+    def steps(self, code: int = 0) -> dict[str, dict[str, str]]:
+        r = self.run("status", "--all", "--json")
+        assert r.code == code, r.err
         (fix,) = json.loads(r.out)["fixes"]
         (repo,) = fix["repos"]
         return {s["id"]: s for s in repo["steps"]}
@@ -227,7 +227,10 @@ def test_test_ci_passes_and_records_the_result(world: World) -> None:
         assert w.listed() == ["delivery", "master", "PR-*", FIX]
         assert fix_builds(w) == [(FIX, sha, "SUCCESS")]  # the scan's build, not a second one
     steps = w.steps()
-    assert (steps["test"]["state"], steps["test"]["detail"]) == ("done", f"passed for {sha[:7]}")
+    assert (steps["test"]["state"], steps["test"]["detail"]) == (
+        "done",
+        f"passed for {sha[:7]} on Jenkins (Ada Tester)",
+    )
     # Idempotent: again on the same HEAD finds the build instead of building again.
     again = w.run("test", "--ci")
     assert again.code == 0, again.err
@@ -247,9 +250,11 @@ def test_test_ci_failure_exits_1_with_the_console_tail(world: World) -> None:
     assert "ERROR: tests failed\nFinished: FAILURE" in r.err
     assert f"Jenkins failed for {sha[:7]}" in r.err
     assert "then `prodfix test --ci` again" in r.err
-    steps = w.steps()
+    steps = w.steps(code=1)
     assert steps["test"]["state"] == "failed"
-    assert steps["test"]["detail"].startswith(f"failed for {sha[:7]}: Jenkins build {w.fake.url}")
+    assert steps["test"]["detail"].startswith(
+        f"failed for {sha[:7]} on Jenkins (Ada Tester): Jenkins build {w.fake.url}"
+    )
     assert steps["test"]["detail"].endswith("/ failure")
     assert ours_listed(w)  # the branch stays listed: the next commit is built the same way
 
@@ -266,7 +271,8 @@ def test_undo_removes_only_our_branch(world: World) -> None:
     assert r.code == 0, r.err
     assert "undone: `prodfix test --ci`" in r.out
     assert w.job.config == w.start_config.replace(old, new)
-    assert f"refs/heads/{FIX}" not in w.sb.remote_refs()  # the push is undone too
+    refs = w.sb.remote_refs()  # the push is undone too: the branch is back where `start` put it
+    assert refs[f"refs/heads/{FIX}"] == refs["refs/heads/delivery"]
     if w.shape == "multibranch":
         assert w.job.scans == 3  # setup, after the push, after the removal
 
@@ -278,7 +284,8 @@ def test_kill_after_the_config_edit_then_continue(world: World) -> None:
     killed = prodfix_proc(w.work, "test", "--ci", env={"PRODFIX_DIE_AFTER": "1"})
     assert killed.code == -9
     assert SENTINEL not in killed.out + killed.err
-    assert ours_listed(w) and f"refs/heads/{FIX}" not in w.sb.remote_refs()
+    refs = w.sb.remote_refs()
+    assert ours_listed(w) and refs[f"refs/heads/{FIX}"] == refs["refs/heads/delivery"]
     r = w.run("continue")
     assert r.code == 0, r.err
     assert w.sb.remote_refs()[f"refs/heads/{FIX}"] == sha
@@ -297,16 +304,19 @@ def test_kill_after_the_config_edit_then_abort(world: World) -> None:
     r = w.run("abort")
     assert r.code == 0, r.err
     assert w.job.config == w.start_config  # byte for byte
-    assert f"refs/heads/{FIX}" not in w.sb.remote_refs()
+    refs = w.sb.remote_refs()
+    assert refs[f"refs/heads/{FIX}"] == refs["refs/heads/delivery"]
     assert w.steps()["test"]["state"] == "ready"
 
 
-def test_test_ci_needs_a_fix_prodfix_started(world: World) -> None:
+def test_test_ci_needs_a_fix_branch(world: World) -> None:
+    """Only a fix branch (by the fix-branch template) goes into the job: its name is what
+    removes it again when the fix is done. A fix branch made by hand is a fix like any."""
     w = world
-    w.sb.g(w.work, "switch", "-q", "-c", "fix/by-hand", "origin/delivery")
+    w.sb.g(w.work, "switch", "-q", "-c", "hotfix-by-hand", "origin/delivery")
     r = w.run("test", "--ci")
     assert r.code == 2
-    assert "is not a fix prodfix started" in r.err
+    assert "hotfix-by-hand is not a fix branch (fix/{name})" in r.err
     assert w.job.config == w.start_config and w.fake.config_posts == []
 
 

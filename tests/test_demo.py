@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,9 +47,15 @@ def assert_final_state(root: Path) -> None:
         on_delivery = git(r, "log", "--format=%s", delivery).splitlines()
         assert unreleased not in on_delivery
         assert git(r, "rev-list", "--count", f"master..{delivery}") == "0"
-        # the throwaway back-merge head exists; delivery itself was never the PR head
+        # the fix is done: its branch and the throwaway back-merge head are deleted (as a
+        # forge's auto-delete would), the PR's head was never delivery itself, the record says
         heads = git(r, "for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines()
-        assert any(h.startswith(f"backmerge/{delivery}-") for h in heads)
+        assert [h for h in heads if h.startswith(("fix/", "backmerge/"))] == []
+        prs = git(r, "for-each-ref", "--format=%(refname)", "refs/prodfix/pulls/*/head")
+        assert len(prs.splitlines()) == 2  # the fix PR and the back-merge PR, heads kept
+        (record,) = git(r, "for-each-ref", "--format=%(refname)", "refs/prodfix/fixes/").split()
+        doc = json.loads(git(r, "show", f"{record}:record.json"))
+        assert doc["done_at"] and doc["head"] == parents[1]
     infra = remotes / "deployment-infra.git"
     for dc in DCS:
         kust = git(infra, "show", f"master:apps/sre-triggers/{dc}/kustomization.yaml")
@@ -66,14 +73,19 @@ def assert_final_state(root: Path) -> None:
         assert f"dc: {dc}" in dep  # everything else untouched
 
 
-def status_json(d: Driver) -> dict[str, object]:
-    out = d.prodfix("steps-python", "status", "--json")
-    return dict(json.loads(out))
+def status_json(d: Driver, repo: str) -> dict[str, Any]:
+    """Finished fixes leave `status`; `--all` shows them."""
+    assert json.loads(d.prodfix(repo, "status", "--json")) == {"version": 1, "fixes": []}
+    doc: dict[str, Any] = json.loads(d.prodfix(repo, "status", "--all", "--json"))
+    return doc
 
 
 def assert_all_done(d: Driver) -> None:
-    doc = status_json(d)
-    fixes = {f["name"]: f for f in doc["fixes"]}  # type: ignore[index, union-attr, attr-defined]
+    fixes = {
+        f["name"]: f
+        for repo in ("steps-python", "triggers-go")
+        for f in status_json(d, repo)["fixes"]
+    }
     assert set(fixes) == {"parser-npe", "due-boundary"}
     for fix in fixes.values():
         for repo in fix["repos"]:

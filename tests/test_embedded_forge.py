@@ -97,6 +97,7 @@ def test_create_stores_head_and_meta_refs_and_a_second_clone_sees_the_pr(w: Worl
         "head_sha": w.fix,
         "state": "open",
         "draft": False,
+        "author": ADA,
         "approvals": [],
         "comments": [],
         "merge_commit": None,
@@ -223,11 +224,18 @@ def test_merge_refused_without_approval_and_allowed_when_none_required(w: World)
     assert parents(w, w.origin_refs()["refs/heads/delivery"]) == [w.cut, w.fix]
 
 
-def test_approving_your_own_pr_is_recorded_and_counts(w: World) -> None:
+def test_authors_cannot_approve_their_own_pr(w: World) -> None:
+    """As on GitHub: with one approval required, a self-approval would make review mean
+    nothing. A reviewer's approval counts once, however often it is given."""
     w.forge().create_pr(FIX, DELIVERY, "Fix NPE", "")
-    pr = w.forge().approve(PrNumber(1))
-    assert [a.who for a in pr.approvals] == [ADA]
-    assert w.forge().approve(PrNumber(1)).approvals == pr.approvals  # not counted twice
+    meta_before = w.origin_refs()["refs/prodfix/pulls/1/meta"]
+    with pytest.raises(ProdfixError, match="authors cannot approve their own pull requests") as e:
+        w.forge().approve(PrNumber(1))
+    assert e.value.code == 1
+    assert w.origin_refs()["refs/prodfix/pulls/1/meta"] == meta_before  # nothing recorded
+    pr = w.forge("bob").approve(PrNumber(1))
+    assert [a.who for a in pr.approvals] == [BOB]
+    assert w.forge("bob").approve(PrNumber(1)).approvals == pr.approvals  # not counted twice
     assert w.forge(approvals=2).get_pr(PrNumber(1)).blockers == ("needs 1 approval",)
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from prodfix.adapters.build import Build, BuildState
 from prodfix.adapters.forge import Approval, PrState, PullRequest
-from prodfix.adapters.store import FixRepo
 from prodfix.types import BranchName, PrNumber, Sha
+from prodfix.workflow.discover import FixSeed
 from prodfix.workflow.evaluate import evaluate
 from prodfix.workflow.facts import RepoFacts
+from prodfix.workflow.fixrecords import TestRecord
 
 BASE, HEAD, LAND, TIP = (Sha(c * 40) for c in "abcd")
 
 
 def facts(kind: str = "python", **kw: object) -> RepoFacts:
-    rec = FixRepo("x", "/r", "service", kind, "delivery", "fix/x", BASE, 0.0)
-    f = RepoFacts(rec, local_head=HEAD, delivery_tip=TIP, mainline_tip=TIP, ahead=1)
+    seed = FixSeed("x", BranchName("fix/x"), BranchName("delivery"), BASE, kind)
+    f = RepoFacts(seed, local_head=HEAD, delivery_tip=TIP, mainline_tip=TIP, ahead=1)
     for k, v in kw.items():
         setattr(f, k, v)
     return f
@@ -77,14 +78,20 @@ def test_nothing_committed_waits_for_you() -> None:
     assert steps[1].state.value == "waiting" and steps[1].who == "you"
 
 
+def run_of(result: str, reason: str = "") -> TestRecord:
+    return TestRecord(
+        HEAD, result, reason, "Ada Tester <ada@example.com>", "2026-11-29T10:00:00Z", "local"
+    )
+
+
 def test_failed_test_stops_the_flow() -> None:
-    f = facts(test={"result": "failed", "reason": "exit 1: boom"})
+    f = facts(test=run_of("failed", "exit 1: boom"))
     assert states(f)["test"] == "failed"
     assert states(f)["propose"] == "pending"
 
 
 def test_review_wait_then_ready_to_merge() -> None:
-    passed = {"result": "passed", "reason": ""}
+    passed = run_of("passed")
     waiting = evaluate(facts(test=passed, pr=pr(blockers=("needs 1 approval",))))
     assert waiting[3].state.value == "waiting" and "needs 1 approval" in waiting[3].detail
     assert waiting[3].who == "reviewers"
@@ -94,9 +101,19 @@ def test_review_wait_then_ready_to_merge() -> None:
     assert "PR #7 mergeable" in unreviewed[3].detail
 
 
-def test_closed_pr_fails_merge() -> None:
-    f = facts(test={"result": "passed", "reason": ""}, pr=pr(PrState.CLOSED))
-    assert states(f)["merge"] == "failed"
+def test_closed_pr_sends_the_fix_back_to_propose() -> None:
+    f = facts(test=run_of("passed"), pr=pr(PrState.CLOSED))
+    steps = evaluate(f)
+    assert (steps[2].state.value, steps[2].detail) == ("ready", "PR #7 was closed; propose again")
+    assert (steps[2].pr, steps[2].url) == (7, "git-pr://o#7")
+    assert steps[3].state.value == "pending"
+
+
+def test_deleted_delivery_branch_fails_merge_with_what_to_do() -> None:
+    f = facts(test=run_of("passed"), pr=pr(blockers=("needs 1 approval",)), delivery_tip=None)
+    merge = evaluate(f)[3]
+    assert merge.state.value == "failed"
+    assert "delivery is gone from the remote: re-target the PR" in merge.detail
 
 
 def test_landed_by_hand_counts_as_proposed_and_merged() -> None:
@@ -126,7 +143,7 @@ def test_backmerge_done_when_landing_is_in_master() -> None:
 
 
 def test_failed_backmerge_verification() -> None:
-    f = facts(landing=LAND, idents={"backmerge_problems": ["lost-fix: a fix is missing"]})
+    f = facts(landing=LAND, backmerged=True, backmerge_problems=["lost-fix: a fix is missing"])
     assert states(f)["backmerge"] == "failed"
 
 
@@ -141,3 +158,32 @@ def test_details_name_the_configured_mainline() -> None:
     assert done.detail == f"{LAND[:7]} is in main"
     ready = evaluate(facts(landing=LAND, mainline="trunk"))[-1]
     assert ready.detail == "open the back-merge PR delivery → trunk"
+
+
+def test_every_step_carries_the_json_fields() -> None:
+    b = Build(
+        "local-3",
+        BuildState.SUCCESS,
+        sha=LAND,
+        number=3,
+        url=None,
+        image_tag="d-3",
+        started_at="2026-11-29T10:05:00Z",
+    )
+    f = facts(
+        test=run_of("passed"),
+        pr=pr(PrState.MERGED, merge_commit=LAND),
+        landing=LAND,
+        build_configured=True,
+        build=b,
+        tag="d-3",
+    )
+    f.since = {"branch": "2026-11-29T09:00:00Z", "test": "2026-11-29T10:00:00Z"}
+    doc = {s.id: s.to_json() for s in evaluate(f)}
+    for step in doc.values():
+        assert set(step) == {"id", "state", "detail", "pr", "url", "sha", "tag", "since"}
+    assert doc["branch"]["sha"] == BASE and doc["branch"]["since"] == "2026-11-29T09:00:00Z"
+    assert doc["test"]["sha"] == HEAD
+    assert (doc["merge"]["pr"], doc["merge"]["sha"]) == (7, LAND)
+    assert (doc["build"]["tag"], doc["build"]["since"]) == ("d-3", "2026-11-29T10:05:00Z")
+    assert doc["backmerge"]["pr"] is None

@@ -11,7 +11,6 @@ GitHub would create.
 from __future__ import annotations
 
 import json
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,7 +153,9 @@ def test_without_token_propose_pushes_and_prints_the_compare_url(world: World) -
     assert r.code == 0, r.err
     assert world.sb.remote_refs()["refs/heads/fix/npe"] == head
     url = "https://github.com/team/app/compare/delivery...fix%2Fnpe?expand=1"
-    assert f"no GitHub token found: open the PR yourself: {url}" in r.out.splitlines()
+    assert (
+        f"no credentials for GitHub (github.com): open the PR yourself: {url}" in r.out.splitlines()
+    )
     assert world.repo.prs == {}
     assert world.github.log == []  # no request without a token
 
@@ -195,9 +196,7 @@ def test_status_sees_a_merge_done_in_the_browser(
     before = status_steps(world)
     assert before["propose"][0] == "done"
     assert before["merge"][0] == "waiting"
-    assert re.fullmatch(
-        r"PR #1 waiting for \d+s: approval required by branch protection", before["merge"][1]
-    )
+    assert before["merge"][1] == "PR #1 waiting: approval required by branch protection"
     sha = merge_in_browser(world, 1)
     after = status_steps(world)
     assert after["merge"] == ("done", f"on delivery as {sha[:7]}")
@@ -227,7 +226,8 @@ def test_pr_merge_squash_fix_allowed_backmerge_refused(
     (fix,) = [p for p in world.repo.prs.values() if p.head == "fix/typo"]
     monkeypatch.setenv("GH_TOKEN", "bob-token")  # the reviewer
     approved = world.run("pr", "approve", str(fix.number))
-    assert (approved.code, approved.out) == (0, f"approved PR #{fix.number} (approvals: 1)\n")
+    assert approved.code == 0
+    assert approved.out.endswith(f"approved PR #{fix.number} (approvals: 1)\n")
     ok = world.run("pr", "merge", str(fix.number), "--method", "squash")
     assert ok.code == 0, ok.err
     (put,) = world.github.requests_to("PUT", rf"/pulls/{fix.number}/merge$")
@@ -264,6 +264,7 @@ def test_undo_of_propose_closes_the_pr_and_deletes_the_pushed_branch(
     r = world.run("undo")
     assert r.code == 0, r.err
     assert world.repo.prs[1].state == "closed" and world.repo.prs[1].merged_at is None
-    assert "refs/heads/fix/npe" not in world.sb.remote_refs()
+    refs = world.sb.remote_refs()  # back where `start` published it
+    assert refs["refs/heads/fix/npe"] == refs["refs/heads/delivery"]
     (patch,) = world.github.requests_to("PATCH", r"/repos/team/app/pulls/1$")
     assert patch.body == {"state": "closed"}

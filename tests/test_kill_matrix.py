@@ -51,8 +51,9 @@ class Case:
     # (the `next` loop's later programs are re-observed by running `next` again).
     rerun_after_continue: bool = False
     state_repo: str = "service"  # where the run state lives: `continue`/`abort` run there
-    # a command that must be refused while the run is suspended
-    blocked: tuple[str, ...] = ("start", "other")
+    # a command of the same scope (the same fix, or the repository) that must be refused
+    # while the run is suspended
+    blocked: tuple[str, ...] = ("backmerge", "--from", "delivery")
 
     @property
     def total(self) -> int:
@@ -96,7 +97,8 @@ def _next_world(sb: Sandbox) -> World:
 CASES = {
     c.name: c
     for c in (
-        Case("propose", _propose_world, (Step(("propose",), 0, 2),)),
+        # push, share the test result, open the PR, record the proposed head
+        Case("propose", _propose_world, (Step(("propose",), 0, 4),), blocked=("propose",)),
         Case(
             "backmerge-clean",
             _backmerge_clean_world,
@@ -107,7 +109,8 @@ CASES = {
             _backmerge_conflict_world,
             (
                 Step(("backmerge", "--from", "delivery"), 1, 2),
-                Step(("continue",), 0, 3, before=_resolve),
+                # commit the resolution, push, open the PR, switch back where the user was
+                Step(("continue",), 0, 4, before=_resolve),
             ),
         ),
         Case(
@@ -122,6 +125,7 @@ CASES = {
             _next_world,
             (Step(("next", "--merge"), 0, 4),),
             rerun_after_continue=True,
+            blocked=("next", "--merge"),
         ),
     )
 }
@@ -288,13 +292,13 @@ def test_points_cover_every_boundary(name: str, tmp_path: Path) -> None:
 def test_matrix_size() -> None:
     sizes = {n: c.total for n, c in CASES.items()}
     assert sizes == {
-        "propose": 2,
+        "propose": 4,
         "backmerge-clean": 2,
-        "backmerge-conflict": 5,
+        "backmerge-conflict": 6,
         "deploy": 3,
         "next-merge": 4,
     }
-    assert len(POINTS) == 16
+    assert len(POINTS) == 19
 
 
 # -- races (issue 9.2) -----------------------------------------------------------------------
@@ -338,8 +342,10 @@ def test_race_push_to_delivery_between_read_and_merge(
     assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery") == theirs[0]
     assert prs(w.sb, w.sb.origin)[1]["state"] == "open"
     monkeypatch.setattr(EmbeddedForge, "execute_merge", original)
-    # the run is suspended at the merge; `continue` re-plans it on the new delivery tip
-    again = prodfix(w.work, "continue")
+    # nothing had happened: no run is left to continue; the merge again plans on the new tip
+    assert run_states() == []
+    assert "run the command again" in r.err
+    again = prodfix(w.work, "pr", "merge", "1")
     assert again.code == 0, again.out + again.err
     tip = w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery")
     assert w.sb.g(w.sb.origin, "rev-parse", f"{tip}^1") == theirs[0]  # on top, nothing lost
@@ -370,7 +376,9 @@ def test_race_push_to_fix_branch_between_propose_read_and_push(
     assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == theirs[0]
     assert prs(w.sb, w.sb.origin) == {}
     monkeypatch.setattr(Repo, "push", original)
-    assert prodfix(w.work, "abort").code == 0
+    assert run_states() == []  # the push was the first op: nothing to continue or abort
+    again = prodfix(w.work, "propose")
+    assert again.code == 2 and "has commits that your fix/npe does not" in again.err
     assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == theirs[0]
 
 

@@ -124,12 +124,15 @@ def test_undo_start_restores_repository_and_record(sandbox: Sandbox) -> None:
     assert refs(sandbox, work) == before
     assert sandbox.g(work, "symbolic-ref", "--short", "HEAD") == "master"
     assert sandbox.g(work, "config", "--get", "branch.fix/x.prodfix-delivery", check=False) == ""
-    assert prodfix(work, "status", "--json").out.strip() in ("", '{\n  "fixes": []\n}')
+    # what `start` published is withdrawn: no fix branch, no record on the remote
+    assert refs(sandbox, sandbox.origin, "refs/heads/fix/") == {}
+    assert refs(sandbox, sandbox.origin, "refs/prodfix/") == {}
+    assert json.loads(prodfix(work, "status", "--json").out) == {"version": 1, "fixes": []}
     # a second undo has nothing left
     assert "nothing to undo" in prodfix(work, "undo").out
 
 
-START_OPS = 4
+START_OPS = 5
 
 
 @pytest.mark.parametrize("point", range(1, START_OPS))
@@ -142,9 +145,10 @@ def test_kill_at_every_boundary_then_continue(sandbox: Sandbox, point: int) -> N
     assert stat.S_IMODE(runs[0].stat().st_mode) == 0o600
     state = json.loads(runs[0].read_text())
     assert len(state["done"]) == point and len(state["remaining"]) == START_OPS - point
-    # a new command is refused while the run is suspended
-    blocked = prodfix(work, "start", "y")
+    # the same fix is refused while its run is suspended; another fix is not blocked
+    blocked = prodfix(work, "start", "x")
     assert blocked.code == 2 and "prodfix continue" in blocked.err
+    assert prodfix(work, "start", "y").code == 0
     assert prodfix(work, "continue").code == 0
     assert sandbox.g(work, "symbolic-ref", "--short", "HEAD") == "fix/x"
     assert sandbox.g(work, "rev-parse", "fix/x") == sandbox.g(

@@ -12,6 +12,7 @@ from prodfix.adapters.store import SCHEMA_VERSION, Store
 from prodfix.commands.start import StartFacts, plan
 from prodfix.types import Sha
 from prodfix.workflow.ops_git import CreateBranch, RecordFix, SetBranchConfig, Switch
+from prodfix.workflow.ops_records import PublishFix
 from tests.cli import prodfix
 from tests.gitfix import Sandbox
 from tests.repos import service_repo
@@ -53,12 +54,14 @@ def test_start_plan_as_data() -> None:
         CreateBranch("fix/npe", "a" * 40),
         SetBranchConfig("fix/npe", "prodfix-delivery", "delivery-2026.11"),
         RecordFix("npe", "service", "python", "delivery-2026.11", "fix/npe", "a" * 40),
+        PublishFix("npe", "fix/npe", "delivery-2026.11", "a" * 40, "python"),
         Switch("fix/npe"),
     ]
     assert [op.to_json()["op"] for op in plan(f)] == [
         "CreateBranch",
         "SetBranchConfig",
         "RecordFix",
+        "PublishFix",
         "Switch",
     ]
 
@@ -79,20 +82,28 @@ def test_missing_test_tool_is_a_failed_step_naming_the_key(sandbox: Sandbox) -> 
     assert test["state"] == "failed" and "[test] command" in test["detail"]
 
 
-def test_status_survives_a_deleted_repository(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_status_survives_a_deleted_or_moved_clone(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A fix started in two repositories; one clone is deleted: status shows the fix in the
+    clone that is left (no FAILED steps for the one that is gone), and a clone moved
+    elsewhere finds its fixes again from the remote."""
     work = service_repo(sandbox)
     assert prodfix(work, "start", "x").code == 0
     other = Sandbox(tmp_path / "other")
     gone = service_repo(other)
-    assert prodfix(gone, "start", "y").code == 0
-    subprocess.run(["rm", "-rf", str(gone)], check=True)
+    assert prodfix(gone, "start", "x").code == 0
+    r = prodfix(work, "status", "--json")
+    assert [len(f["repos"]) for f in json.loads(r.out)["fixes"]] == [2]
+    moved = tmp_path / "moved"
+    gone.rename(moved)
     r = prodfix(work, "status", "--json")
     assert r.code == 0, r.err
-    fixes = {f["name"]: f for f in json.loads(r.out)["fixes"]}
-    assert fixes["x"]["repos"][0]["steps"][0]["state"] == "done"
-    y_steps = fixes["y"]["repos"][0]["steps"]
-    assert {s["state"] for s in y_steps} == {"failed"}
-    assert y_steps[0]["detail"] == f"{gone} is gone"
+    (fix,) = json.loads(r.out)["fixes"]
+    assert [rp["path"] for rp in fix["repos"]] == [str(work)]
+    assert fix["repos"][0]["steps"][0]["state"] == "done"
+    r = prodfix(moved, "status", "--json")
+    assert r.code == 0, r.err
+    (fix,) = json.loads(r.out)["fixes"]
+    assert fix["name"] == "x" and fix["repos"][0]["path"] == str(moved)
     assert prodfix(work, "status").code == 0
 
 

@@ -72,10 +72,11 @@ def test_squash_merge_by_hand_is_recognised(sandbox: Sandbox) -> None:
     assert steps(work)["merge"] == ("done", f"on delivery as {squash[:7]}")
 
 
-def test_undo_propose_closes_the_pr_and_deletes_the_pushed_branch(sandbox: Sandbox) -> None:
+def test_undo_propose_closes_the_pr_and_puts_the_branch_back(sandbox: Sandbox) -> None:
     work = started(sandbox)
     before = remote(sandbox, "refs/heads/fix/x")
-    assert before == ""
+    assert before == remote(sandbox, "refs/heads/delivery")  # `start` published the branch
+    assert prodfix(work, "test", "--skip", "no tests in this sandbox").code == 0
     r = prodfix(work, "propose")
     assert r.code == 0, r.err
     assert remote(sandbox, "refs/heads/fix/x") == sandbox.g(work, "rev-parse", "HEAD")
@@ -85,18 +86,23 @@ def test_undo_propose_closes_the_pr_and_deletes_the_pushed_branch(sandbox: Sandb
     assert again.code == 0 and "found PR #1" in again.out
     r = prodfix(work, "undo")
     assert r.code == 0, r.err
-    assert remote(sandbox, "refs/heads/fix/x") == ""
+    assert remote(sandbox, "refs/heads/fix/x") == before
     prs = json.loads(prodfix(work, "pr", "list", "--all", "--json").out)
     assert [(p["number"], p["state"]) for p in prs] == [(1, "closed")]
+    # Back at propose, not "merge: FAILED — closed without merging".
+    s = steps(work)
+    assert s["propose"] == ("ready", "PR #1 was closed; propose again")
+    assert s["merge"] == ("pending", "")
 
 
 def test_propose_refuses_a_branch_carrying_master(sandbox: Sandbox) -> None:
     work = started(sandbox)
     sandbox.merge(work, "origin/master", "merge master into the fix")
+    before = remote(sandbox, "refs/heads/fix/x")
     r = prodfix(work, "propose")
     assert r.code == 3
     assert "branched-from-master" in r.err
-    assert remote(sandbox, "refs/heads/fix/x") == ""
+    assert remote(sandbox, "refs/heads/fix/x") == before
 
 
 def conflicting(sb: Sandbox) -> tuple[Path, str]:

@@ -54,7 +54,7 @@ def _run(command: str, /, **kwargs: Any) -> None:
 HELP = """Production fixes from delivery branches: checked, resumable, observable.
 
 \b
-The rules it enforces (shared/WORKFLOW.md):
+The rules it enforces (docs/workflow.md explains them):
   1. a fix starts from a delivery branch, never from master;
   2. master is never merged into delivery as part of a fix;
   3. every fix on delivery reaches master soon, through a back-merge PR.
@@ -143,18 +143,25 @@ def propose(draft: bool, web: bool, dry_run: bool) -> None:
     _run("propose", draft=draft, web=web, dry_run=dry_run)
 
 
-@cli.command(epilog="Examples:\n\n\b\n  prodfix status\n  prodfix status npe-in-parser --json")
+@cli.command(
+    epilog="Examples:\n\n\b\n  prodfix status\n  prodfix status npe-in-parser --json\n"
+    "  prodfix status --all\n\nExit 1 when a shown step failed, 4 when a repository could "
+    "not be read."
+)
 @click.argument("name", required=False)
+@click.option("--all", "all_", is_flag=True, help="Show finished fixes too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def status(name: str | None, as_json: bool) -> None:
-    """Every fix in flight (or one): each repository, each step, its observed state."""
-    _run("status", name=name, as_json=as_json)
+def status(name: str | None, all_: bool, as_json: bool) -> None:
+    """Every fix in flight (or one), found from the remotes: each repository, each step, its
+    observed state — the same in every clone on every machine."""
+    _run("status", name=name, all_=all_, as_json=as_json)
 
 
 @cli.command(name="next", epilog="Example: prodfix next --merge --wait --timeout 3600")
 @click.argument("name", required=False)
 @click.option("--wait", is_flag=True, help="Keep going until the fix is done or a step fails.")
 @click.option("--merge", is_flag=True, help="Merge approved, green PRs.")
+@click.option("--rebuild", is_flag=True, help="Build delivery again after a failed build.")
 @click.option(
     "--timeout",
     type=click.IntRange(min=1),
@@ -171,14 +178,25 @@ def status(name: str | None, as_json: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
 def next_cmd(
-    name: str | None, wait: bool, merge: bool, timeout: int, interval: int, dry_run: bool
+    name: str | None,
+    wait: bool,
+    merge: bool,
+    rebuild: bool,
+    timeout: int,
+    interval: int,
+    dry_run: bool,
 ) -> None:
-    """Observe where the fix is and perform every step prodfix may do now."""
+    """Observe where the fix is and perform every step prodfix may do now.
+
+    Works in any clone: NAME picks up a fix someone else started. Before merging, building
+    and deploying it checks the delivery branch again (exit 3 if master was merged into it).
+    """
     _run(
         "next",
         name=name,
         wait=wait,
         merge=merge,
+        rebuild=rebuild,
         timeout=timeout,
         interval=interval,
         dry_run=dry_run,
@@ -212,9 +230,10 @@ def undo(dry_run: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="With --dry-run: print the prediction as JSON."
 )
-def backmerge(from_: str | None, dry_run: bool, as_json: bool) -> None:
+@click.option("--no-fetch", is_flag=True, help="Use the remote-tracking branches as they are.")
+def backmerge(from_: str | None, dry_run: bool, as_json: bool, no_fetch: bool) -> None:
     """Open (or find) the back-merge PR delivery → master, predicting conflicts first."""
-    _run("backmerge", from_=from_, dry_run=dry_run, as_json=as_json)
+    _run("backmerge", from_=from_, dry_run=dry_run, as_json=as_json, fetch=not no_fetch)
 
 
 @cli.command(
@@ -224,6 +243,11 @@ def backmerge(from_: str | None, dry_run: bool, as_json: bool) -> None:
 @click.option("--dc", "dcs", multiple=True, help="Only these data centers (repeatable).")
 @click.option("--image", help="The image repository (default: [deploy] image).")
 @click.option("--allow-missing", is_flag=True, help="Skip DCs that do not reference the image.")
+@click.option(
+    "--rollback",
+    is_flag=True,
+    help="Allow pinning a build that lacks commits a DC runs (a rollback on purpose).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the diff; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the plan as JSON.")
 def deploy(
@@ -231,16 +255,21 @@ def deploy(
     dcs: tuple[str, ...],
     image: str | None,
     allow_missing: bool,
+    rollback: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Pin the image tag in every DC folder of the GitOps repository and open the PR."""
+    """Pin the image tag in every DC folder of the GitOps repository and open the PR.
+
+    Refuses (exit 3) to pin a tag built from an ancestor of what a DC runs, unless --rollback.
+    """
     _run(
         "deploy",
         tag=tag,
         dcs=list(dcs),
         image=image,
         allow_missing=allow_missing,
+        rollback=rollback,
         dry_run=dry_run,
         as_json=as_json,
     )
@@ -283,9 +312,10 @@ def pr_show(number: int, as_json: bool) -> None:
 
 @pr.command(name="approve")
 @click.argument("number", type=click.IntRange(min=1))
-def pr_approve(number: int) -> None:
-    """Approve a pull request (records your git identity)."""
-    _run("pr", verb="approve", number=number)
+@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
+def pr_approve(number: int, dry_run: bool) -> None:
+    """Approve a pull request (records your git identity; not your own PR)."""
+    _run("pr", verb="approve", number=number, dry_run=dry_run)
 
 
 @pr.command(name="merge")
@@ -296,9 +326,10 @@ def pr_approve(number: int) -> None:
     default=None,
     help="Merge method (back-merges are always true merges).",
 )
-def pr_merge(number: int, method: str | None) -> None:
+@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
+def pr_merge(number: int, method: str | None, dry_run: bool) -> None:
     """Merge an approved pull request."""
-    _run("pr", verb="merge", number=number, method=method)
+    _run("pr", verb="merge", number=number, method=method, dry_run=dry_run)
 
 
 @cli.command(epilog="Example: prodfix demo --dir /tmp/prodfix-demo")

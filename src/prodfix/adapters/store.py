@@ -98,11 +98,16 @@ class FixRepo:
 
 
 class Store:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, memory: bool = False) -> None:
+        """The user's database; `memory=True`: a private, empty one that is never written to
+        disk (a read-only command on a machine that has none yet)."""
         self.lock = threading.RLock()
-        self.path = path or ensure_private_dir(home()) / "prodfix.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists()
+        self.path = (
+            Path(":memory:") if memory else path or ensure_private_dir(home()) / "prodfix.db"
+        )
+        if not memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not memory and not self.path.exists()
         if new:
             # Create it 0600 before sqlite opens it: fix records are nobody else's business.
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
@@ -154,7 +159,7 @@ class Store:
                     if stmt.strip():
                         db.execute(stmt)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm") if str(self.path) != ":memory:" else ():
             p = Path(str(self.path) + suffix)
             if p.exists():
                 p.chmod(0o600)

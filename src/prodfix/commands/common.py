@@ -7,7 +7,7 @@ from pathlib import Path
 from prodfix import config
 from prodfix.adapters import git
 from prodfix.adapters.git import Repo
-from prodfix.adapters.store import FixRepo, Store, ensure_private_dir, home, path_key
+from prodfix.adapters.store import Store, ensure_private_dir, home, path_key
 from prodfix.cli import App
 from prodfix.config import Config
 from prodfix.errors import ProdfixError
@@ -38,29 +38,12 @@ def context(app: App, *, dry_run: bool = False, fix: str | None = None) -> Ctx:
     return Ctx(repo=repo, cfg=cfg, store=Store(), fix=fix, dry_run=dry_run, out=app.out)
 
 
-def fix_of_branch(ctx: Ctx) -> FixRepo | None:
-    """The fix whose branch is checked out here, if any (and remember it on the context)."""
+def fix_here(ctx: Ctx) -> str | None:
+    """The fix whose branch is checked out (by the fix-branch template), remembered on the
+    context; None on any other branch."""
     branch = ctx.repo.current_branch()
-    rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
-    if rec is not None:
-        ctx.fix = rec.fix
-    return rec
-
-
-def current_fix(ctx: Ctx, name: str | None = None) -> str:
-    """The fix the user means: NAME, else the one whose branch is checked out here."""
-    if name:
-        if name not in ctx.store.fixes():
-            raise ProdfixError(f"no fix named {name!r}", hint="`prodfix status` lists the fixes")
-        return name
-    rec = fix_of_branch(ctx)
-    if rec is None:
-        branch = ctx.repo.current_branch()
-        raise ProdfixError(
-            f"the current branch ({branch or 'detached HEAD'}) is not a fix prodfix started",
-            hint="switch to your fix branch, name the fix, or start one: `prodfix start NAME`",
-        )
-    return rec.fix
+    ctx.fix = ctx.cfg.fix_name(branch) if branch else None
+    return ctx.fix
 
 
 def require_clean_state(ctx: Ctx) -> None:

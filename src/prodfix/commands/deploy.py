@@ -1,78 +1,26 @@
-"""`prodfix deploy --tag TAG [--dc DC]... [--image NAME] [--allow-missing] [--dry-run] [--json]`,
-and the workflow's deploy step (`deploy_for_fix`, called by `next`)."""
+"""`prodfix deploy --tag TAG [--dc DC]... [--image NAME] [--allow-missing] [--rollback]
+[--dry-run] [--json]`: pin an image tag in the GitOps repository through a PR, never moving a
+DC back to a build that lacks what it runs (unless --rollback)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prodfix.adapters import records
 from prodfix.cli import App
-from prodfix.commands.common import context
+from prodfix.commands.common import context, fix_here
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter
+from prodfix.workflow import gates
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.deploy_repo import (
-    deploy_branch,
-    deploy_ctx,
-    folders,
-    image_name,
-    scratch,
-    service_cfg_dcs,
-    target_tip,
-)
-from prodfix.workflow.interpreter import execute
-from prodfix.workflow.ops import Op
-from prodfix.workflow.ops_deploy import DeployCommit, DeployMergePr, DeployOpenPr, DeployPush
+from prodfix.workflow.deploy_repo import deploy_ctx, service_cfg_dcs
+from prodfix.workflow.images import ImageIndex
+from prodfix.workflow.interpreter import execute, refuse_if_suspended
+from prodfix.workflow.steps import deploy
+from prodfix.workflow.steps.deploy import Deploy
 
 if TYPE_CHECKING:
     from prodfix.adapters.gitops.plan import DeployPlan
-    from prodfix.workflow.observe import RepoView
-
-
-@dataclass(frozen=True)
-class Deploy:
-    """What to pin where: the planned facts of one deploy (one wave, or a manual deploy)."""
-
-    image: str
-    tag: str
-    dcs: list[str]
-    allow_missing: bool
-    wave: int  # 0-based wave recorded for the fix; -1: not a wave of the workflow
-    waves: int  # how many waves the config has (branch names carry the wave only if > 1)
-
-
-def plan_now(service: Ctx, dctx: Ctx, d: Deploy) -> DeployPlan:
-    """The plan at the target tip of the freshly fetched deploy repository."""
-    dctx.repo.fetch(dctx.remote)
-    template = str(service.cfg.deploy.path)
-    tip = target_tip(dctx, str(service.cfg.deploy.target))
-    with scratch(dctx.repo, tip, folders(template, d.dcs)) as s:
-        return s.plan(
-            path_template=template,
-            dcs=d.dcs,
-            image=d.image,
-            tag=d.tag,
-            allow_missing=d.allow_missing,
-        )
-
-
-def program(service: Ctx, dctx: Ctx, d: Deploy, todo: list[str]) -> list[Op]:
-    """Commit, push, PR — for the DCs that need a change (`todo`)."""
-    cfg = service.cfg
-    target, fix = str(cfg.deploy.target), service.fix or ""
-    branch = deploy_branch(d.image, d.tag, d.wave + 1 if d.waves > 1 and d.wave >= 0 else None)
-    ref = f"refs/heads/{branch}"
-    remote_now = dctx.repo.ls_remote(dctx.remote, ref).get(ref, "")
-    spec = (branch, target, d.image, d.tag, tuple(todo), str(cfg.deploy.path), fix)
-    where = ", ".join(todo)
-    title = f"Deploy {image_name(d.image)}:{d.tag} to {where}"
-    body = f"Pins `{d.image}:{d.tag}` in {where}" + (f" (prodfix fix `{fix}`)" if fix else "")
-    body += ".\n\nArgo CD deploys it once merged."
-    return [
-        DeployCommit(*spec, d.allow_missing),
-        DeployPush(*spec, d.allow_missing, remote_now),
-        DeployOpenPr(branch, target, title, body, d.wave),
-    ]
 
 
 def run(
@@ -82,6 +30,7 @@ def run(
     dcs: list[str],
     image: str | None,
     allow_missing: bool,
+    rollback: bool = False,
     dry_run: bool,
     as_json: bool,
 ) -> int:
@@ -90,9 +39,8 @@ def run(
             "--json goes with --dry-run", hint="prodfix deploy --tag TAG --dry-run --json"
         )
     ctx = context(app, dry_run=dry_run)
-    branch = ctx.repo.current_branch()
-    rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
-    ctx.fix = rec.fix if rec else None
+    fix_here(ctx)
+    refuse_if_suspended(ctx)
     image = image or ctx.cfg.deploy.image
     if not image or not ctx.cfg.deploy.repo:
         raise ProdfixError(
@@ -109,12 +57,22 @@ def run(
         len(ctx.cfg.deploy.waves) == 1 and chosen == ctx.cfg.deploy.waves[0] and ctx.fix is not None
     )
     d = Deploy(image, tag, chosen, allow_missing, 0 if whole else -1, len(ctx.cfg.deploy.waves))
-    dctx = deploy_ctx(ctx)
-    plan = plan_now(ctx, dctx, d)
+    # What each tag was built from is known for the service's own builds only.
+    ours = image == ctx.cfg.deploy.image and ctx.cfg.build.configured
+    images = _images(ctx) if ours else None
+    facts = deploy.gather(ctx, deploy_ctx(ctx), d, images=images, rollback=rollback)
+    plan = facts.plan
     if dry_run and as_json:
         ctx.out.emit_json(plan.to_json())
         return Exit.FAILED if plan.errors else Exit.OK
     show(ctx.out, plan)
+    for why in facts.backwards:
+        ctx.out.warn(f"rolling back on purpose (--rollback): {why}")
+    for unknown in facts.unknown:
+        ctx.out.warn(
+            f"cannot tell which commit {unknown} was built from (not a build prodfix or the "
+            "build system knows): the no-rollback check could not compare it"
+        )
     if dry_run:
         ctx.out.say(plan.unified_diff().rstrip("\n"))
         return Exit.FAILED if plan.errors else Exit.OK
@@ -122,7 +80,33 @@ def run(
     if not plan.changes:
         ctx.out.say(f"nothing to do: {', '.join(chosen)} already run {image}:{tag}")
         return Exit.OK
-    return execute(ctx, "deploy", program(ctx, dctx, d, plan.changed_dcs))
+    if facts.built:
+        _refuse_master_in(ctx, facts.built, tag)
+    return execute(ctx, "deploy", deploy.plan(facts))
+
+
+def _images(ctx: Ctx) -> ImageIndex:
+    """The service's image map (its remote's records, fetched now)."""
+    records.fetch(ctx.repo, ctx.remote)
+    refs = ctx.repo.refs(f"{records.mirror(ctx.remote)}/images/", f"refs/remotes/{ctx.remote}/")
+    prefix = f"refs/remotes/{ctx.remote}/"
+    deliveries = [
+        r.removeprefix(prefix) for r in refs if ctx.cfg.is_delivery(r.removeprefix(prefix))
+    ]
+    return ImageIndex(ctx, refs, deliveries)
+
+
+def _refuse_master_in(ctx: Ctx, built: str, tag: str) -> None:
+    """Rule 2 on what the image was built from: the delivery branch that contains it."""
+    mainline_tip = ctx.repo.resolve(ctx.tracking(ctx.cfg.mainline))
+    prefix = f"refs/remotes/{ctx.remote}/"
+    for ref, tip in ctx.repo.refs(prefix).items():
+        delivery = ref.removeprefix(prefix)
+        if ctx.cfg.is_delivery(delivery) and mainline_tip and ctx.repo.is_ancestor(built, tip):
+            gates.refuse_unless_clean(
+                ctx, delivery=delivery, tip=built, mainline_tip=mainline_tip, before=f"deploy {tag}"
+            )
+            return
 
 
 def show(out: Reporter, plan: DeployPlan) -> None:
@@ -138,7 +122,8 @@ def show(out: Reporter, plan: DeployPlan) -> None:
         elif d.status == "missing":
             out.say(f"{d.dc}: does not reference {plan.image}")
         else:
-            out.say(f"{d.dc}: {d.status}")
+            why = [e.message for e in plan.errors if e.dc == d.dc]
+            out.say(f"{d.dc}: {d.status}" + (f": {'; '.join(why)}" if why else ""))
         for e in d.edits:
             out.say(f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}")
 
@@ -153,28 +138,3 @@ def refuse_errors(out: Reporter, plan: DeployPlan) -> None:
         hint="fix the deploy repository, or pass --allow-missing to skip DCs without the image",
         code=Exit.FAILED,
     )
-
-
-def deploy_for_fix(view: RepoView, *, merge: bool, dry_run: bool) -> None:
-    """The workflow's deploy step: merge the open deploy PR (with --merge), else open the PR of
-    the next wave — the tag the build recorded, the DCs of that wave (all DCs by default)."""
-    ctx, f = view.ctx, view.facts
-    assert ctx is not None and f.tag
-    ctx.dry_run = dry_run
-    waves = ctx.cfg.deploy.waves
-    wave = int(f.deploy.get("wave", 0))
-    pr = f.deploy.get("pr")
-    if pr is not None:
-        if merge and not pr.blockers:
-            step = DeployMergePr(int(pr.number), pr.head_sha, tuple(waves[wave]))
-            execute(ctx, "next deploy", [step])
-        return
-    image = str(ctx.cfg.deploy.image)
-    d = Deploy(image, f.tag, waves[wave], False, wave, len(waves))
-    dctx = deploy_ctx(ctx)
-    plan = plan_now(ctx, dctx, d)
-    for w in plan.warnings:
-        ctx.out.warn(w.message)
-    refuse_errors(ctx.out, plan)
-    if plan.changes:
-        execute(ctx, "next deploy", program(ctx, dctx, d, plan.changed_dcs))

@@ -1,28 +1,24 @@
-"""`prodfix next [NAME] [--wait] [--merge]`: the reconciler's loop.
+"""`prodfix next [NAME] [--wait] [--merge] [--rebuild]`: the reconciler's loop.
 
-Observe → find each repository's first step that is not done → do it if prodfix may → observe
-again. Stops at the first step it must wait for and says what it waits for and who can unblock
-it. With --wait it keeps polling (spinner, interval, timeout); Ctrl-C loses nothing because
-nothing is kept in memory that is not re-observed.
+`reconcile_once` observes the fix in every repository it touches and does every step prodfix
+may do now; this command repeats it while it acts, says what the fix waits for and who can
+unblock it, and with --wait keeps looking (a spinner between looks, a line when something
+changes) until the fix is done or a step fails. Ctrl-C loses nothing: nothing is kept in
+memory that is not observed again.
 """
 
 from __future__ import annotations
 
-import time
-
-from prodfix.adapters.store import Store
 from prodfix.cli import App
-from prodfix.commands.common import context, current_fix
+from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter
-from prodfix.workflow.evaluate import Step
-from prodfix.workflow.interpreter import execute
-from prodfix.workflow.observe import RepoView, observe_fix
-from prodfix.workflow.ops import Op
-from prodfix.workflow.ops_build import TriggerBuild
-from prodfix.workflow.ops_test import RunTests
-from prodfix.workflow.plans import merge_program
-from prodfix.workflow.playbooks import FINISHED, State
+from prodfix.workflow.context import Ctx
+from prodfix.workflow.interpreter import execute, refuse_if_suspended
+from prodfix.workflow.observe import by_fix, observe_repository, related_clones
+from prodfix.workflow.reconcile import Outcome, finish_program, reconcile_once
+
+MAX_ROUNDS = 20  # actions in a row without waiting: a bug, not a workflow, if exceeded
 
 
 def run(
@@ -31,136 +27,100 @@ def run(
     name: str | None,
     wait: bool,
     merge: bool,
+    rebuild: bool,
     timeout: int,
     interval: int,
     dry_run: bool,
 ) -> int:
-    if name is None:
-        ctx = context(app)
-        name = current_fix(ctx)
-    store = Store()
-    if name not in store.fixes():
-        raise ProdfixError(f"no fix named {name!r}", hint="`prodfix status` lists the fixes")
-    deadline = time.monotonic() + timeout
+    ctx = context(app, dry_run=dry_run)
+    fix = resolve_fix(ctx, name)
+    ctx.fix = fix
+    refuse_if_suspended(ctx)
+    ctxs = [ctx, *related_clones(ctx, [fix])]
+    deadline = ctx.clock.monotonic() + timeout
+    last_report: list[str] = []
+    rounds = 0
     while True:
-        views = observe_fix(store, name)
-        outcome = advance(app.out, views, merge=merge, dry_run=dry_run)
-        if outcome == "acted" and not dry_run:
-            continue  # re-observe: the next step may be ready now
-        if outcome == "failed":
+        outcome = reconcile_once(ctxs, fix, merge=merge, rebuild=rebuild, dry_run=dry_run)
+        rebuild = False  # one new build per command, not one per look
+        if not outcome.views:
+            raise ProdfixError(
+                f"no fix named {fix!r} in {ctx.repo.path.name}'s remote",
+                hint="`prodfix status` lists the fixes in flight",
+            )
+        if outcome.acted and not dry_run and (rounds := rounds + 1) < MAX_ROUNDS:
+            continue  # observe again: the next step may be ready now
+        if outcome.failed:
+            for fail in outcome.failed:
+                app.out.error(
+                    f"{fail.view.name}: step {fail.step.id} failed: {fail.step.detail}", fail.remedy
+                )
             return Exit.FAILED
-        if all(v.done for v in views):
-            finish(views)
-            app.out.say(f"fix {name} is done: every step of every repository")
+        if outcome.done:
+            finish(ctx, outcome, dry_run=dry_run)
+            app.out.say(f"fix {fix} is done: every step of every repository")
             return Exit.OK
+        last_report = report(app.out, outcome, last_report)
+        if outcome.code == Exit.SERVICE:
+            return Exit.SERVICE
         if not wait or dry_run:
             return Exit.OK
-        if time.monotonic() >= deadline:
+        if ctx.clock.monotonic() >= deadline:
             raise ProdfixError(
                 f"still waiting after {timeout}s",
                 hint="run `prodfix next --wait` again later",
                 code=Exit.SERVICE,
             )
-        _sleep(app.out, interval, deadline, views)
+        _sleep(ctx, interval, deadline, outcome)
+        rounds = 0
 
 
-def advance(out: Reporter, views: list[RepoView], *, merge: bool, dry_run: bool) -> str:
-    """Do every ready step; return 'acted', 'failed' or 'waiting'."""
-    acted = False
-    for v in views:
-        step = next((s for s in v.steps if s.state not in FINISHED), None)
-        if step is None:
+def resolve_fix(ctx: Ctx, name: str | None) -> str:
+    """NAME; else the fix whose branch is checked out; else the one fix in flight here."""
+    if name:
+        return name
+    branch = ctx.repo.current_branch()
+    if branch and (of_branch := ctx.cfg.fix_name(branch)):
+        return of_branch
+    in_flight = [
+        n for n, vs in by_fix(observe_repository(ctx)).items() if not all(v.done for v in vs)
+    ]
+    if len(in_flight) == 1:
+        return in_flight[0]
+    where = f"the current branch ({branch or 'detached HEAD'}) is not a fix branch"
+    if branch and branch.startswith("backmerge/"):
+        where = f"{branch} is a back-merge branch, not a fix"
+    raise ProdfixError(
+        where + (f"; fixes in flight: {', '.join(in_flight)}" if in_flight else ""),
+        hint="name the fix: `prodfix next NAME` (`prodfix status` lists them)",
+    )
+
+
+def report(out: Reporter, outcome: Outcome, last: list[str]) -> list[str]:
+    """Say what the fix waits for — once per change, not every look."""
+    lines = [f"{w.view.name}: waiting at {w.step.id}: {w.note}" for w in outcome.waiting]
+    if lines != last:
+        for line in lines:
+            out.say(line)
+    return lines
+
+
+def finish(ctx: Ctx, outcome: Outcome, *, dry_run: bool) -> None:
+    """Clean up after a finished fix, once per repository (see `finish_program`)."""
+    for v in outcome.views:
+        if v.ctx is None:
             continue
-        name = v.rec.path.rstrip("/").rsplit("/", 1)[-1]
-        if step.state == State.FAILED:
-            out.error(f"{name}: step {step.id} failed: {step.detail}", _remedy(step))
-            return "failed"
-        program = plan_step(v, step, merge=merge) if step.state == State.READY else None
-        if program is None:
-            who = f" (who: {step.who})" if step.who else ""
-            out.say(f"{name}: waiting at {step.id}: {step.detail}{who}")
-            continue
-        assert v.ctx is not None
-        v.ctx.dry_run = dry_run
-        out.say(f"{name}: {step.id}")
-        if step.id == "deploy":
-            from prodfix.commands.deploy import deploy_for_fix
-
-            deploy_for_fix(v, merge=merge, dry_run=dry_run)
-        else:
-            execute(v.ctx, f"next {step.id}", program)
-        acted = True
-    return "acted" if acted else "waiting"
+        program = finish_program(v)
+        if program:
+            v.ctx.dry_run = dry_run
+            execute(v.ctx, "next finish", program)
 
 
-def plan_step(v: RepoView, step: Step, *, merge: bool) -> list[Op] | None:
-    ctx, f = v.ctx, v.facts
-    assert ctx is not None
-    if step.id == "test":
-        if ctx.repo.current_branch() != v.rec.branch or f.head is None:
-            step_detail = f"switch to {v.rec.branch} and run `prodfix test`"
-            ctx.out.say(f"  test: {step_detail}")
-            return None
-        return [RunTests(ctx.cfg.test_command, f.head)]
-    if step.id == "propose":
-        from prodfix.commands.propose import gate, plan
-
-        assert v.rec.branch and v.rec.delivery
-        gate(ctx, v.rec.branch, v.rec.delivery)
-        return plan(ctx, branch=v.rec.branch, delivery=v.rec.delivery, draft=False)
-    if step.id == "merge":
-        if not merge or f.pr is None:
-            ctx.out.say(
-                f"  {step.detail.replace('`prodfix next --merge` merges it', 'run `prodfix next --merge`')}"
-            )
-            return None
-        return merge_program(int(f.pr.number), f.pr.head_sha, backmerge=False)
-    if step.id == "build":
-        assert v.rec.delivery and f.delivery_tip
-        return [TriggerBuild(v.rec.delivery, f.delivery_tip)]
-    if step.id == "deploy":
-        pr = f.deploy.get("pr")
-        if pr is not None and not merge:
-            return None
-        return []
-    if step.id == "backmerge":
-        if f.backmerge_pr is not None:
-            if not merge:
-                return None
-            return merge_program(
-                int(f.backmerge_pr.number), f.backmerge_pr.head_sha, backmerge=True
-            )
-        from prodfix.commands.backmerge import plan_backmerge
-
-        assert v.rec.delivery
-        return plan_backmerge(ctx, v.rec.delivery)
-    return None
-
-
-def finish(views: list[RepoView]) -> None:
-    """The fix reached done: remove what prodfix added for it (a Jenkins to-be-built branch)."""
-    for v in views:
-        if v.ctx is None or v.ctx.cfg.build.type != "jenkins":
-            continue
-        if "jenkins_fix_branch" in v.facts.idents:
-            from prodfix.commands.test_ci import cleanup
-
-            cleanup(v.ctx)
-
-
-def _remedy(step: Step) -> str:
-    return {
-        "test": "fix the code, commit, then `prodfix test` and `prodfix next`",
-        "build": "fix the build, then `prodfix next` triggers it again",
-        "merge": "reopen the PR or `prodfix propose` again",
-    }.get(step.id, "see `prodfix status` for the details")
-
-
-def _sleep(out: Reporter, interval: int, deadline: float, views: list[RepoView]) -> None:
-    waiting = [s for v in views for s in v.steps if s.state == State.WAITING]
-    what = waiting[0].detail if waiting else "the next step"
-    with out.waiting(f"waiting for {what}") as tick:
-        end = min(time.monotonic() + interval, deadline)
-        while (left := end - time.monotonic()) > 0:
+def _sleep(ctx: Ctx, interval: int, deadline: float, outcome: Outcome) -> None:
+    what = outcome.waiting[0].step.detail if outcome.waiting else "the next step"
+    clock = ctx.clock
+    with ctx.out.waiting(f"waiting for {what}") as tick:
+        end = min(clock.monotonic() + interval, deadline)
+        while (left := end - clock.monotonic()) > 0:
             tick(f"waiting for {what} (next look in {left:.0f}s)")
-            time.sleep(min(1.0, left))
+            clock.sleep(min(1.0, left))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from prodfix.cli import App
-from prodfix.commands.common import context
+from prodfix.commands.common import context, fix_here
 from prodfix.workflow import interpreter
 
 
 def run(app: App, *, mode: str) -> int:
     ctx = context(app)
+    fix_here(ctx)
     if mode == "continue":
         return interpreter.resume(ctx)
     return interpreter.abort(ctx)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prodfix.adapters import records
 from prodfix.cli import App
 from prodfix.commands.common import context, require_clean_state
 from prodfix.errors import Exit, ProdfixError, RuleRefusal
 from prodfix.types import Sha
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.interpreter import execute
+from prodfix.workflow.fixrecords import FIXES
+from prodfix.workflow.interpreter import execute, refuse_if_suspended
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_git import CreateBranch, RecordFix, SetBranchConfig, Switch
+from prodfix.workflow.ops_records import PublishFix
+from prodfix.workflow.snapshot import DELIVERY_KEY
 
-DELIVERY_KEY = "prodfix-delivery"  # git config branch.<fix>.prodfix-delivery; `check` reads it
+MAX_NAME = 100  # characters: a branch name is a file name in .git/refs, and people read it
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,11 @@ class StartFacts:
 def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
     cfg, repo, remote = ctx.cfg, ctx.repo, ctx.remote
     branch = cfg.fix_branch(name)
+    if len(name) > MAX_NAME:
+        raise ProdfixError(
+            f"the fix name is {len(name)} characters long; at most {MAX_NAME}",
+            hint="use a short name people can say, e.g. `prodfix start npe-in-parser`",
+        )
     if not name.strip() or not repo.check_ref_format(branch):
         raise ProdfixError(
             f"{name!r} makes an invalid branch name {branch!r}",
@@ -45,7 +54,7 @@ def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
             hint="start from the delivery branch that runs in production: "
             f"`prodfix start {name} --from <delivery branch>`",
         )
-    repo.fetch(remote)
+    records.fetch(repo, remote)
     tracking = {
         ref.removeprefix(f"refs/remotes/{remote}/"): sha
         for ref, sha in repo.refs(f"refs/remotes/{remote}/").items()
@@ -72,10 +81,24 @@ def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
             f"several delivery branches on {remote}: {', '.join(deliveries)}",
             hint=f"choose the one that runs the code to fix: `prodfix start {name} --from {deliveries[-1]}`",
         )
-    if repo.resolve(f"refs/heads/{branch}") or branch in tracking:
+    known = records.names(repo.refs(f"{records.mirror(remote)}/{FIXES}/"), remote, FIXES)
+    if name in known or branch in tracking:
+        rec = records.current(repo, remote, FIXES, name) if name in known else None
+        doc = rec.doc if rec else {}
+        who = (
+            f" (started by {str(doc.get('started_by', '')).split(' <')[0]} at {doc.get('started_at')})"
+            if doc
+            else ""
+        )
         raise ProdfixError(
-            f"branch {branch} already exists" + (f" on {remote}" if branch in tracking else ""),
-            hint="pick another name, or continue that fix: `prodfix status`",
+            f"fix {name!r} already exists on {remote}{who}",
+            hint=f"pick it up: `git switch {branch}` then `prodfix next {name}` "
+            "(`prodfix status` shows where it stands), or choose another name",
+        )
+    if repo.resolve(f"refs/heads/{branch}"):
+        raise ProdfixError(
+            f"branch {branch} already exists in this clone",
+            hint=f"pick another name, or delete the branch: git branch -D {branch}",
         )
     return StartFacts(name, branch, delivery, tracking[delivery], cfg.kind)
 
@@ -86,6 +109,7 @@ def plan(f: StartFacts) -> list[Op]:
         CreateBranch(f.branch, f.delivery_tip),
         SetBranchConfig(f.branch, DELIVERY_KEY, f.delivery),
         RecordFix(f.name, "service", f.kind, f.delivery, f.branch, f.delivery_tip),
+        PublishFix(f.name, f.branch, f.delivery, f.delivery_tip, f.kind),
         Switch(f.branch),
     ]
 
@@ -93,6 +117,7 @@ def plan(f: StartFacts) -> list[Op]:
 def run(app: App, *, name: str, from_: str | None, dry_run: bool) -> int:
     ctx = context(app, dry_run=dry_run, fix=name)
     require_clean_state(ctx)
+    refuse_if_suspended(ctx)
     facts = gather(ctx, name, from_)
     code = execute(ctx, "start", plan(facts))
     if not dry_run and code == Exit.OK:

@@ -1,12 +1,22 @@
-"""`prodfix status [NAME] [--json]`: every fix in flight (or one), observed now."""
+"""`prodfix status [NAME] [--all] [--json]`: every fix in flight (or one), observed now.
+
+The fixes come from the remotes (fix records, fix branches, pull requests), so every clone on
+every machine lists the same fixes with the same states. Inside a repository: its fixes, and
+the other clones on this machine those fixes touch. Outside one: every clone this machine has
+started a fix in. Exit 1 when a shown step failed, 4 when a repository could not be read.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prodfix.adapters.store import Store
 from prodfix.cli import App
+from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
-from prodfix.output import Reporter
-from prodfix.workflow.observe import RepoView, observe_fixes
+from prodfix.output import Reporter, cell_width
+from prodfix.workflow.context import Ctx
+from prodfix.workflow.observe import RepoView, by_fix, observe_all, related_clones, repo_ctx
 from prodfix.workflow.playbooks import State
 
 MARK = {
@@ -17,57 +27,111 @@ MARK = {
     State.FAILED: "FAILED",
     State.SKIPPED: "skipped",
 }
+JSON_VERSION = 1
 
 
-def run(app: App, *, name: str | None, as_json: bool) -> int:
-    store = Store()
-    fixes = store.fixes()
-    if name is not None:
-        if name not in fixes:
-            raise ProdfixError(
-                f"no fix named {name!r}",
-                hint=f"fixes: {', '.join(fixes) or 'none yet — `prodfix start NAME`'}",
-            )
-        fixes = [name]
-    views = observe_fixes(store, fixes)
+def run(app: App, *, name: str | None, all_: bool, as_json: bool) -> int:
+    fixes = gather(app, name=name, include_finished=all_)
     if as_json:
-        app.out.emit_json(
-            {
-                "fixes": [
-                    {"name": fix, "repos": [v.to_json() for v in vs]} for fix, vs in views.items()
-                ]
-            }
-        )
-        return Exit.OK
-    if not fixes:
+        app.out.emit_json(document(fixes))
+    elif not fixes:
+        if name is not None:
+            raise ProdfixError(
+                f"no fix named {name!r} in this repository's remote",
+                hint="`prodfix status --all` lists every fix, finished ones too",
+            )
         app.out.say("no fixes in flight — start one with `prodfix start NAME`")
-        return Exit.OK
-    for fix, vs in views.items():
-        render(app.out, fix, vs)
+    else:
+        for fix, views in fixes.items():
+            render(app.out, fix, views)
+    return exit_code(fixes)
+
+
+def gather(app: App, *, name: str | None, include_finished: bool) -> dict[str, list[RepoView]]:
+    """The fixes to show: observed in this repository (and the clones they touch), or — run
+    outside a repository — in every clone this machine knows."""
+    ctxs = _repositories(app, name)
+    names = [name] if name else None
+    views = observe_all(ctxs, names=names)
+    here = by_fix(views)
+    if ctxs and name is None:
+        # The same fixes in the other clones this machine has started them in.
+        others = related_clones(ctxs[0], here) if len(ctxs) == 1 else []
+        if others:
+            here = by_fix(views + observe_all(others, names=list(here)))
+    return {
+        fix: vs
+        for fix, vs in here.items()
+        if include_finished or name is not None or not _finished(vs)
+    }
+
+
+def _finished(views: list[RepoView]) -> bool:
+    return all(v.done for v in views) and not any(v.unreadable for v in views)
+
+
+def _repositories(app: App, name: str | None) -> list[Ctx]:
+    try:
+        ctx = context(app)
+    except ProdfixError as exc:
+        if "not inside a git repository" not in exc.message:
+            raise
+        store = Store()
+        paths = sorted({r.path for f in store.fixes() for r in store.repos(f)})
+        if not paths:
+            return []
+        base = None
+        out: list[Ctx] = []
+        for p in paths:
+            if not Path(p).is_dir():
+                continue
+            try:
+                if base is None:
+                    app_here = App(Path(p), app.debug, app.out)
+                    base = context(app_here)
+                    out.append(base)
+                else:
+                    out.append(repo_ctx(base, p))
+            except ProdfixError:
+                continue
+        return out
+    return [ctx]
+
+
+def document(fixes: dict[str, list[RepoView]]) -> dict[str, object]:
+    """The `status --json` document (version 1)."""
+    return {
+        "version": JSON_VERSION,
+        "fixes": [
+            {"name": fix, "done": _finished(vs), "repos": [v.to_json() for v in vs]}
+            for fix, vs in fixes.items()
+        ],
+    }
+
+
+def exit_code(fixes: dict[str, list[RepoView]]) -> int:
+    views = [v for vs in fixes.values() for v in vs]
+    if any(v.unreadable for v in views):
+        return Exit.SERVICE
+    if any(v.failed for v in views):
+        return Exit.FAILED
     return Exit.OK
 
 
 def render(out: Reporter, fix: str, views: list[RepoView]) -> None:
-    if not views:
-        out.say(f"fix {fix}: no repositories")
-        return
     step_ids: list[str] = []
     for v in views:
         step_ids += [s.id for s in v.steps if s.id not in step_ids]
     rows = []
     for v in views:
         by_id = {s.id: s for s in v.steps}
-        rows.append(
-            [_repo_name(v), *(MARK[by_id[i].state] if i in by_id else "" for i in step_ids)]
-        )
-    done = all(v.done for v in views)
+        rows.append([v.name, *(MARK[by_id[i].state] if i in by_id else "" for i in step_ids)])
+    done = _finished(views)
     out.table(f"fix {fix}" + (" — done" if done else ""), ["repository", *step_ids], rows)
+    width = max(cell_width(v.name) for v in views)
     for v in views:
         for s in v.steps:
             if s.detail and s.state != State.PENDING:
-                out.say(f"  {_repo_name(v)} {s.id}: {MARK[s.state]} — {s.detail}")
+                pad = " " * (width - cell_width(v.name))
+                out.say(f"  {v.name}{pad} {s.id}: {MARK[s.state]} — {s.detail}")
     out.say("")
-
-
-def _repo_name(v: RepoView) -> str:
-    return v.rec.path.rstrip("/").rsplit("/", 1)[-1]

@@ -14,9 +14,10 @@ def run(app: App, *, ci: bool, dry_run: bool, skip: str | None = None) -> int:
     ctx = context(app, dry_run=dry_run)
     require_clean_state(ctx)
     branch = ctx.repo.current_branch()
-    rec = ctx.store.fix_for_branch(ctx.path, branch) if branch else None
-    ctx.fix = rec.fix if rec else None
+    ctx.fix = ctx.cfg.fix_name(branch) if branch else None
     head = ctx.repo.head()
+    # Already on the remote: the result is shared at once (else `propose` shares it).
+    share = bool(branch) and ctx.repo.resolve(ctx.tracking(str(branch))) is not None
     if ci:
         from prodfix.commands.test_ci import run_ci
 
@@ -24,9 +25,9 @@ def run(app: App, *, ci: bool, dry_run: bool, skip: str | None = None) -> int:
     dirty = ctx.repo.is_dirty()
     program: list[Op]
     if skip:
-        program = [SkipTests(head, skip)]
+        program = [SkipTests(head, skip, share)]
     else:
-        program = [RunTests(ctx.cfg.test_command, head, record=not dirty)]
+        program = [RunTests(ctx.cfg.test_command, head, record=not dirty, share=share)]
     code = execute(ctx, "test", program)
     if dry_run or code != Exit.OK:
         return code
@@ -39,8 +40,6 @@ def run(app: App, *, ci: bool, dry_run: bool, skip: str | None = None) -> int:
             "you have uncommitted changes: the tests ran on them, so the result is not "
             "recorded for HEAD — commit, then run `prodfix test` again"
         )
-    elif ctx.fix is None:
-        ctx.out.warn(f"{branch or 'HEAD'} is not a fix prodfix started: result not recorded")
     if result["result"] == "passed":
         ctx.out.say(f"tests passed for {head[:7]}")
         return Exit.OK

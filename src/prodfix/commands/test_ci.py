@@ -12,7 +12,7 @@ from prodfix.workflow.context import Ctx
 from prodfix.workflow.interpreter import execute
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_git import Push
-from prodfix.workflow.ops_jenkins import IDENT, AddJobBranch, RemoveJobBranch, RunCiBuild, jenkins
+from prodfix.workflow.ops_jenkins import AddJobBranch, RunCiBuild, jenkins
 
 
 def run_ci(ctx: Ctx, head: str) -> int:
@@ -20,10 +20,11 @@ def run_ci(ctx: Ctx, head: str) -> int:
     if not branch:
         raise ProdfixError("HEAD is detached", hint="switch to your fix branch")
     if ctx.fix is None:
-        # Nothing would ever remove the branch from the job again (WORKFLOW.md: "stays in the
-        # Jenkins to-be-built list forever").
+        # Only a fix branch's entry is removed again when the fix is done (by its name):
+        # any other branch would stay in the to-be-built list forever.
         raise ProdfixError(
-            f"{branch} is not a fix prodfix started: its branch would stay in the Jenkins job",
+            f"{branch} is not a fix branch ({ctx.cfg.fix_branch_template}): its branch would "
+            "stay in the Jenkins job",
             hint="start the fix with `prodfix start NAME`, or run `prodfix test` locally",
         )
     jenkins(ctx)  # refuses a non-Jenkins [build] before anything happens
@@ -61,12 +62,3 @@ def _push(ctx: Ctx, branch: str, head: str) -> list[Op]:
             hint=f"integrate them first: git pull --rebase {ctx.remote} {branch}",
         )
     return [Push(branch, head, remote_now)]
-
-
-def cleanup(ctx: Ctx) -> None:
-    """The fix is done: its branch leaves the fix-job's list (WORKFLOW.md: not forever)."""
-    assert ctx.fix
-    rec = ctx.store.idents(ctx.fix, ctx.path).get(IDENT)
-    if rec:
-        ctx.out.say(f"the fix is done: removing {rec['branch']} from Jenkins job {rec['job']}")
-        execute(ctx, "cleanup", [RemoveJobBranch(rec["job"], rec["branch"])])

@@ -13,6 +13,13 @@ from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY, Builder
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter
 
+REVIEWER = {
+    "GIT_AUTHOR_NAME": "Rui Reviewer",
+    "GIT_AUTHOR_EMAIL": "rui@example.com",
+    "GIT_COMMITTER_NAME": "Rui Reviewer",
+    "GIT_COMMITTER_EMAIL": "rui@example.com",
+}
+
 
 class Driver:
     def __init__(self, root: Path, out: Reporter) -> None:
@@ -34,10 +41,15 @@ class Driver:
 
     def prodfix(self, repo: str, *args: str, expect: int = 0) -> str:
         shown = " ".join(args)
+        env = self.env
+        if args[:2] == ("pr", "approve"):
+            # Authors cannot approve their own PRs: the reviewer does, in their own clone.
+            env = {**env, **REVIEWER}
+            shown += "    # Rui, the reviewer"
         self.out.say(f"\n$ cd work/{repo} && prodfix {shown}")
         p = subprocess.run(
             [sys.executable, "-m", "prodfix", "-C", str(self.work(repo)), *args],
-            env=self.env,
+            env=env,
             capture_output=True,
             text=True,
             check=False,
@@ -96,7 +108,7 @@ def python_flow(d: Driver, *, interrupt: bool = False) -> None:
     d.git("steps-python", "commit", "-q", "-am", "parser: handle a missing line (NPE)")
     d.prodfix("steps-python", "test")
     d.prodfix("steps-python", "propose")
-    d.prodfix("steps-python", "status")
+    d.prodfix("steps-python", "status", "--all")
     d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
     if interrupt:
         d.env["PRODFIX_DIE_AFTER"] = "1"
@@ -207,7 +219,7 @@ def run_demo(root: Path, out: Reporter | None = None) -> None:
     d = Driver(root, out)
     python_flow(d)
     go_flow(d)
-    d.prodfix("steps-python", "status")
+    d.prodfix("steps-python", "status", "--all")
     planted_violation(d)
     summary(d)
 

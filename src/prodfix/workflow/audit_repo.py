@@ -123,7 +123,7 @@ def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
     except ProdfixError as exc:
         result.fail(exc.message)
     try:
-        result.fixes = _fixes_in_flight(repo)
+        result.fixes = _fixes_in_flight(repo, cfg)
     except ProdfixError as exc:
         result.fail(f"cannot read the fixes in flight: {exc.message}")
     try:
@@ -163,27 +163,24 @@ def _backmerge_prs(
     return out
 
 
-def _fixes_in_flight(repo: Repo) -> list[FixStage]:
-    """Each fix prodfix started here that is not finished, at its first step not done."""
-    db = home() / "prodfix.db"
-    if not db.exists():
-        return []  # a read-only command creates no database
+def _fixes_in_flight(repo: Repo, cfg: Config) -> list[FixStage]:
+    """Each fix of the repository's remote that is not finished, at its first step not done
+    (the fetch already happened; a machine without a prodfix database gets none created)."""
     from prodfix.adapters.store import Store
-    from prodfix.workflow.observe import observe_repo
+    from prodfix.workflow.context import Ctx
+    from prodfix.workflow.observe import observe_repository
     from prodfix.workflow.playbooks import FINISHED
 
+    db = home() / "prodfix.db"
     # A connection per call, never shared between the audit's threads: one connection's
     # transactions would interleave (and sqlite3 refuses it by default).
-    store = Store(db)
+    store = Store(db) if db.exists() else Store(memory=True)
     try:
         stages = []
-        for rec in store.fixes_in(str(repo.path)):
-            if rec.role != "service":  # a deploy repository's record belongs to its service's
-                continue
-            view = observe_repo(store, rec, fetch=False)
+        for view in observe_repository(Ctx(repo, cfg, store), fetch=False):
             step = next((s for s in view.steps if s.state not in FINISHED), None)
             if step is not None:
-                stages.append(FixStage(rec.fix, step.id, step.state.value))
+                stages.append(FixStage(view.seed.name, step.id, step.state.value))
         return stages
     finally:
         store.close()

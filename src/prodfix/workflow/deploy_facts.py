@@ -1,52 +1,57 @@
-"""Observe the deploy step: which DCs the target branch pins at the fix's tag, the deploy PR of
-each wave, and (with Argo CD) whether each merged wave really runs. Waves go in order: a wave
-counts only once the one before it is deployed.
+"""Observe the deploy step of a fix by ancestry: a DC runs the fix when every tag of the image
+pinned in its folder (on the branch Argo CD deploys) was built from a delivery commit that
+contains the fix's landing. Waves go in order: a wave counts only once the one before it is
+deployed; with Argo CD, a wave counts once its apps are Synced and Healthy on the new image.
 
 Result keys (read by evaluate._deploy): done + detail | failed | pr (open) | waiting, plus
-wave (0-based) and dcs (that wave's DCs) for the next action."""
+wave (0-based), dcs (that wave's DCs) and current ({dc: [tags]}) for the next action."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prodfix.adapters.forge import PrState, PullRequest
-from prodfix.types import PrNumber
+from prodfix.types import BranchName
 from prodfix.workflow import argocd_step
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.deploy_repo import deploy_ctx, folders, scratch, target_tip
+from prodfix.workflow.deploy_repo import deploy_branch, deploy_ctx, folders, scratch, target_tip
 from prodfix.workflow.facts import RepoFacts
+from prodfix.workflow.images import ImageIndex
+
+PLACEHOLDER_TAG = "0"  # a valid tag to plan with when only the current pins are wanted
 
 
-def pinned_dcs(
+def current_pins(
     dctx: Ctx, rev: str, template: str, dcs: list[str], image: str, tag: str
-) -> tuple[set[str], list[tuple[str | None, str]]]:
-    """The DCs whose every reference to `image` is at `tag` at `rev` (the deploy planner's own
-    verdict, so `deploy` and `status` agree), and the plan's errors."""
+) -> tuple[dict[str, list[str]], list[tuple[str | None, str]]]:
+    """{dc: the distinct tags of `image` pinned under its folder at `rev`} and the planner's
+    errors (the deploy planner's own reading, so `deploy` and `status` agree)."""
     with scratch(dctx.repo, rev, folders(template, dcs)) as s:
         plan = s.plan(path_template=template, dcs=dcs, image=image, tag=tag, allow_missing=False)
-    return {d.dc for d in plan.dcs if d.status == "already"}, [
-        (e.dc, e.message) for e in plan.errors
-    ]
+    pins = {d.dc: [c for c in d.current if c] for d in plan.dcs}
+    return pins, [(e.dc, e.message) for e in plan.errors]
 
 
-def observe_deploy(ctx: Ctx, f: RepoFacts) -> dict[str, Any]:
-    assert f.tag
+def observe_deploy(ctx: Ctx, f: RepoFacts, images: ImageIndex) -> dict[str, Any]:
     cfg = ctx.cfg
+    assert f.landing is not None
     dctx = deploy_ctx(ctx)
     dctx.repo.fetch(dctx.remote)
-    tip = target_tip(dctx, str(cfg.deploy.target))
-    image, template, waves = str(cfg.deploy.image), str(cfg.deploy.path), cfg.deploy.waves
-    pinned, errors = pinned_dcs(dctx, tip, template, [d for w in waves for d in w], image, f.tag)
+    tip = target_tip(dctx, cfg.deploy.target)
+    image, template, waves = str(cfg.deploy.image), cfg.deploy.path, cfg.deploy.waves
+    all_dcs = [d for w in waves for d in w]
+    pins, errors = current_pins(dctx, tip, template, all_dcs, image, f.tag or PLACEHOLDER_TAG)
+    has_fix = {dc: _runs(images, pins.get(dc, []), f.landing) for dc in all_dcs}
     argo = argocd_step.configured(cfg)
     prs: list[PullRequest] = []
     for i, wave in enumerate(waves):
-        where = {"wave": i, "dcs": ", ".join(wave)}
-        pr = _wave_pr(dctx, f.idents, i)
+        where: dict[str, Any] = {"wave": i, "dcs": ", ".join(wave), "current": pins}
+        pr = _wave_pr(dctx, image, f.tag, i, len(waves), cfg.deploy.target) if f.tag else None
         if pr is not None:
             prs.append(pr)
-        if not set(wave) <= pinned:
+        if not all(has_fix[dc] for dc in wave):
             wave_errors = [msg for dc, msg in errors if dc in wave]
-            if wave_errors:
+            if wave_errors and f.tag:
                 return {**where, "failed": "; ".join(wave_errors)}
             if pr is not None and pr.state == PrState.OPEN:
                 return {**where, "pr": pr}
@@ -59,28 +64,38 @@ def observe_deploy(ctx: Ctx, f: RepoFacts) -> dict[str, Any]:
             return where
         if argo:
             merged = pr.merge_commit if pr is not None and pr.state == PrState.MERGED else None
-            # Pinned without our PR (deployed by hand): the last commit touching the folders.
+            # Pinned without our PR (deployed by hand, or by a later fix): the last commit
+            # touching the folders.
             since = merged or dctx.repo.out(
                 "log", "-1", "--format=%H", tip, "--", *folders(template, wave)
             )
+            running = sorted({t for dc in wave for t in pins.get(dc, [])})
             v = argocd_step.observe_apps(
                 ctx,
                 dctx.repo,
                 wave,
                 merge_commit=since,
-                image=argocd_step.image_ref(image, f.tag),
+                image=argocd_step.image_ref(image, running[-1] if running else f.tag or ""),
             )
             if v.failed:
                 return {**where, "failed": v.failed}
             if not v.done:
                 return {**where, "waiting": v.waiting}
     shown = ", ".join(f"#{p.number}" for p in prs)
-    detail = f"{', '.join(d for w in waves for d in w)} pin {f.tag}"
+    tags = sorted({t for dc in all_dcs for t in pins.get(dc, [])})
+    detail = f"{', '.join(all_dcs)} run {', '.join(tags)}, built with {f.landing[:7]} in it"
     detail += f" (PR {shown})" if shown else ""
     detail += "; Argo CD: synced and Healthy" if argo else ""
-    return {"done": True, "detail": detail}
+    return {"done": True, "detail": detail, "current": pins}
 
 
-def _wave_pr(dctx: Ctx, idents: dict[str, Any], wave: int) -> PullRequest | None:
-    number = idents.get(f"deploy_pr_w{wave}")
-    return dctx.forge.get_pr(PrNumber(int(number))) if number is not None else None
+def _runs(images: ImageIndex, tags: list[str], landing: str) -> bool:
+    """Every tag pinned in the DC contains the fix (a DC with none pinned does not run it)."""
+    return bool(tags) and all(images.contains(t, landing) for t in tags)
+
+
+def _wave_pr(
+    dctx: Ctx, image: str, tag: str, wave: int, waves: int, target: str
+) -> PullRequest | None:
+    branch = deploy_branch(image, tag, wave + 1 if waves > 1 else None)
+    return dctx.forge.find_pr(BranchName(branch), BranchName(target), open_only=False)

@@ -1,35 +1,39 @@
 """Observe where a fix really is in one repository: refs, PRs, builds, tests, deploy files.
 
-Reads only. Batched: one fetch and one for-each-ref per repository; PR and build identities
-come from the record, their state from the forge/CI now (DESIGN.md: observed, never trusted).
+Reads only, from the repository's snapshot (one fetch and one for-each-ref per repository)
+and the services (forge, CI) now. Nothing is taken from the local database: any clone on any
+machine observes the same facts (`since` times too: they come from the remote's data).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from prodfix.adapters.build import Build, BuildState
 from prodfix.adapters.forge import PrState, PullRequest
-from prodfix.adapters.store import FixRepo
 from prodfix.errors import ProdfixError
-from prodfix.types import BranchName, PrNumber, Sha
+from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.ops_test import test_key
+from prodfix.workflow.discover import FixSeed
+from prodfix.workflow.fixrecords import TestRecord
+from prodfix.workflow.snapshot import RepoSnapshot
+
+BACKMERGE_PREFIX = "backmerge/"
 
 
 @dataclass
 class RepoFacts:
-    rec: FixRepo
+    seed: FixSeed
     error: str | None = None  # the repository is gone or unreadable
+    current_branch: BranchName | None = None
     local_head: Sha | None = None
     remote_head: Sha | None = None
     delivery_tip: Sha | None = None
     mainline_tip: Sha | None = None
     mainline: str = "master"
     ahead: int = 0  # 1 when the branch carries commits beyond its start
-    test: dict[str, str] | None = None
+    test: TestRecord | None = None
     pr: PullRequest | None = None
     landing: Sha | None = None  # the delivery commit that brought the fix in
     build: Build | None = None
@@ -38,89 +42,122 @@ class RepoFacts:
     deploy_configured: bool = False
     deploy: dict[str, Any] = field(default_factory=dict)  # filled by deploy facts
     backmerged: bool = False
+    backmerge_commit: Sha | None = None  # the mainline commit that brought the landing in
     backmerge_pr: PullRequest | None = None
-    idents: dict[str, Any] = field(default_factory=dict)
-    since: dict[str, float] = field(default_factory=dict)
+    backmerge_problems: list[str] = field(default_factory=list)
+    since: dict[str, str | None] = field(default_factory=dict)  # step → ISO 8601
 
     @property
     def head(self) -> Sha | None:
-        return self.local_head or self.remote_head
+        return self.local_head or self.remote_head or (self.pr.head_sha if self.pr else None)
+
+    @property
+    def name(self) -> str:
+        return self.seed.name
 
 
-def gather(
-    ctx: Ctx, rec: FixRepo, *, fetch: bool = True, refs: dict[str, Sha] | None = None
-) -> RepoFacts:
-    """Facts of one fix in one repository. `refs` (from one for-each-ref the caller made after
-    one fetch) lets `status` observe many fixes of a repository with one read of the remote."""
-    f = RepoFacts(rec)
+def gather(snap: RepoSnapshot, seed: FixSeed) -> RepoFacts:
+    f = RepoFacts(seed)
+    if snap.error:
+        f.error = snap.error
+        return f
     try:
-        _gather(ctx, f, fetch=fetch, refs=refs)
+        _gather(snap, f)
     except ProdfixError as exc:
         f.error = exc.message
     return f
 
 
-def read_refs(ctx: Ctx, *, fetch: bool) -> dict[str, Sha]:
-    """One fetch and one for-each-ref. With the embedded forge both are the forge's own read
-    (branches and PRs in one fetch, every ref in one for-each-ref), shared with it."""
-    if fetch:
-        primed = ctx.forge.prime()
-        if primed is not None:
-            return dict(primed)
-        ctx.repo.fetch(ctx.remote)
-    return ctx.repo.refs("refs/heads/", f"refs/remotes/{ctx.remote}/")
-
-
-def _gather(ctx: Ctx, f: RepoFacts, *, fetch: bool, refs: dict[str, Sha] | None) -> None:
-    repo, cfg = ctx.repo, ctx.cfg
-    rec = f.rec
-    if not repo.path.is_dir():
-        raise ProdfixError(f"{repo.path} is gone")
-    if refs is None:
-        refs = read_refs(ctx, fetch=fetch)
-    remote = ctx.remote
-    branch, delivery, mainline = rec.branch or "", rec.delivery or "", str(cfg.mainline)
-    f.local_head = refs.get(f"refs/heads/{branch}")
-    f.remote_head = refs.get(f"refs/remotes/{remote}/{branch}")
-    f.delivery_tip = refs.get(f"refs/remotes/{remote}/{delivery}")
-    f.mainline_tip = refs.get(f"refs/remotes/{remote}/{mainline}")
-    f.mainline = mainline
-    f.idents = ctx.store.idents(rec.fix, rec.path)
-    f.since = ctx.store.ident_times(rec.fix, rec.path)
+def _gather(snap: RepoSnapshot, f: RepoFacts) -> None:
+    ctx, seed = snap.ctx, f.seed
+    cfg = ctx.cfg
+    f.current_branch = snap.current_branch
+    f.local_head = snap.local_tip(seed.branch)
+    f.remote_head = snap.remote_tip(seed.branch)
+    if seed.delivery:
+        f.delivery_tip = snap.remote_tip(seed.delivery)
+    f.mainline_tip = snap.mainline_tip
+    f.mainline = cfg.mainline
+    f.pr = _fix_pr(ctx, snap, seed)
     head = f.head
-    # Whether the branch carries anything beyond where it started (no count: status batches).
-    f.ahead = int(bool(head) and head not in (f.delivery_tip, rec.base_sha))
+    if head is None and seed.record is not None:
+        head = seed.record.head
+    f.ahead = int(bool(head) and head not in (f.delivery_tip, seed.base))
     if head:
-        f.test = f.idents.get(test_key(head))
-    f.pr = _pr(ctx, f, "pr", branch, delivery)
-    f.landing = _landing(ctx, f)
-    f.build_configured = cfg.build.type != "none"
-    f.deploy_configured = bool(cfg.deploy.repo and cfg.deploy.image)
-    if f.landing and f.build_configured and ctx.builder is not None and f.delivery_tip:
-        f.build = _delivery_build(ctx, f, BranchName(delivery))
-        f.tag = (f.build.image_tag if f.build else None) or f.idents.get("tag")
-        if f.build and f.build.image_tag and f.idents.get("tag") != f.build.image_tag:
-            # The one write: the observed tag is kept so deploy still knows it after Jenkins
-            # discards old builds (build rotation).
-            ctx.store.set_ident(rec.fix, rec.path, "tag", f.build.image_tag)
+        f.test = snap.tests.get(head)
+    f.landing = _landing(ctx, f, head)
+    f.build_configured = cfg.build.configured
+    f.deploy_configured = cfg.deploy.configured
+    if f.landing and f.build_configured and ctx.builder is not None and seed.delivery:
+        f.build = _delivery_build(ctx, f, seed.delivery)
+        f.tag = f.build.image_tag if f.build and f.build.state is BuildState.SUCCESS else None
     if f.landing and f.mainline_tip:
-        f.backmerged = repo.is_ancestor(f.landing, f.mainline_tip)
-    f.backmerge_pr = _pr_by_ident(ctx, f.idents.get("backmerge_pr"))
+        f.backmerged = ctx.repo.is_ancestor(f.landing, f.mainline_tip)
+    if seed.delivery and f.landing and not f.backmerged:
+        listed = _backmerge_pr(snap, seed.delivery)
+        f.backmerge_pr = ctx.forge.get_pr(listed.number) if listed else None
+    f.since = {
+        "branch": seed.record.started_at if seed.record else None,
+        "test": f.test.at if f.test else None,
+        "propose": f.pr.created_at if f.pr else None,
+        "merge": f.pr.created_at if f.pr and not f.landing else None,
+        "backmerge": f.backmerge_pr.created_at if f.backmerge_pr else None,
+    }
+
+
+def _fix_pr(ctx: Ctx, snap: RepoSnapshot, seed: FixSeed) -> PullRequest | None:
+    """The fix's PR: an open one from the list read once, else the newest of any state (a PR
+    opened by hand in the web UI is the fix's PR too)."""
+    if seed.delivery is None:
+        return None
+    for pr in snap.open_prs:
+        if pr.head == seed.branch and pr.base == seed.delivery:
+            return ctx.forge.get_pr(pr.number)  # list items lack blockers on some forges
+    if not ctx.forge.has_credentials():
+        return None
+    return ctx.forge.find_pr(seed.branch, seed.delivery, open_only=False)
+
+
+def _backmerge_pr(snap: RepoSnapshot, delivery: str) -> PullRequest | None:
+    """The open back-merge PR of the delivery branch (its head is a throwaway
+    `backmerge/<delivery>-<short sha>`), the newest when several are open."""
+    mine = [
+        pr
+        for pr in snap.open_prs
+        if pr.head.startswith(f"{BACKMERGE_PREFIX}{delivery}-") and pr.base == snap.ctx.cfg.mainline
+    ]
+    return max(mine, key=lambda p: int(p.number)) if mine else None
+
+
+def _landing(ctx: Ctx, f: RepoFacts, head: Sha | None) -> Sha | None:
+    """Where the fix landed on delivery: the forge's merge commit, else git's own evidence
+    (ancestry, then patch-id for squash merges) — a merge done by hand counts."""
+    if f.pr is not None and f.pr.state == PrState.MERGED and f.pr.merge_commit:
+        return f.pr.merge_commit
+    base = f.seed.base
+    if not f.delivery_tip or not head or head == base:
+        return None
+    if f.delivery_tip == base:
+        return None  # delivery has not moved since the fix started: nothing can have landed
+    from prodfix.adapters.forge.embedded.merge import find_landing
+
+    return find_landing(ctx.repo, f.delivery_tip, head, base_sha=f.delivery_tip)
 
 
 def _delivery_build(ctx: Ctx, f: RepoFacts, delivery: BranchName) -> Build | None:
-    """The build that ships the fix: the newest build of a delivery commit containing the one
-    prodfix built (else the landing commit: an automatic build counts), or — while it is still
-    queued and no build lists it yet — the build prodfix triggered, re-observed by its stored
-    id. Never a reason to trigger again while one is on its way."""
+    """The build that ships the fix: the newest build of a delivery commit containing the
+    landing, or — while it is still queued and no build lists it yet — the build this clone
+    triggered, re-observed by the id it kept. A failed build followed by a newer delivery
+    commit (the build fix) is not the answer: build again."""
     builder = ctx.builder
     assert builder is not None and f.landing and f.delivery_tip
-    want = Sha(f.idents.get("build_sha") or f.landing)
-    build = builder.delivery_build(delivery, want)
-    recorded = f.idents.get("build")
+    build = builder.delivery_build(delivery, f.landing)
+    # The build this clone triggered, while Jenkins still has it queued (not listed yet), or
+    # a rebuild after a failure: a local note, only ever a shortcut to what CI says.
+    recorded = ctx.store.idents(f.name, ctx.path).get("build")
     failed = (BuildState.FAILURE, BuildState.ABORTED)
     if recorded and (build is None or (build.id != recorded and build.state in failed)):
-        mine = builder.poll(Build(str(recorded), BuildState.QUEUED, sha=want))
+        mine = builder.poll(Build(str(recorded), BuildState.QUEUED, sha=f.delivery_tip))
         if build is None or mine.number is None or mine.number > (build.number or 0):
             build = mine
     if (
@@ -132,44 +169,3 @@ def _delivery_build(ctx: Ctx, f: RepoFacts, delivery: BranchName) -> Build | Non
     ):
         return None  # delivery moved on since the failed build (the build fix): build again
     return build
-
-
-def _pr_by_ident(ctx: Ctx, number: Any) -> PullRequest | None:
-    if number is None:
-        return None
-    return ctx.forge.get_pr(PrNumber(int(number)))
-
-
-def _pr(ctx: Ctx, f: RepoFacts, key: str, head: str, base: str) -> PullRequest | None:
-    pr = _pr_by_ident(ctx, f.idents.get(key))
-    if pr is None and head:
-        # A PR opened by hand in the web UI is the fix's PR too.
-        pr = ctx.forge.find_pr(BranchName(head), BranchName(base), open_only=False)
-    return pr
-
-
-def _landing(ctx: Ctx, f: RepoFacts) -> Sha | None:
-    """Where the fix landed on delivery: the forge's merge commit, else git's own evidence
-    (ancestry, then patch-id for squash merges) — a merge done by hand counts."""
-    if f.pr is not None and f.pr.state == PrState.MERGED and f.pr.merge_commit:
-        return f.pr.merge_commit
-    if not f.delivery_tip or not f.head or f.head == f.rec.base_sha:
-        return None
-    if f.delivery_tip == f.rec.base_sha:
-        return None  # delivery has not moved since the fix started: nothing can have landed
-    from prodfix.adapters.forge.embedded.merge import find_landing
-
-    return find_landing(ctx.repo, f.delivery_tip, f.head, base_sha=f.delivery_tip)
-
-
-def age(since: float | None) -> str:
-    if since is None:
-        return ""
-    s = int(time.time() - since)
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"

@@ -30,7 +30,7 @@ def print_program(out: Reporter, program: Sequence[Op]) -> None:
 
 
 def refuse_if_suspended(ctx: Ctx) -> None:
-    state = runstate.load(ctx.repo.path)
+    state = runstate.load(ctx.repo.path, ctx.fix)
     if state is not None:
         raise ProdfixError(
             f"`prodfix {state.command}` stopped in {ctx.repo.path} and is waiting for you"
@@ -77,6 +77,11 @@ def _drive(ctx: Ctx, state: RunState) -> int:
         try:
             inverse = op.run(ctx)
         except ProdfixError as exc:
+            if not state.done and not isinstance(exc, StopForUser):
+                # Nothing happened yet (a precondition the first op checks, a refusal, the
+                # network): there is nothing to continue or abort — the command just failed.
+                runstate.clear(ctx.repo.path, state.fix)
+                raise
             state.stopped = {"op": op.describe(), "message": exc.message, "hint": exc.hint}
             runstate.save(state)
             raise _suspended(ctx, state, exc) from exc
@@ -115,7 +120,7 @@ def _drive(ctx: Ctx, state: RunState) -> int:
             "head_after": ctx.repo.current_branch(),
         },
     )
-    runstate.clear(ctx.repo.path)
+    runstate.clear(ctx.repo.path, state.fix)
     return Exit.OK
 
 
@@ -129,7 +134,11 @@ def _suspended(ctx: Ctx, state: RunState, exc: ProdfixError) -> ProdfixError:
         # running the command again would be refused while the run is suspended.
         hint = "`prodfix continue` retries it on fresh facts; `prodfix abort` undoes what it did"
     elif exc.code == Exit.SERVICE:
-        hint = exc.hint  # the op knows better (e.g. a lease lost to someone else's push)
+        # The op knows better (e.g. a lease lost to someone else's push); its hints say what
+        # to do when nothing is suspended ("run the command again"): here that is `continue`.
+        hint = exc.hint.replace("run the command again", "`prodfix continue`")
+        if "abort" not in hint:
+            hint += "; `prodfix abort` undoes what it did"
     else:
         hint = (exc.hint + "; then " if exc.hint else "") + (
             "`prodfix continue` resumes, `prodfix abort` undoes what it did"
@@ -148,7 +157,8 @@ def resume(ctx: Ctx) -> int:
         runstate.save(state)
         code = _drive(ctx, state)
         if state.command.startswith("next"):
-            ctx.out.say("finished the interrupted step; `prodfix next` goes on with the fix")
+            name = f" {state.fix}" if state.fix else ""
+            ctx.out.say(f"finished the interrupted step; `prodfix next{name}` goes on with the fix")
         return code
 
 
@@ -173,7 +183,7 @@ def abort(ctx: Ctx) -> int:
             kind="undo",
             entry={"abort": True},
         )
-        runstate.clear(ctx.repo.path)
+        runstate.clear(ctx.repo.path, state.fix)
         ctx.out.say("aborted: the repository is back where the command started")
         return Exit.OK
 
@@ -193,13 +203,25 @@ def _abort_own_merge(ctx: Ctx, state: RunState) -> None:
 
 
 def _require_state(ctx: Ctx) -> RunState:
-    state = runstate.load(ctx.repo.path)
-    if state is None:
+    """The stopped run to continue or abort: the current fix's, else the one that belongs to
+    no fix, else the only one."""
+    runs = runstate.all_for(ctx.repo.path)
+    if not runs:
         raise ProdfixError(
             f"nothing to continue or abort in {ctx.repo.path}",
             hint="`prodfix status` shows where your fixes are",
         )
-    return state
+    for want in (ctx.fix, None):
+        mine = [r for r in runs if r.fix == want]
+        if mine:
+            return mine[-1]
+    if len(runs) == 1:
+        return runs[0]
+    listed = "; ".join(f"`prodfix {r.command}` of fix {r.fix}" for r in runs)
+    raise ProdfixError(
+        f"several commands stopped in {ctx.repo.path}: {listed}",
+        hint="switch to the branch of the fix you mean, then `prodfix continue` (or abort)",
+    )
 
 
 def undo_last(ctx: Ctx) -> int:

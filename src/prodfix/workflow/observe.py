@@ -1,104 +1,198 @@
-"""Observe every repository of a fix (in parallel) and evaluate its steps."""
+"""Observe the fixes of repositories — every fix a repository's remote knows, or the named
+ones — and evaluate their steps. Repositories in parallel (threads: the work is git processes
+and network waits); within one repository every fix shares one snapshot."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from prodfix.adapters.git import Repo
-from prodfix.adapters.store import FixRepo, Store
+from prodfix.adapters.shacache import ShaCache
+from prodfix.adapters.store import Store
 from prodfix.errors import ProdfixError
-from prodfix.types import Sha
+from prodfix.types import BranchName, Sha
+from prodfix.workflow import snapshot
 from prodfix.workflow.context import Ctx
+from prodfix.workflow.discover import FixSeed, discover
 from prodfix.workflow.evaluate import Step, evaluate
-from prodfix.workflow.facts import RepoFacts, gather, read_refs
-from prodfix.workflow.playbooks import FINISHED
+from prodfix.workflow.facts import RepoFacts, gather
+from prodfix.workflow.images import ImageIndex
+from prodfix.workflow.playbooks import FINISHED, State
 
 
 @dataclass
 class RepoView:
-    rec: FixRepo
+    seed: FixSeed
     facts: RepoFacts
     steps: list[Step]
     ctx: Ctx | None
+    remote_url: str | None = None
 
     @property
     def done(self) -> bool:
         return all(s.state in FINISHED for s in self.steps)
 
+    @property
+    def failed(self) -> bool:
+        return any(s.state == State.FAILED for s in self.steps)
+
+    @property
+    def unreadable(self) -> bool:
+        return self.facts.error is not None
+
+    @property
+    def path(self) -> str:
+        return str(self.ctx.repo.path) if self.ctx else ""
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
     def to_json(self) -> dict[str, object]:
         return {
-            "path": self.rec.path,
-            "kind": self.rec.kind,
-            "delivery": self.rec.delivery,
-            "branch": self.rec.branch,
+            "path": self.path,
+            "remote": self.remote_url,
+            "kind": self.seed.kind,
+            "delivery": self.seed.delivery,
+            "branch": self.seed.branch,
             "steps": [s.to_json() for s in self.steps],
         }
 
 
-def repo_ctx(store: Store, rec: FixRepo, *, dry_run: bool = False) -> Ctx:
-    from prodfix.config import load_for_repo
+def observe_repository(
+    ctx: Ctx, *, fetch: bool = True, names: Iterable[str] | None = None
+) -> list[RepoView]:
+    """Every fix of the repository (or the named ones), observed now."""
+    snap = snapshot.read(ctx, fetch=fetch)
+    wanted = set(names) if names is not None else None
+    if snap.error:
+        seeds = _cached_seeds(ctx, wanted)
+    else:
+        seeds = [s for s in discover(snap) if wanted is None or s.name in wanted]
+    url = ctx.repo.remote_url(ctx.remote) if ctx.repo.path.is_dir() else None
+    images = ImageIndex(ctx, snap.refs, list(snap.deliveries())) if not snap.error else None
+    views = []
+    for seed in seeds:
+        fctx = ctx.with_fix(seed.name)
+        facts = gather(snap, seed)
+        if not facts.error and images is not None:
+            _observe_later_steps(fctx, facts, images)
+        views.append(RepoView(seed, facts, evaluate(facts), fctx, url))
+    return views
 
-    path = Path(rec.path)
-    if not path.is_dir():
-        raise ProdfixError(f"{path} is gone")
-    repo = Repo(path)
-    return Ctx(repo=repo, cfg=load_for_repo(repo), store=store, fix=rec.fix, dry_run=dry_run)
 
-
-def observe_repo(
-    store: Store,
-    rec: FixRepo,
-    *,
-    fetch: bool = True,
-    shared: Ctx | None = None,
-    refs: dict[str, Sha] | None = None,
-) -> RepoView:
-    try:
-        ctx = shared.with_fix(rec.fix) if shared is not None else repo_ctx(store, rec)
-    except ProdfixError as exc:
-        facts = RepoFacts(rec, error=exc.message)
-        return RepoView(rec, facts, evaluate(facts), None)
-    facts = gather(ctx, rec, fetch=fetch, refs=refs)
-    if not facts.error and facts.deploy_configured and facts.tag:
+def _observe_later_steps(ctx: Ctx, facts: RepoFacts, images: ImageIndex) -> None:
+    if facts.landing and facts.backmerged and facts.mainline_tip:
+        try:
+            facts.backmerge_commit, facts.backmerge_problems = _verify_backmerge(ctx, facts)
+        except ProdfixError as exc:
+            facts.backmerge_problems = [f"cannot verify the back-merge: {exc.message}"]
+    if facts.deploy_configured and facts.landing and facts.build_configured:
         from prodfix.workflow.deploy_facts import observe_deploy
 
         try:
-            facts.deploy = observe_deploy(ctx, facts)
+            facts.deploy = observe_deploy(ctx, facts, images)
         except ProdfixError as exc:
             facts.deploy = {"failed": exc.message}
-    return RepoView(rec, facts, evaluate(facts), ctx)
 
 
-def _observe_path(store: Store, recs: list[FixRepo], fetch: bool) -> list[RepoView]:
-    """Every fix of one repository: one context, one read of the remote."""
-    try:
-        ctx = repo_ctx(store, recs[0])
-        refs = read_refs(ctx, fetch=fetch)
-    except ProdfixError as exc:
-        return [RepoView(r, f := RepoFacts(r, error=exc.message), evaluate(f), None) for r in recs]
-    return [observe_repo(store, r, fetch=False, shared=ctx, refs=refs) for r in recs]
-
-
-def observe_fixes(
-    store: Store, fixes: list[str], *, fetch: bool = True
-) -> dict[str, list[RepoView]]:
-    """Observe many fixes, grouped by repository; repositories in parallel (threads: the work is
-    git processes and network waits)."""
-    recs = [r for fix in fixes for r in store.repos(fix) if r.role == "service"]
-    by_path: dict[str, list[FixRepo]] = {}
-    for r in recs:
-        by_path.setdefault(r.path, []).append(r)
-    groups = list(by_path.values())
-    if len(groups) <= 1:
-        results = [_observe_path(store, g, fetch) for g in groups]
+def _verify_backmerge(ctx: Ctx, f: RepoFacts) -> tuple[Sha | None, list[str]]:
+    """The mainline commit that brought the fix's landing in, and what its verification
+    found (cached: a pair of commits never changes its verdict)."""
+    assert f.landing and f.mainline_tip
+    repo = ctx.repo
+    chain = repo.rev_list("--first-parent", "--ancestry-path", f"{f.landing}..{f.mainline_tip}")
+    if not chain:
+        return None, []  # the landing is on the mainline itself (a fast-forward)
+    merge = chain[-1]
+    cache = ShaCache(repo.path, "backmerge-verdicts")
+    key = f"{merge}:{f.landing}"
+    known = cache.get(key)
+    if isinstance(known, list):
+        return merge, [str(p) for p in known]
+    parents = repo.out("rev-list", "--parents", "-n1", merge).split()[1:]
+    if len(parents) < 2:
+        problems = [
+            f"not-a-merge: {merge[:7]} brought the fix to {f.mainline} without a merge commit "
+            "(squashed or rebased): the next back-merge meets the same changes again"
+        ]
     else:
-        with ThreadPoolExecutor(max_workers=min(8, len(groups))) as pool:
-            results = list(pool.map(lambda g: _observe_path(store, g, fetch), groups))
-    views = {id(v.rec): v for group in results for v in group}
-    return {fix: [views[id(r)] for r in recs if r.fix == fix] for fix in fixes}
+        from prodfix.policy.verify import verify_backmerge
+
+        found = verify_backmerge(repo, merge_commit=merge, delivery_tip=parents[1], mainline=merge)
+        problems = [f"{p.code}: {p.message}" for p in found]
+    cache.put(key, problems)
+    cache.save()
+    return merge, problems
 
 
-def observe_fix(store: Store, fix: str, *, fetch: bool = True) -> list[RepoView]:
-    return observe_fixes(store, [fix], fetch=fetch)[fix]
+def _cached_seeds(ctx: Ctx, wanted: set[str] | None) -> list[FixSeed]:
+    """The repository could not be read: show the fixes this machine knows of it (every step
+    then says why it cannot be observed)."""
+    return [
+        FixSeed(
+            r.fix,
+            BranchName(r.branch or ctx.cfg.fix_branch(r.fix)),
+            BranchName(r.delivery) if r.delivery else None,
+            Sha(r.base_sha) if r.base_sha else None,
+            r.kind,
+        )
+        for r in ctx.store.fixes_in(ctx.path)
+        if wanted is None or r.fix in wanted
+    ]
+
+
+def observe_all(
+    ctxs: list[Ctx], *, names: Iterable[str] | None = None, fetch: bool = True
+) -> list[RepoView]:
+    """Several repositories at once (threads), each observed whole."""
+    wanted = list(names) if names is not None else None
+    if len(ctxs) <= 1:
+        groups = [observe_repository(c, fetch=fetch, names=wanted) for c in ctxs]
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(ctxs))) as pool:
+            groups = list(
+                pool.map(lambda c: observe_repository(c, fetch=fetch, names=wanted), ctxs)
+            )
+    return [v for g in groups for v in g]
+
+
+def by_fix(views: list[RepoView]) -> dict[str, list[RepoView]]:
+    """Views grouped by fix name, fixes in the order first seen."""
+    out: dict[str, list[RepoView]] = {}
+    for v in views:
+        out.setdefault(v.seed.name, []).append(v)
+    return out
+
+
+def repo_ctx(base: Ctx, path: str) -> Ctx:
+    """Another clone this machine knows (the fix touches it too), with `base`'s store,
+    reporter and clock."""
+    from prodfix.config import load_for_repo
+
+    p = Path(path)
+    if not p.is_dir():
+        raise ProdfixError(f"{p} is gone")
+    repo = Repo(p)
+    return Ctx(repo, load_for_repo(repo), base.store, None, base.dry_run, base.out, base.clock)
+
+
+def related_clones(ctx: Ctx, fixes: Iterable[str]) -> list[Ctx]:
+    """The other clones on this machine where one of `fixes` was started (the local cache of
+    which repositories a fix touches); clones that are gone are skipped."""
+    store: Store = ctx.store
+    here = str(ctx.repo.path)
+    paths = sorted({r.path for f in fixes for r in store.repos(f) if r.path != here})
+    out = []
+    for path in paths:
+        try:
+            out.append(repo_ctx(ctx, path))
+        except ProdfixError:
+            continue
+    return out

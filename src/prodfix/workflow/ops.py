@@ -36,6 +36,9 @@ class StopForUser(ProdfixError):
 
 @dataclass(frozen=True)
 class Op:
+    """An operation of a program. `run` may raise ProdfixError: the interpreter saves the rest
+    of the program (`continue` re-runs this op), unless nothing had been done yet."""
+
     reversible: ClassVar[bool] = True
 
     def describe(self) -> str:
@@ -58,6 +61,7 @@ OP_MODULES = (
     "prodfix.workflow.ops_merge",
     "prodfix.workflow.ops_deploy",
     "prodfix.workflow.ops_jenkins",
+    "prodfix.workflow.ops_records",
 )
 
 

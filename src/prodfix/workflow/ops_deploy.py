@@ -178,7 +178,7 @@ class DeployDropBranch(Op):
 @register
 @dataclass(frozen=True)
 class DeployOpenPr(Op):
-    """Find or open the deploy PR; remember it for the fix (`deploy_pr`, and per wave)."""
+    """Find or open the deploy PR (found again later by its branch name)."""
 
     head: str
     base: str
@@ -200,16 +200,9 @@ class DeployOpenPr(Op):
             pr = forge.create_pr(
                 BranchName(self.head), BranchName(self.base), self.title, self.body
             )
-        if ctx.fix:
-            for key in _keys(self.wave):
-                ctx.store.set_ident(ctx.fix, ctx.path, key, int(pr.number))
-            ctx.store.set_ident(ctx.fix, ctx.path, "deploy_pr_url", pr.url)
+        ctx.vars["deploy_pr"] = int(pr.number)
         ctx.out.say(f"{'opened' if created else 'found'} deploy PR #{pr.number}: {pr.url}")
         return DeployClosePr(int(pr.number), self.wave) if created else None
-
-
-def _keys(wave: int) -> list[str]:
-    return ["deploy_pr"] + ([f"deploy_pr_w{wave}"] if wave >= 0 else [])
 
 
 @register
@@ -229,9 +222,6 @@ class DeployClosePr(Op):
         forge = deploy_ctx(ctx).forge
         if forge.get_pr(PrNumber(self.number)).state == PrState.OPEN:
             forge.close(PrNumber(self.number))
-        if ctx.fix:
-            for key in [*_keys(self.wave), "deploy_pr_url"]:
-                ctx.store.del_ident(ctx.fix, ctx.path, key)
         return None
 
 

@@ -41,10 +41,8 @@ class OpenPr(Op):
                 draft=self.draft,
             )
             created = True
-        if ctx.fix:
-            ctx.store.set_ident(ctx.fix, ctx.path, self.key, int(pr.number))
-            ctx.store.set_ident(ctx.fix, ctx.path, f"{self.key}_url", pr.url)
         ctx.vars[self.key] = int(pr.number)
+        ctx.vars[f"{self.key}_url"] = pr.url
         ctx.out.say(f"{'opened' if created else 'found'} PR #{pr.number}: {pr.url}")
         return ClosePr(int(pr.number), self.key) if created else None
 
@@ -62,9 +60,29 @@ class ClosePr(Op):
         pr = ctx.forge.get_pr(PrNumber(self.number))
         if pr.state == PrState.OPEN:
             ctx.forge.close(PrNumber(self.number))
-        if ctx.fix and self.key:
-            ctx.store.del_ident(ctx.fix, ctx.path, self.key)
-            ctx.store.del_ident(ctx.fix, ctx.path, f"{self.key}_url")
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class ApprovePr(Op):
+    """An approval stays: prodfix does not dismiss reviews (dismiss it on the forge)."""
+
+    reversible: ClassVar[bool] = False
+    number: int
+    head_sha: str  # the head reviewed: an approval counts for it only
+
+    def describe(self) -> str:
+        return f"approve pull request #{self.number} at {self.head_sha[:7]}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        pr = ctx.forge.get_pr(PrNumber(self.number))
+        if pr.head_sha != self.head_sha:
+            from prodfix.adapters.forge import HeadMoved
+
+            raise HeadMoved(self.number, self.head_sha, pr.head_sha)
+        pr = ctx.forge.approve(PrNumber(self.number))
+        ctx.out.say(f"approved PR #{pr.number} (approvals: {len(pr.approvals)})")
         return None
 
 
@@ -120,13 +138,7 @@ class VerifyBackmerge(Op):
             delivery_tip=pr.head_sha,
             mainline=f"refs/remotes/{ctx.remote}/{ctx.cfg.mainline}",
         )
-        if ctx.fix:
-            ctx.store.set_ident(
-                ctx.fix,
-                ctx.path,
-                "backmerge_problems",
-                [f"{p.code}: {p.message}" for p in problems],
-            )
+        ctx.vars["backmerge_problems"] = [f"{p.code}: {p.message}" for p in problems]
         for p in problems:
             ctx.out.error(
                 f"back-merge PR #{self.number}: {p.code}: {p.message}",

@@ -14,19 +14,6 @@ if TYPE_CHECKING:
 
 @register
 @dataclass(frozen=True)
-class Fetch(Op):
-    remote: str
-
-    def describe(self) -> str:
-        return f"fetch {self.remote}"
-
-    def run(self, ctx: Ctx) -> Op | None:
-        ctx.repo.fetch(self.remote)
-        return None
-
-
-@register
-@dataclass(frozen=True)
 class CreateBranch(Op):
     branch: str
     at: str  # full SHA: the remote delivery tip, never a stale local branch
@@ -141,21 +128,6 @@ class ForgetFix(Op):
 
 @register
 @dataclass(frozen=True)
-class RecordIdent(Op):
-    key: str
-    value: str
-
-    def describe(self) -> str:
-        return f"record {self.key} = {self.value}"
-
-    def run(self, ctx: Ctx) -> Op | None:
-        assert ctx.fix is not None
-        ctx.store.set_ident(ctx.fix, ctx.path, self.key, self.value)
-        return None
-
-
-@register
-@dataclass(frozen=True)
 class Push(Op):
     """Push a branch with a lease: `expect` is the remote value we planned on ('' = absent).
 
@@ -177,20 +149,25 @@ class Push(Op):
                 f"no local branch {self.branch} to push", hint="run the command again"
             )
         now = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
+        inverse: Op = (
+            ResetRemoteBranch(self.branch, sha, self.expect)
+            if self.expect
+            else DeleteRemoteBranch(self.branch, sha)
+        )
         if now == sha:
-            return DeleteRemoteBranch(self.branch, sha) if not self.expect else None
+            return inverse if now != self.expect else None
         r = ctx.repo.push(ctx.remote, f"{sha}:{ref}", leases={ref: self.expect or None})
         if r.returncode != 0:
             raise ProdfixError(
                 f"the remote refused the push of {self.branch}: it moved since prodfix read it "
                 f"(expected {self.expect[:7] or 'no branch'}, found {now[:7] or 'none'})",
                 hint=f"someone else pushed to {self.branch}: bring their commits into yours "
-                f"(git pull --rebase {ctx.remote} {self.branch}), then `prodfix abort` and run "
-                "the command again — prodfix never overwrites a push",
+                f"(git pull --rebase {ctx.remote} {self.branch}), then run the command again — "
+                "prodfix never overwrites a push",
                 code=Exit.SERVICE,
             )
         ctx.repo.git("update-ref", f"refs/remotes/{ctx.remote}/{self.branch}", sha)
-        return DeleteRemoteBranch(self.branch, sha) if not self.expect else None
+        return inverse
 
 
 @register
@@ -214,4 +191,39 @@ class DeleteRemoteBranch(Op):
             )
         ctx.repo.push(ctx.remote, f":{ref}", leases={ref: self.sha})
         ctx.repo.git("update-ref", "-d", f"refs/remotes/{ctx.remote}/{self.branch}", check=False)
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class ResetRemoteBranch(Op):
+    """Undo of a push onto an existing fix branch: put it back where it was, if nobody pushed
+    since. Never master or a delivery branch (prodfix never rewrites them)."""
+
+    branch: str
+    sha: str  # where our push left it
+    to: str  # where it was before
+
+    def describe(self) -> str:
+        return f"reset remote branch {self.branch} to {self.to[:7]} (if still at {self.sha[:7]})"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        if ctx.cfg.is_protected(self.branch):
+            ctx.out.warn(f"not rewriting {self.branch}: prodfix never rewrites master or delivery")
+            return None
+        ref = f"refs/heads/{self.branch}"
+        now = ctx.repo.ls_remote(ctx.remote, ref).get(ref)
+        if now == self.to:
+            return None
+        if now != self.sha:
+            ctx.out.warn(f"remote {self.branch} moved to {(now or 'nothing')[:7]}: leaving it")
+            return None
+        r = ctx.repo.push(ctx.remote, f"{self.to}:{ref}", leases={ref: self.sha})
+        if r.returncode != 0:
+            raise ProdfixError(
+                f"cannot reset remote branch {self.branch}: {r.stderr.strip()}",
+                hint="run `prodfix undo` again; this is safe to retry",
+                code=Exit.SERVICE,
+            )
+        ctx.repo.git("update-ref", f"refs/remotes/{ctx.remote}/{self.branch}", self.to)
         return None

@@ -9,7 +9,7 @@ from prodfix.adapters.build import Build, BuildState
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.ops import Op, register
-from prodfix.workflow.ops_test import test_key
+from prodfix.workflow.ops_test import record_result
 
 if TYPE_CHECKING:
     from prodfix.adapters.build.jenkins import JenkinsBuilder
@@ -123,8 +123,8 @@ class RunCiBuild(Op):
             ctx.out.info(f"Jenkins job {self.job} built {(build.sha or '?')[:7]}, not ours: again")
         assert build is not None
         result = _result(build, sha)
-        if ctx.fix:
-            ctx.store.set_ident(ctx.fix, ctx.path, test_key(self.sha), result)
+        # The branch is on the remote (Jenkins built it): the result is shared at once.
+        record_result(ctx, self.sha, {**result}, share=True, where="jenkins")
         ctx.vars["test"] = result
         if result["result"] == "failed" and build.console_tail:
             ctx.out.info(f"--- console of {build.url} (last lines) ---\n{build.console_tail}")

@@ -16,10 +16,6 @@ if TYPE_CHECKING:
     from prodfix.workflow.context import Ctx
 
 
-def test_key(sha: str) -> str:
-    return f"test:{sha}"
-
-
 @register
 @dataclass(frozen=True)
 class RunTests(Op):
@@ -31,7 +27,8 @@ class RunTests(Op):
 
     command: str
     sha: str
-    record: bool = True
+    record: bool = True  # False: the tests ran on uncommitted changes, so not "for sha"
+    share: bool = False  # the branch is on the remote: share the result at once
 
     def describe(self) -> str:
         return f"run `{self.command}` for {self.sha[:7]}"
@@ -50,8 +47,8 @@ class RunTests(Op):
         else:
             result = self._run(ctx, argv)
         ctx.vars["test"] = result
-        if self.record and ctx.fix:
-            ctx.store.set_ident(ctx.fix, ctx.path, test_key(self.sha), result)
+        if self.record:
+            record_result(ctx, self.sha, result, share=self.share, where="local")
         return None
 
     def _run(self, ctx: Ctx, argv: list[str]) -> dict[str, str]:
@@ -81,13 +78,28 @@ class SkipTests(Op):
 
     sha: str
     reason: str
+    share: bool = False
 
     def describe(self) -> str:
         return f"record tests of {self.sha[:7]} as skipped: {self.reason}"
 
     def run(self, ctx: Ctx) -> Op | None:
-        if ctx.fix:
-            ctx.store.set_ident(
-                ctx.fix, ctx.path, test_key(self.sha), {"result": "skipped", "reason": self.reason}
-            )
+        result = {"result": "skipped", "reason": self.reason}
+        record_result(ctx, self.sha, result, share=self.share, where="local")
         return None
+
+
+def record_result(ctx: Ctx, sha: str, result: dict[str, str], *, share: bool, where: str) -> None:
+    """Keep the result for `sha` in this clone, and share it now when the branch is already
+    on the remote (otherwise `propose` shares it). A share that fails is only delayed."""
+    from prodfix.errors import ProdfixError
+    from prodfix.workflow.fixrecords import share_tests, write_test
+
+    write_test(ctx.repo, sha, result, where=where)
+    if share:
+        try:
+            share_tests(ctx.repo, ctx.remote, [sha])
+        except ProdfixError as exc:
+            ctx.out.warn(
+                f"test result kept in this clone only ({exc.message}); `prodfix propose` shares it"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -66,12 +67,34 @@ class RunState:
         )
 
 
-def path_for(repo: Path) -> Path:
-    return home() / "runs" / f"{run_key(repo)}.json"
+def path_for(repo: Path, fix: str | None) -> Path:
+    """One saved run per fix of a repository (and one for commands that belong to no fix):
+    a run stopped for one fix never blocks another."""
+    key = hashlib.sha1((fix or "").encode()).hexdigest()[:12] if fix else "repo"
+    return home() / "runs" / f"{run_key(repo)}-{key}.json"
 
 
-def load(repo: Path) -> RunState | None:
-    p = path_for(repo)
+def all_for(repo: Path) -> list[RunState]:
+    """Every saved run of the repository, oldest first."""
+    d = home() / "runs"
+    if not d.is_dir():
+        return []
+    found = [_read(p) for p in sorted(d.glob(f"{run_key(repo)}-*.json"), key=_mtime)]
+    return [s for s in found if s is not None]
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def load(repo: Path, fix: str | None) -> RunState | None:
+    return _read(path_for(repo, fix))
+
+
+def _read(p: Path) -> RunState | None:
     if not p.exists():
         return None
     try:
@@ -85,7 +108,7 @@ def load(repo: Path) -> RunState | None:
 
 def save(state: RunState) -> None:
     """Write atomically (temp file + rename) with mode 0600: a kill leaves old or new, never half."""
-    p = path_for(Path(state.repo))
+    p = path_for(Path(state.repo), state.fix)
     ensure_private_dir(p.parent)
     tmp = p.with_suffix(f".{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,5 +119,5 @@ def save(state: RunState) -> None:
     os.replace(tmp, p)
 
 
-def clear(repo: Path) -> None:
-    path_for(repo).unlink(missing_ok=True)
+def clear(repo: Path, fix: str | None) -> None:
+    path_for(repo, fix).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -30,6 +31,7 @@ class Build:
     url: str | None = None
     image_tag: ImageTag | None = None
     console_tail: str = ""
+    started_at: str | None = None  # ISO 8601, when the build system says
 
 
 class Builder(Protocol):
@@ -43,3 +45,8 @@ class Builder(Protocol):
     def trigger_delivery(self, delivery: BranchName, sha: Sha) -> Build: ...
 
     def poll(self, build: Build) -> Build: ...
+
+    def built_commit(self, tag: ImageTag, deliveries: Sequence[BranchName] = ()) -> Sha | None:
+        """The delivery commit the image `tag` was built from, if this build system knows it
+        (the records of the last fetch, or the CI's build data)."""
+        ...

@@ -12,7 +12,7 @@ def make_builder(repo: Repo, cfg: Config) -> Builder | None:
     if kind == "command":
         from prodfix.adapters.build.command import CommandBuilder
 
-        return CommandBuilder(repo, cfg.build.command or "")
+        return CommandBuilder(repo, cfg.build.command or "", remote=cfg.remote)
     if kind == "jenkins":
         from prodfix.adapters.build.jenkins import make_jenkins_builder
 

@@ -8,7 +8,7 @@ job is needed to find the build by its queueId later).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -106,6 +106,31 @@ class JenkinsBuilder:
                 return build
             return self._build_from(c.rel(str(executable["url"])), build.sha)
         return self._build_from(c.rel(build.id), build.sha)
+
+    def built_commit(self, tag: ImageTag, deliveries: Sequence[BranchName] = ()) -> Sha | None:
+        """Which commit a successful delivery build published `tag` from: Jenkins' build data
+        (the git plugin's lastBuiltRevision) of the builds it still keeps."""
+        for delivery in deliveries:
+            path = self._branch_path(self.delivery_job, delivery)
+            if path is None:
+                continue
+            tree = (
+                "builds[number,url,result,description,"
+                "actions[lastBuiltRevision[SHA1,branch[name]],parameters[name,value]]]{0,50}"
+            )
+            for b in self.client.json(path, tree=tree).get("builds") or []:
+                rev, names = _revision(b)
+                if b.get("result") != "SUCCESS" or not rev:
+                    continue
+                if names and not any(_short_branch(n) == delivery for n in names):
+                    continue
+                try:
+                    found = self._image_tag(self.client.rel(str(b["url"])), b, names, Sha(rev))
+                except ProdfixError:
+                    continue
+                if found == tag:
+                    return Sha(rev)
+        return None
 
     # -- fix job (prodfix test --ci) ----------------------------------------------------------
 
@@ -228,6 +253,7 @@ class JenkinsBuilder:
         tail = self.client.console_tail(build_path) if state is BuildState.FAILURE else ""
         tag = self._image_tag(build_path, info, names, sha) if state is BuildState.SUCCESS else None
         url = self.client.absolute(build_path)
+        stamp = info.get("timestamp")  # milliseconds since the epoch
         return Build(
             url,
             state,
@@ -236,6 +262,7 @@ class JenkinsBuilder:
             url=url,
             image_tag=tag,
             console_tail=tail,
+            started_at=_iso(stamp / 1000) if isinstance(stamp, int | float) else None,
         )
 
     def _image_tag(
@@ -315,3 +342,9 @@ def make_jenkins_builder(repo: git.Repo, cfg: Config) -> JenkinsBuilder:
     return JenkinsBuilder(
         client, delivery_job=str(job), image_tag=str(cfg.build.image_tag), contains=contains
     )
+
+
+def _iso(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -48,6 +48,7 @@ class PullRequest:
     blockers: tuple[str, ...] = ()
     labels: tuple[str, ...] = field(default=())
     created_at: str | None = None  # ISO 8601, when the forge says
+    author: str = ""  # who opened it: a login, or "Name <email>" on the embedded forge
 
 
 class MergeBlocked(ProdfixError):

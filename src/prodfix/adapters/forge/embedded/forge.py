@@ -52,7 +52,7 @@ class BaseMoved(ProdfixError):
     def __init__(self, number: int, base: str) -> None:
         super().__init__(
             f"PR #{number}: {base} moved while prodfix was merging; nothing was pushed",
-            hint="`prodfix continue` re-reads the branch and merges onto its new tip",
+            hint="run the command again: prodfix re-reads the branch and merges onto its new tip",
             code=Exit.SERVICE,
         )
 
@@ -164,6 +164,7 @@ class EmbeddedForge:
                 draft=draft,
                 created_at=now,
                 updated_at=now,
+                author=who,
             )
             meta = self._store.write_meta(rec, None, f"PR #{number} opened by {who}", _env(who))
             pushed = self._store.push(
@@ -174,10 +175,18 @@ class EmbeddedForge:
         raise ServiceError(f"could not allocate a PR number after {MAX_RETRIES} attempts")
 
     def approve(self, number: PrNumber, body: str = "") -> PullRequest:
-        """Approve the PR's current head; approving your own PR is allowed and recorded."""
+        """Approve the PR's current head. Authors cannot approve their own PRs (as on GitHub):
+        with one approval required, a self-approval would make the review gate mean nothing."""
 
         def apply(rec: PrRecord, now: str, who: str) -> PrRecord:
             _require_open(rec, "approve")
+            if rec.author and _email(rec.author) == _email(who):
+                raise ProdfixError(
+                    f"you opened PR #{rec.number}: authors cannot approve their own pull requests",
+                    hint="ask a reviewer to approve it (`prodfix pr approve "
+                    f"{rec.number}` in their clone)",
+                    code=Exit.FAILED,
+                )
             kept = tuple(
                 a for a in rec.approvals if not (a.who == who and a.head_sha == rec.head_sha)
             )
@@ -383,6 +392,11 @@ def _env(who: str) -> dict[str, str]:
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email,
     }
+
+
+def _email(who: str) -> str:
+    m = _IDENT_RE.match(who)
+    return (m.group(2) if m else who).strip().lower()
 
 
 def _require_open(rec: PrRecord, verb: str) -> None:

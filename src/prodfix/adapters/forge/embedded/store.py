@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from prodfix.adapters import records
 from prodfix.adapters.git import Repo
 from prodfix.adapters.shacache import ShaCache
 from prodfix.errors import Exit, ProdfixError
@@ -65,6 +66,7 @@ class PrRecord:
     comments: tuple[CommentRec, ...] = ()
     merge_commit: str | None = None
     merge_method: str | None = None  # merge | squash | rebase | None: landed outside the forge
+    author: str = ""  # "Name <email>" of who opened it ("" in records older than the field)
 
     def to_json(self) -> str:
         doc: dict[str, Any] = {"version": SCHEMA_VERSION, **asdict(self)}
@@ -113,7 +115,6 @@ class Snapshot:
 class PushOutcome:
     ok: bool
     rejected: Mapping[str, str] = field(default_factory=dict)  # ref → git's reason
-    detail: str = ""
 
 
 def meta_ref(number: int) -> str:
@@ -143,13 +144,11 @@ class Store:
         return self._last
 
     def _snapshot(self) -> Snapshot:
-        self.repo.fetch(
-            self.remote,
-            f"+{PULLS}/*:{self._mirror}/*",
-            f"+refs/heads/*:{self._tracking}/*",
-        )
-        # Local heads too: the reconciler reads its facts from this same for-each-ref.
-        refs = self.repo.refs(self._mirror, self._tracking, "refs/heads/")
+        # One fetch for branches, PRs and every other record prodfix keeps in the remote.
+        records.fetch(self.repo, self.remote)
+        # Local heads and all records too: the reconciler reads its facts from this same
+        # for-each-ref.
+        refs = self.repo.refs(records.mirror(self.remote), self._tracking, "refs/heads/")
         metas: dict[int, Sha] = {}
         heads: dict[int, Sha] = {}
         branches: dict[str, Sha] = {}
@@ -207,37 +206,8 @@ class Store:
         `--atomic` because a PR is several refs (meta, head, and the base branch on merge):
         a half-applied update would hand out one number twice or merge without recording it.
         """
-        args = ["push", "--atomic", "--porcelain", "--quiet"]
-        for ref, (_, old) in updates.items():
-            args.append(f"--force-with-lease={ref}:{old or ''}")
-        args += [self.remote, *(f"{new}:{ref}" for ref, (new, _) in updates.items())]
-        r = self.repo.git(*args, check=False)
-        self._last = None  # whatever happened, the remote may have changed
-        if r.returncode == 0:
-            return PushOutcome(ok=True)
-        rejected: dict[str, str] = {}
-        for line in r.lines:
-            flag, _, rest = line.partition("\t")
-            if flag == "!":
-                spec, _, reason = rest.partition("\t")
-                if "atomic push failed" not in reason:  # keep the refs that failed themselves
-                    rejected[spec.partition(":")[2]] = reason
-        refused = {ref: why for ref, why in rejected.items() if not _is_race(why)}
-        if refused or not rejected:
-            # Not a lost race: a hook or branch protection said no, or the push never ran
-            # (network, permissions, a server without atomic pushes). Retrying cannot help.
-            why = "; ".join(f"{ref} {reason}" for ref, reason in refused.items())
-            raise ProdfixError(
-                f"{self.remote} refused the push: "
-                f"{why or (r.stderr.strip().splitlines() or ['no output'])[-1]}",
-                hint="check the network, your push rights and branch protection; then retry",
-                code=Exit.SERVICE,
-            )
-        return PushOutcome(ok=False, rejected=rejected, detail=r.stderr.strip())
-
-
-def _is_race(reason: str) -> bool:
-    """A lease that failed because another writer got there first: seen by the client
-    ("stale info") or, when both passed that check, by the server's ref transaction."""
-    races = ("stale info", "fetch first", "non-fast-forward", "lock", "failed to update")
-    return any(word in reason for word in (*races, "atomic transaction failed"))
+        try:
+            outcome = records.push(self.repo, self.remote, updates)
+        finally:
+            self._last = None  # whatever happened, the remote may have changed
+        return PushOutcome(ok=outcome.ok, rejected=outcome.rejected)

@@ -129,6 +129,7 @@ class Viewer:
             mergeable=state is PrState.OPEN and not blockers,
             blockers=blockers,
             created_at=rec.created_at,
+            author=rec.author,
         )
 
     def _blockers_in(self, snap: Snapshot, rec: PrRecord) -> list[str]:

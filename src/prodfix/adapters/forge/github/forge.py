@@ -296,6 +296,7 @@ def _to_pr(raw: dict[str, Any], *, approvals: tuple[Approval, ...] = ()) -> Pull
         mergeable=raw.get("mergeable"),
         labels=tuple(str(lb["name"]) for lb in raw.get("labels") or []),
         created_at=str(raw["created_at"]) if raw.get("created_at") else None,
+        author=str((raw.get("user") or {}).get("login") or ""),
     )
 
 

@@ -1,0 +1,192 @@
+"""Operations on the shared records in the remote: a fix's record, test results, the image
+map. Each checks before it acts (a rerun after a kill -9 is harmless)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from prodfix.adapters import records
+from prodfix.errors import Exit, ProdfixError
+from prodfix.types import BranchName, Sha
+from prodfix.workflow.fixrecords import FIXES, FixRecord, share_tests, stamp
+from prodfix.workflow.ops import Op, register
+
+if TYPE_CHECKING:
+    from prodfix.workflow.context import Ctx
+
+
+@register
+@dataclass(frozen=True)
+class PublishFix(Op):
+    """Push the new fix branch and its record in one atomic push, both must-not-exist: of two
+    people starting the same fix name, one wins and the other is told who has it."""
+
+    name: str
+    branch: str
+    delivery: str
+    base: str
+    kind: str
+
+    def describe(self) -> str:
+        return f"publish fix {self.name!r}: push {self.branch} and its record"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        repo, remote = ctx.repo, ctx.remote
+        existing = records.current(repo, remote, FIXES, self.name)
+        if existing is not None:
+            rec = FixRecord.from_record(existing)
+            mine = rec is not None and (rec.branch, rec.base, rec.started_by) == (
+                self.branch,
+                self.base,
+                records.who(repo),
+            )
+            if mine:  # published before an interruption
+                return UnpublishFix(self.name, self.branch, self.base, existing.sha)
+            raise _taken(ctx, self.name, rec)
+        doc = FixRecord(
+            name=self.name,
+            delivery=BranchName(self.delivery),
+            branch=BranchName(self.branch),
+            base=Sha(self.base),
+            kind=self.kind,
+            started_by=records.who(repo),
+            started_at=stamp(ctx.clock.now()),
+        ).doc()
+        commit = records.write(repo, doc, None, f"fix {self.name} started from {self.delivery}")
+        updates: dict[str, tuple[str, str | None]] = {
+            records.ref(FIXES, self.name): (commit, None),
+            f"refs/heads/{self.branch}": (self.base, None),
+        }
+        if not records.push(repo, remote, updates).ok:
+            raise _taken(ctx, self.name, None)
+        return UnpublishFix(self.name, self.branch, self.base, commit)
+
+
+def _taken(ctx: Ctx, name: str, rec: FixRecord | None) -> ProdfixError:
+    who = f" by {rec.started_by.split(' <')[0]} at {rec.started_at}" if rec else ""
+    return ProdfixError(
+        f"a fix named {name!r} already exists on {ctx.remote}{who}",
+        hint=f"pick it up (`git switch {ctx.cfg.fix_branch(name)}` then `prodfix next {name}`), "
+        "or choose another name",
+        code=Exit.USAGE,
+    )
+
+
+@register
+@dataclass(frozen=True)
+class UnpublishFix(Op):
+    """Undo of PublishFix: delete the record and the branch, if both are still as pushed."""
+
+    name: str
+    branch: str
+    base: str
+    record_sha: str
+
+    def describe(self) -> str:
+        return f"withdraw fix {self.name!r} from the remote (if nobody built on it)"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        repo, remote = ctx.repo, ctx.remote
+        now = repo.ls_remote(remote, f"refs/heads/{self.branch}", records.ref(FIXES, self.name))
+        updates: dict[str, tuple[str, str | None]] = {}
+        branch_now = now.get(f"refs/heads/{self.branch}")
+        if branch_now == self.base:
+            updates[f"refs/heads/{self.branch}"] = ("", self.base)
+        elif branch_now is not None:
+            ctx.out.warn(f"{self.branch} has new commits on {remote}: leaving it and its record")
+            return None
+        record_now = now.get(records.ref(FIXES, self.name))
+        if record_now == self.record_sha:
+            updates[records.ref(FIXES, self.name)] = ("", self.record_sha)
+        if updates and not records.push(repo, remote, updates).ok:
+            ctx.out.warn(f"{remote} moved meanwhile: fix {self.name!r} left as it is")
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class RecordFixHead(Op):
+    """Remember the head last proposed in the fix's record: the landing can be found from it
+    after the branch is deleted."""
+
+    name: str
+    head: str
+
+    def describe(self) -> str:
+        return f"record {self.head[:7]} as the proposed head of fix {self.name!r}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        def change(doc: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+            if doc is None or doc.get("head") == self.head:
+                return None
+            return {**doc, "head": self.head}
+
+        records.update(ctx.repo, ctx.remote, FIXES, self.name, change, f"fix {self.name}: proposed")
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class MarkFixDone(Op):
+    """Every step of the fix finished: its record says when (it leaves `status`)."""
+
+    name: str
+
+    def describe(self) -> str:
+        return f"mark fix {self.name!r} done"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        when = stamp(ctx.clock.now())
+
+        def change(doc: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+            if doc is None or doc.get("done_at"):
+                return None
+            return {**doc, "done_at": when}
+
+        records.update(ctx.repo, ctx.remote, FIXES, self.name, change, f"fix {self.name}: done")
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class ShareTests(Op):
+    """Push this clone's test results of the proposed commits, for every clone to see."""
+
+    shas: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"share the test results of {', '.join(s[:7] for s in self.shas)}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        share_tests(ctx.repo, ctx.remote, list(self.shas))
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class RecordImage(Op):
+    """Remember which delivery commit an image tag was built from, in the service's remote
+    (the build system may forget old builds). A tag never names two commits: refused."""
+
+    tag: str
+    sha: str
+
+    def describe(self) -> str:
+        return f"record image {self.tag} as built from {self.sha[:7]}"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        target = records.ref("images", self.tag)
+        now = ctx.repo.ls_remote(ctx.remote, target).get(target)
+        if now == self.sha:
+            return None
+        if now is not None:
+            raise ProdfixError(
+                f"image tag {self.tag} is already recorded as built from {now[:7]}, not "
+                f"{self.sha[:7]}: two builds share one tag",
+                hint="make the build's tag unique per build (e.g. include the build number)",
+                code=Exit.FAILED,
+            )
+        records.push(ctx.repo, ctx.remote, {target: (self.sha, None)})
+        return None
