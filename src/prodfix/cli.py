@@ -79,9 +79,14 @@ def cli(ctx: click.Context, directory: Path | None, debug: bool) -> None:
 @click.option("--kind", type=click.Choice(["python", "go"]), help="Override the detected kind.")
 @click.option("--force", is_flag=True, help="Overwrite an existing .prodfix.toml.")
 @click.option("--dry-run", is_flag=True, help="Print the file instead of writing it.")
-def init(kind: str | None, force: bool, dry_run: bool) -> None:
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Ask the remote's host (GET https://HOST/api/v3/meta) whether it is GitHub Enterprise.",
+)
+def init(kind: str | None, force: bool, dry_run: bool, probe: bool) -> None:
     """Write .prodfix.toml with values detected from this repository."""
-    _run("init", kind=kind, force=force, dry_run=dry_run)
+    _run("init", kind=kind, force=force, dry_run=dry_run, probe=probe)
 
 
 @cli.command(
