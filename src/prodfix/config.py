@@ -91,6 +91,8 @@ def _waves(v: Any) -> str | None:
     return None if ok else 'must be a list of lists of DC names, e.g. [["us1"], ["eu1", "ap1"]]'
 
 
+_ENV_NAME_PROBLEM = "must name an environment variable (the URL itself never goes in the file)"
+
 SCHEMA: tuple[Key, ...] = (
     Key(
         "kind",
@@ -195,9 +197,32 @@ SCHEMA: tuple[Key, ...] = (
         False,
         "disable TLS verification (prints a warning on every use)",
     ),
+    Key(
+        "notify.slack-webhook-url-env",
+        (str,),
+        None,
+        "name of the environment variable holding the Slack incoming-webhook URL "
+        "(never the URL itself)",
+        lambda v: _ENV_NAME_PROBLEM if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) else None,
+    ),
+    Key(
+        "notify.teams-webhook-url-env",
+        (str,),
+        None,
+        "name of the environment variable holding the Microsoft Teams Workflows webhook URL "
+        "(never the URL itself)",
+        lambda v: _ENV_NAME_PROBLEM if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) else None,
+    ),
+    Key(
+        "notify.wait-minutes",
+        (int,),
+        60,
+        "tell the channel when a fix has waited on a person this many minutes",
+        _positive,
+    ),
 )
 _BY_NAME = {k.name: k for k in SCHEMA}
-_TABLES = {"test", "forge", "build", "deploy", "deploy.argocd"}
+_TABLES = {"test", "forge", "build", "deploy", "deploy.argocd", "notify"}
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def run(
     if dry_run and as_json:
         output.emit_json(plan.to_json())
         return Exit.FAILED if plan.errors else Exit.OK
-    show(plan)
+    show(plan, reasons=dry_run)
     if dry_run:
         output.say(plan.unified_diff().rstrip("\n"))
         return Exit.FAILED if plan.errors else Exit.OK
@@ -123,8 +123,12 @@ def run(
     return execute(ctx, "deploy", program(ctx, dctx, d, plan.changed_dcs))
 
 
-def show(plan: DeployPlan) -> None:
-    """Warnings on stderr; per DC what happens, each edit as file:line old → new."""
+def show(plan: DeployPlan, *, reasons: bool = False) -> None:
+    """Warnings on stderr; per DC what happens, each edit as file:line old → new. With
+    `reasons` (a dry run, where no error follows), why a DC is refused: file:line, the
+    problem, and what to do."""
+    from prodfix.adapters.gitops.refusals import HINTS
+
     for w in plan.warnings:
         output.warn(w.message)
     for d in plan.dcs:
@@ -135,10 +139,17 @@ def show(plan: DeployPlan) -> None:
             output.say(f"{d.dc}: already at {plan.tag}, skipped")
         elif d.status == "missing":
             output.say(f"{d.dc}: does not reference {plan.image}")
+        elif d.status == "no-folder":
+            output.say(f"{d.dc}: no folder {d.folder}/")
         else:
             output.say(f"{d.dc}: {d.status}")
         for e in d.edits:
             output.say(f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}")
+        for f in plan.errors if reasons and d.status == "refused" else ():
+            if f.dc == d.dc:
+                output.say(f"  {f.message}")
+                if f.reason in HINTS:
+                    output.say(f"    next: {HINTS[f.reason]}")
 
 
 def refuse_errors(plan: DeployPlan) -> None:

@@ -108,6 +108,10 @@ def _compare_only(ctx: Ctx, branch: str, delivery: str, web: bool) -> int:
     remote_now = ctx.repo.ls_remote(ctx.remote, remote_ref).get(remote_ref, "")
     code = execute(ctx, "propose", [Push(branch, head, remote_now)])
     url = ctx.forge.compare_url(BranchName(delivery), BranchName(branch))
+    from prodfix.adapters.forge.github_config import why_no_token
+
+    missing = why_no_token(ctx.repo, ctx.cfg)
+    output.warn(f"{missing.message}; {missing.hint}")
     output.say(f"no GitHub token found: open the PR yourself: {url}")
     if web and url:
         webbrowser.open(url)
