@@ -448,9 +448,15 @@ def test_doctor_report(gh_fake: FakeGitHub) -> None:
     bad = doctor_report(make_forge(gh_fake, "nope"))
     assert bad.authenticated is False and "GH_TOKEN was rejected" in bad.problem
     none = doctor_report(GitHubForge(make_forge(gh_fake).remote, None))
-    assert none.lines() == [
-        "no GitHub token for 127.0.0.1 (set GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN, or run `gh auth login`)"
-    ]
+    first, hint = none.lines()
+    assert first.startswith(
+        "no GitHub token for 127.0.0.1: read GH_ENTERPRISE_TOKEN and GITHUB_ENTERPRISE_TOKEN "
+        "(neither set), then "
+    )
+    assert hint == (
+        "next: set GH_ENTERPRISE_TOKEN or GITHUB_ENTERPRISE_TOKEN, or run "
+        "`gh auth login --hostname 127.0.0.1`"
+    )
 
 
 def test_token_never_appears_in_output(

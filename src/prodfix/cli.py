@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,17 @@ def _run(command: str, /, **kwargs: Any) -> None:
     module = importlib.import_module(f"prodfix.commands.{command}")
     code = module.run(app, **kwargs)
     sys.exit(int(code))
+
+
+def _complete(kind: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
+    """A shell-completion callback that imports its module only when TAB is pressed."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        from prodfix.completion import COMPLETERS
+
+        return COMPLETERS[kind](ctx, incomplete)
+
+    return complete
 
 
 HELP = """Production fixes from delivery branches: checked, resumable, observable.
@@ -97,16 +109,27 @@ def cli(ctx: click.Context, directory: Path | None, debug: bool) -> None:
 @click.option("--kind", type=click.Choice(["python", "go"]), help="Override the detected kind.")
 @click.option("--force", is_flag=True, help="Overwrite an existing .prodfix.toml.")
 @click.option("--dry-run", is_flag=True, help="Print the file instead of writing it.")
-def init(kind: str | None, force: bool, dry_run: bool) -> None:
+@click.option(
+    "--probe",
+    is_flag=True,
+    help="Ask the remote's host (GET https://HOST/api/v3/meta) whether it is GitHub Enterprise.",
+)
+def init(kind: str | None, force: bool, dry_run: bool, probe: bool) -> None:
     """Write .prodfix.toml with values detected from this repository."""
-    _run("init", kind=kind, force=force, dry_run=dry_run)
+    _run("init", kind=kind, force=force, dry_run=dry_run, probe=probe)
 
 
 @cli.command(
     epilog="Examples:\n\n\b\n  prodfix start npe-in-parser\n  prodfix start npe --from delivery-2026.11"
 )
 @click.argument("name")
-@click.option("--from", "from_", metavar="BRANCH", help="The delivery branch to start from.")
+@click.option(
+    "--from",
+    "from_",
+    metavar="BRANCH",
+    help="The delivery branch to start from.",
+    shell_complete=_complete("delivery"),
+)
 @click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
 def start(name: str, from_: str | None, dry_run: bool) -> None:
     """Create the fix branch at the remote delivery tip and switch to it."""
@@ -116,8 +139,13 @@ def start(name: str, from_: str | None, dry_run: bool) -> None:
 @cli.command(
     epilog="Examples:\n\n\b\n  prodfix check\n  prodfix check fix/x --into delivery --json"
 )
-@click.argument("ref", required=False)
-@click.option("--into", metavar="BRANCH", help="Judge the proposal 'merge REF into BRANCH'.")
+@click.argument("ref", required=False, shell_complete=_complete("branch"))
+@click.option(
+    "--into",
+    metavar="BRANCH",
+    help="Judge the proposal 'merge REF into BRANCH'.",
+    shell_complete=_complete("branch"),
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--no-fetch", is_flag=True, help="Use the remote-tracking branches as they are.")
 def check(ref: str | None, into: str | None, as_json: bool, no_fetch: bool) -> None:
@@ -148,7 +176,7 @@ def propose(draft: bool, web: bool, dry_run: bool) -> None:
     "  prodfix status --all\n\nExit 1 when a shown step failed, 4 when a repository could "
     "not be read."
 )
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=_complete("fix"))
 @click.option("--all", "all_", is_flag=True, help="Show finished fixes too.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def status(name: str | None, all_: bool, as_json: bool) -> None:
@@ -158,7 +186,7 @@ def status(name: str | None, all_: bool, as_json: bool) -> None:
 
 
 @cli.command(name="next", epilog="Example: prodfix next --merge --wait --timeout 3600")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=_complete("fix"))
 @click.option("--wait", is_flag=True, help="Keep going until the fix is done or a step fails.")
 @click.option("--merge", is_flag=True, help="Merge approved, green PRs.")
 @click.option("--rebuild", is_flag=True, help="Build delivery again after a failed build.")
@@ -225,7 +253,13 @@ def undo(dry_run: bool) -> None:
 @cli.command(
     epilog="Examples:\n\n\b\n  prodfix backmerge --dry-run --json\n  prodfix backmerge --from delivery-2026.11"
 )
-@click.option("--from", "from_", metavar="BRANCH", help="The delivery branch to merge back.")
+@click.option(
+    "--from",
+    "from_",
+    metavar="BRANCH",
+    help="The delivery branch to merge back.",
+    shell_complete=_complete("delivery"),
+)
 @click.option("--dry-run", is_flag=True, help="Predict only; change nothing.")
 @click.option(
     "--json", "as_json", is_flag=True, help="With --dry-run: print the prediction as JSON."
@@ -240,7 +274,13 @@ def backmerge(from_: str | None, dry_run: bool, as_json: bool, no_fetch: bool) -
     epilog="Examples:\n\n\b\n  prodfix deploy --tag delivery-2026.11-42 --dry-run\n  prodfix deploy --tag 1.4.2 --dc us1 --dc eu1"
 )
 @click.option("--tag", required=True, help="The image tag (or sha256:… digest) to pin.")
-@click.option("--dc", "dcs", multiple=True, help="Only these data centers (repeatable).")
+@click.option(
+    "--dc",
+    "dcs",
+    multiple=True,
+    help="Only these data centers (repeatable).",
+    shell_complete=_complete("dc"),
+)
 @click.option("--image", help="The image repository (default: [deploy] image).")
 @click.option("--allow-missing", is_flag=True, help="Skip DCs that do not reference the image.")
 @click.option(

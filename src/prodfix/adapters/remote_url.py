@@ -63,6 +63,19 @@ def graphql_url_for(api_url: str) -> str:
     return base + "/graphql"
 
 
+def remote_host(url: str) -> str | None:
+    """The host of a network remote (scp-like or with a scheme), lower case; None for a local
+    path or a file:// URL (git's URL forms: `git help clone`, section GIT URLS)."""
+    url = url.strip()
+    m = _SCP.match(url) if "://" not in url else None
+    if m:
+        return m.group("host").lower()
+    parts = urlsplit(url)
+    if parts.scheme.lower() in ("ssh", "git+ssh", "https", "http", "git") and parts.hostname:
+        return parts.hostname.lower()
+    return None
+
+
 def parse_remote_url(url: str) -> RemoteRepo:
     """Parse `git@host:o/r.git`, `ssh://git@host[:port]/o/r.git`, `https://host/o/r(.git)`."""
     url = url.strip()

@@ -65,7 +65,7 @@ def run(
     if dry_run and as_json:
         ctx.out.emit_json(plan.to_json())
         return Exit.FAILED if plan.errors else Exit.OK
-    show(ctx.out, plan)
+    show(ctx.out, plan, reasons=dry_run)
     for why in facts.backwards:
         ctx.out.warn(f"rolling back on purpose (--rollback): {why}")
     for unknown in facts.unknown:
@@ -109,8 +109,12 @@ def _refuse_master_in(ctx: Ctx, built: str, tag: str) -> None:
             return
 
 
-def show(out: Reporter, plan: DeployPlan) -> None:
-    """Warnings on stderr; per DC what happens, each edit as file:line old → new."""
+def show(out: Reporter, plan: DeployPlan, *, reasons: bool = False) -> None:
+    """Warnings on stderr; per DC what happens, each edit as file:line old → new. With
+    `reasons` (a dry run, where no error follows), why a DC is refused: file:line, the
+    problem, and what to do."""
+    from prodfix.adapters.gitops.refusals import HINTS
+
     for w in plan.warnings:
         out.warn(w.message)
     for d in plan.dcs:
@@ -121,11 +125,17 @@ def show(out: Reporter, plan: DeployPlan) -> None:
             out.say(f"{d.dc}: already at {plan.tag}, skipped")
         elif d.status == "missing":
             out.say(f"{d.dc}: does not reference {plan.image}")
+        elif d.status == "no-folder":
+            out.say(f"{d.dc}: no folder {d.folder}/")
         else:
-            why = [e.message for e in plan.errors if e.dc == d.dc]
-            out.say(f"{d.dc}: {d.status}" + (f": {'; '.join(why)}" if why else ""))
+            out.say(f"{d.dc}: {d.status}")
         for e in d.edits:
             out.say(f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}")
+        for f in plan.errors if reasons and d.status == "refused" else ():
+            if f.dc == d.dc:
+                out.say(f"  {f.message}")
+                if f.reason in HINTS:
+                    out.say(f"    next: {HINTS[f.reason]}")
 
 
 def refuse_errors(out: Reporter, plan: DeployPlan) -> None:

@@ -99,7 +99,7 @@ def repo_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
 
 
 def github_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
-    from prodfix.adapters.credentials import discover_token, doctor_report, token_variables
+    from prodfix.adapters.credentials import discover_token, doctor_report, missing_token
     from prodfix.adapters.forge.github.config import github_remote
     from prodfix.adapters.forge.github.forge import GitHubForge
 
@@ -121,14 +121,15 @@ def github_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
     try:
         report = doctor_report(forge)
         if report.source is None:
-            names = " or ".join(token_variables(remote.host))
+            missing = missing_token(remote.host)
             yield Check(
                 where,
                 "GitHub token",
                 WARNING,
                 f"none found for {remote.host}; "
-                "propose will push and print the compare URL instead of opening the PR",
-                f"set {names}, or run `gh auth login --hostname {remote.host}`",
+                "propose will push and print the compare URL instead of opening the PR; "
+                f"read {missing.searched}" + (f"; {missing.ignored}" if missing.ignored else ""),
+                missing.hint,
             )
             return
         if not report.authenticated:

@@ -28,6 +28,8 @@ def run(app: App, *, draft: bool, web: bool, dry_run: bool) -> int:
         return code
     if not facts.can_open:
         url = ctx.forge.compare_url(BranchName(delivery), BranchName(branch))
+        if problem := ctx.forge.credentials_problem():
+            ctx.out.warn(f"{problem[0]}; {problem[1]}")
         ctx.out.say(f"no credentials for {ctx.forge.name}: open the PR yourself: {url}")
         if web and url:
             webbrowser.open(url)

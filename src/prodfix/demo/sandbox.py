@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +75,7 @@ mainline = "master"
 delivery = "delivery*"
 
 [test]
-command = "{test}"
+command = {json.dumps(test)}
 
 [forge]
 type = "git"
@@ -100,9 +102,22 @@ echo "${PRODFIX_DELIVERY}-${PRODFIX_BUILD_NUMBER}"
 """
 
 
+TEST_PARSER = """import unittest
+
+from steps.parser import parse
+
+
+class ParseTest(unittest.TestCase):
+    def test_parse(self):
+        self.assertEqual(parse("a = 1"), ("a", "1"))
+"""
+
+
 def steps_python(b: Builder) -> Path:
     r = b.new_repo("steps-python")
-    py = sys.executable
+    # unittest, not pytest: the standard library's runner is there in every install of prodfix
+    # (pip, pipx, uv tool), with or without development extras; pytest runs these tests too.
+    test = f"{shlex.quote(sys.executable)} -m unittest -v"
     b.commit(
         r,
         "steps: parser and tests",
@@ -111,11 +126,9 @@ def steps_python(b: Builder) -> Path:
             "steps/__init__.py": "",
             "steps/parser.py": 'def parse(line):\n    key, _, value = line.partition("=")\n'
             "    return key.strip(), value.strip()\n",
-            "tests/test_parser.py": "from steps.parser import parse\n\n\ndef test_parse():\n"
-            '    assert parse("a = 1") == ("a", "1")\n',
-            ".prodfix.toml": prodfix_toml(
-                "python", IMAGE_PY, f"{py} -m pytest -q -p no:cacheprovider"
-            ),
+            "tests/__init__.py": "",
+            "tests/test_parser.py": TEST_PARSER,
+            ".prodfix.toml": prodfix_toml("python", IMAGE_PY, test),
             "ci/build.sh": BUILD_SH,
         },
     )

@@ -21,6 +21,20 @@ REVIEWER = {
 }
 
 
+def go_env(state: Path) -> dict[str, str]:
+    """`go test` offline and out of HOME: the demo's Go module needs only the standard library,
+    so no proxy (GOPROXY=off), no toolchain download (GOTOOLCHAIN=local), and the build cache
+    lives and dies with the sandbox (environment variables: `go help environment`)."""
+    return {
+        "GOCACHE": str(state / "go-build"),
+        "GOPATH": str(state / "go"),
+        "GOTOOLCHAIN": "local",
+        "GOPROXY": "off",
+        "GOFLAGS": "",
+        "GOENV": "off",  # ignore `go env -w` settings of the user running the demo
+    }
+
+
 class Driver:
     def __init__(self, root: Path, out: Reporter) -> None:
         self.root = root
@@ -33,6 +47,7 @@ class Driver:
                 "GIT_AUTHOR_EMAIL": "dana@example.com",
                 "GIT_COMMITTER_NAME": "Dana Demo",
                 "GIT_COMMITTER_EMAIL": "dana@example.com",
+                **go_env(root / "state"),
             }
         )
 
@@ -61,7 +76,8 @@ class Driver:
         if p.returncode != expect:
             raise ProdfixError(
                 f"demo: `prodfix {shown}` exited {p.returncode}, expected {expect}",
-                hint="this is a bug in prodfix; run the demo with --keep to inspect",
+                hint="its output is above; run the demo with --keep to inspect the sandbox, and "
+                "report it if nothing on this machine explains it",
                 code=Exit.FAILED,
             )
         if expect:

@@ -33,11 +33,20 @@ def cache_dir(spec: str) -> Path:
     return home() / "cache" / "deploy" / hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
+def _bare(path: Path) -> bool:
+    r = run(path.parent, "--git-dir", str(path), "rev-parse", "--is-bare-repository", check=False)
+    return r.returncode == 0 and r.stdout.strip() == "true"
+
+
 def locate(service: Ctx) -> Repo:
     """`[deploy] repo` as a path (relative to the service repository) or a URL, cloned once
-    into prodfix's cache (callers fetch it; the user's own checkouts are never touched)."""
+    into prodfix's cache (callers fetch it; the user's own checkouts are never touched). A
+    bare repository's path is a remote like a URL: it has no work tree to plan in."""
     spec = str(service.cfg.deploy.repo)
-    if is_url(spec):
+    path = None if is_url(spec) else (service.repo.path / spec).resolve()
+    if path is not None and not (path / ".git").exists() and path.is_dir() and _bare(path):
+        spec, path = str(path), None
+    if path is None:
         cache = cache_dir(spec)
         if not (cache / ".git").exists():
             ensure_private_dir(cache.parent)
@@ -51,11 +60,10 @@ def locate(service: Ctx) -> Repo:
                     code=Exit.SERVICE,
                 )
         return Repo(cache)
-    path = (service.repo.path / spec).resolve()
     if not (path / ".git").exists():
         raise ProdfixError(
-            f"the deploy repository {path} is not a git clone",
-            hint="set [deploy] repo to a clone's path or its URL",
+            f"the deploy repository {path} is neither a git clone nor a bare repository",
+            hint="set [deploy] repo to the path of a clone or of a bare repository, or a URL",
         )
     return Repo(path)
 

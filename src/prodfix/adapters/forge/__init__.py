@@ -119,6 +119,10 @@ class Forge(Protocol):
         """Whether this forge can act (open and merge PRs) with the credentials found."""
         ...
 
+    def credentials_problem(self) -> tuple[str, str] | None:
+        """Without credentials: (what was looked for, what to set), for the user."""
+        ...
+
     def backmerge_warnings(self) -> list[tuple[str, str]]:
         """(warning, what to do) about this repository's settings that would keep a back-merge
         from being merged as it must be: a true merge commit."""

@@ -122,6 +122,9 @@ class EmbeddedForge:
     def has_credentials(self) -> bool:
         return True  # git's own access to the remote is all it needs
 
+    def credentials_problem(self) -> tuple[str, str] | None:
+        return None
+
     def backmerge_warnings(self) -> list[tuple[str, str]]:
         return []  # every merge method is available; prodfix always asks for a merge commit
 

@@ -146,9 +146,10 @@ class GitHubApi:
 
 
 def _token_hint(host: str) -> str:
-    from prodfix.adapters.credentials import token_variables
+    from prodfix.adapters.credentials import missing_token
 
-    return f"set {' or '.join(token_variables(host))}, or run `gh auth login --hostname {host}`"
+    missing = missing_token(host)
+    return f"{missing.hint} ({missing.ignored})" if missing.ignored else missing.hint
 
 
 def _is_rate_limit(resp: httpx.Response) -> bool:

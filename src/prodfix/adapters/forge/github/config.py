@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from prodfix.adapters.credentials import discover_token
+from prodfix.adapters.credentials import Missing, discover_token, missing_token
 from prodfix.adapters.forge.github.forge import GitHubForge
 from prodfix.adapters.git import Repo
 from prodfix.adapters.remote_url import RemoteRepo, graphql_url_for, parse_remote_url
@@ -52,3 +52,8 @@ def make_github_forge(repo: Repo, cfg: Config) -> GitHubForge:
 
 def has_token(repo: Repo, cfg: Config) -> bool:
     return discover_token(github_remote(repo, cfg).host) is not None
+
+
+def why_no_token(repo: Repo, cfg: Config) -> Missing:
+    """What was read for the remote's host and which variable to set (after has_token)."""
+    return missing_token(github_remote(repo, cfg).host)

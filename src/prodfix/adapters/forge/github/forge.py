@@ -124,6 +124,14 @@ class GitHubForge:
     def has_credentials(self) -> bool:
         return self.credential is not None
 
+    def credentials_problem(self) -> tuple[str, str] | None:
+        if self.credential is not None:
+            return None
+        from prodfix.adapters.credentials import missing_token
+
+        missing = missing_token(self.remote.host)
+        return missing.message, missing.hint
+
     def backmerge_warnings(self) -> list[tuple[str, str]]:
         if self.credential is None:
             return []
