@@ -86,6 +86,13 @@ def _str_list(v: Any) -> str | None:
     return None if all(isinstance(x, str) and x for x in v) else "must be a list of names"
 
 
+def _shas(v: Any) -> str | None:
+    bad = [x for x in v if not (isinstance(x, str) and re.fullmatch(r"[0-9a-fA-F]{7,64}", x))]
+    if bad:
+        return f"must list commit SHAs (7 to 64 hex digits), not {bad[0]!r}"
+    return None
+
+
 def _waves(v: Any) -> str | None:
     ok = all(isinstance(w, list) and all(isinstance(x, str) for x in w) for w in v)
     return None if ok else 'must be a list of lists of DC names, e.g. [["us1"], ["eu1", "ap1"]]'
@@ -115,6 +122,14 @@ SCHEMA: tuple[Key, ...] = (
         7,
         "days a delivery commit may wait for its back-merge before `check` says error",
         _positive,
+    ),
+    Key(
+        "check.allow-merges",
+        (list,),
+        [],
+        "mainline → delivery merges the team accepted after the fact (SHAs, ≥ 7 hex): "
+        "`check` reports them as info",
+        _shas,
     ),
     Key(
         "test.command",
@@ -197,7 +212,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
 )
 _BY_NAME = {k.name: k for k in SCHEMA}
-_TABLES = {"test", "forge", "build", "deploy", "deploy.argocd"}
+_TABLES = {"check", "test", "forge", "build", "deploy", "deploy.argocd"}
 
 
 @dataclass(frozen=True)
