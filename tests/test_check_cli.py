@@ -14,7 +14,7 @@ from prodfix.cli import main
 from tests.gitfix import Sandbox
 from tests.test_policy import World
 
-FINDING_KEYS = {"rule", "severity", "branch", "commits", "message"}
+FINDING_KEYS = {"rule", "severity", "branch", "commits", "message", "hint"}
 
 
 def prodfix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

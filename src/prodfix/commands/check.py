@@ -1,6 +1,7 @@
 """`prodfix check [REF] [--into BRANCH] [--json] [--no-fetch]`: the policy gate.
 
-Exit 1 on any error finding, else 0 (CLI.md); usage problems are ProdfixError (exit 2).
+Exit 1 on any error finding, else 0; usage problems are ProdfixError (exit 2). The rules and
+how to resolve each finding: docs/rules.md.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def print_report(repo: Repo, result: Report) -> None:
                 say(f"    {short(sha)} {subjects.get(sha, '')}".rstrip())
             if len(f.commits) > SHOW:
                 say(f"    … and {len(f.commits) - SHOW} more (--json lists all)")
+            for i, line in enumerate(f.hint.splitlines()):
+                say(f"    {'next: ' if i == 0 else '      '}{line}")
     say(summary(result))
 
 

@@ -4,20 +4,18 @@ processes per commit or per merge (NOTES/git.md §5.2: 42–68 ms one-shot vs 12
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from prodfix import config
 from prodfix.adapters.git import Repo
 from prodfix.config import Config
 from prodfix.errors import ProdfixError
-from prodfix.policy.graph import Commit, index, landings
+from prodfix.policy.graph import Commit, index, landings, sync_covered
+from prodfix.policy.links import Names, picked_from
 from prodfix.types import BranchName, Sha
 
 SYNC_TRAILER = "Prodfix-Sync"
-# `%(trailers)` does not report the `(cherry picked from commit …)` line (verified, git
-# 2.39), so the messages are grepped once for it instead (NOTES/git.md §4.3).
-_PICKED_RE = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,64})\)")
 _LOG_FMT = f"%H%x1f%P%x1f%ct%x1f%s%x1f%(trailers:key={SYNC_TRAILER},valueonly)"
 
 
@@ -131,10 +129,37 @@ def commits_of(repo: Repo, *revs: str) -> list[Commit]:
     ]
 
 
-def master_not_on_delivery(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha) -> list[Commit]:
-    """NOTES/git.md §4.5(a): `REF ^D` minus `REF ^D ^M` — REF's commits that are on master."""
+@dataclass(frozen=True)
+class Carried:
+    """What a branch carries beyond its delivery branch."""
+
+    on_master: list[Commit]  # commits that are on master (newest first)
+    own: list[Sha]  # its own non-merge commits, oldest first: what a rebuilt branch keeps
+    tip_sync: bool = False  # its tip is a marked sync merge
+    synced: bool = False  # marked sync merges on it brought every one of `on_master`
+
+
+def master_not_on_delivery(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha) -> Carried:
+    """`REF ^D` minus `REF ^D ^M` — REF's commits that are on master (exact at PR time, since
+    `^D` excludes delivery's own unmerged work)."""
     own = set(repo.rev_list(ref, f"^{delivery}", f"^{mainline}"))
-    return [c for c in commits_of(repo, ref, f"^{delivery}") if c.sha not in own]
+    records = index(commits_of(repo, ref, f"^{delivery}"))
+    on_master = [c for c in records.values() if c.sha not in own]
+    keep = [c.sha for c in reversed(records.values()) if c.sha in own and len(c.parents) < 2]
+    tip = records.get(ref)
+    covered = sync_covered(records, records) if on_master else set()
+    synced = bool(on_master) and all(c.sha in covered for c in on_master)
+    return Carried(on_master, keep, tip_sync=bool(tip and tip.sync), synced=synced)
+
+
+def mainline_allow_list(repo: Repo, mainline_ref: str) -> list[str]:
+    """`[check] allow-merges` of the mainline's .prodfix.toml: the team records accepted
+    merges there, and a fix branch's checkout carries its delivery branch's older copy."""
+    r = repo.git("show", f"{mainline_ref}:{config.FILENAME}", check=False)
+    if r.returncode != 0:
+        return []
+    values = config.parse(r.stdout, f"{mainline_ref}:{config.FILENAME}")
+    return [str(s) for s in values["check.allow-merges"]]
 
 
 def _last_first_parent(lines: Sequence[str], fallback: Sha) -> Sha | None:
@@ -146,12 +171,22 @@ def _last_first_parent(lines: Sequence[str], fallback: Sha) -> Sha | None:
 
 
 @dataclass(frozen=True)
+class Leak:
+    """One first-parent commit of a delivery branch that brought mainline commits."""
+
+    merge: Commit
+    brought: tuple[Sha, ...]  # the mainline commits, newest first
+    syncs: tuple[Sha, ...] = ()  # marked sync merges among what it brought (not itself)
+    beyond: tuple[Sha, ...] = ()  # brought mainline commits that none of those syncs brought
+
+
+@dataclass(frozen=True)
 class Leaks:
     """Mainline commits inside one delivery branch, grouped by the first-parent merge of the
-    delivery that brought them (NOTES/git.md §4.5(b))."""
+    delivery that brought them (mainline = commits on master's first-parent chain)."""
 
     cut: Sha | None
-    merges: tuple[tuple[Commit, tuple[Sha, ...]], ...]  # (merge, mainline commits it brought)
+    merges: tuple[Leak, ...]
     mainline_ahead: tuple[Sha, ...]  # `rev-list --first-parent M ^D`, newest first
 
 
@@ -175,17 +210,24 @@ def mainline_leaks(repo: Repo, delivery: Sha, mainline: Sha) -> Leaks:
     cut, below_x = _cut(repo, x, y)
     mainline_set = set(ahead) | set(below_x)
     records = index(commits_of(repo, delivery, f"^{cut}") if cut else commits_of(repo, delivery))
-    brought: dict[Sha, list[Sha]] = {}
+    members: dict[Sha, list[Sha]] = {}
     for sha, fp in landings(records, delivery).items():
-        if sha != fp and sha in mainline_set:
-            brought.setdefault(fp, []).append(sha)
-    order = list(records)  # git's newest-first order
-    rank = {s: i for i, s in enumerate(order)}
-    merges = tuple(
-        (records[fp], tuple(sorted(shas, key=rank.__getitem__)))
-        for fp, shas in sorted(brought.items(), key=lambda kv: rank[kv[0]])
-    )
-    return Leaks(cut, merges, ahead)
+        if sha != fp:
+            members.setdefault(fp, []).append(sha)
+    rank = {s: i for i, s in enumerate(records)}  # git's newest-first order
+    merges: list[Leak] = []
+    for fp in sorted(members, key=rank.__getitem__):
+        brought = sorted((s for s in members[fp] if s in mainline_set), key=rank.__getitem__)
+        if not brought:
+            continue
+        syncs = sorted(
+            (s for s in members[fp] if records[s].sync and len(records[s].parents) > 1),
+            key=rank.__getitem__,
+        )
+        covered = sync_covered(records, members[fp]) if syncs else set()
+        beyond = tuple(s for s in brought if s not in covered)
+        merges.append(Leak(records[fp], tuple(brought), tuple(syncs), beyond))
+    return Leaks(cut, tuple(merges), ahead)
 
 
 def _cut(repo: Repo, x: Sha, y: Sha, *, rounds: int = 64) -> tuple[Sha | None, list[Sha]]:
@@ -230,8 +272,9 @@ class Pending:
 
 def pending_backmerge(repo: Repo, delivery: Sha, mainline: Sha) -> list[Pending]:
     """Delivery commits not on master, neither as themselves, nor as patch-equivalent copies
-    (`--cherry-pick`), nor as a `-x` pick whose patch changed in conflict resolution
-    (NOTES/git.md §4.3 layers: ancestry → patch-id → trailer)."""
+    (`--cherry-pick`), nor linked by a `-x` line in either direction: a master commit picked
+    from it, or it picked from a master commit (a backport), whatever the patches became.
+    Layers: ancestry → patch-id → `-x` line, cheapest first."""
     records = index(commits_of(repo, delivery, f"^{mainline}"))
     if not any(len(c.parents) < 2 for c in records.values()):
         return []
@@ -240,21 +283,30 @@ def pending_backmerge(repo: Repo, delivery: Sha, mainline: Sha) -> list[Pending]
     )
     if not candidates:
         return []
-    msgs = repo.git(
-        "log",
-        "-z",
-        "-F",
-        "--grep=(cherry picked from commit ",
-        "--format=%B",
-        mainline,
-        f"^{delivery}",
-    ).stdout
-    picked = set(_PICKED_RE.findall(msgs))
-    abbreviated = tuple(p for p in picked if len(p) < len(delivery))
+    # One walk over both sides finds the `-x` lines; %m says which side (git-log(1), %m).
+    picked_on_master = Names()
+    backports: dict[Sha, list[str]] = {}
+    for rec in repo.log_records(
+        "%m%H%x1f%B", "-F", "--grep=(cherry picked from commit ", f"{mainline}...{delivery}"
+    ):
+        side, sha, body = rec[0][:1], Sha(rec[0][1:]), rec[1]
+        if side == "<":
+            for name in picked_from(body):
+                picked_on_master.add(name)
+        else:
+            backports[sha] = picked_from(body)
     landed = landings(records, delivery)
     out: list[Pending] = []
     for sha in candidates:
-        if sha in picked or sha.startswith(abbreviated) or sha not in records:
+        if sha in picked_on_master or sha not in records:
+            continue
+        if any(_on_master(repo, name, mainline) for name in backports.get(sha, ())):
             continue
         out.append(Pending(records[sha], records[landed.get(sha, sha)]))
     return out
+
+
+def _on_master(repo: Repo, name: str, mainline: Sha) -> bool:
+    """Is the commit a `-x` line names on master? (One process per backport: they are few.)"""
+    sha = repo.resolve(name)
+    return sha is not None and repo.is_ancestor(sha, mainline)

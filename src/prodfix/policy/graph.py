@@ -61,3 +61,19 @@ def landings(commits: Mapping[Sha, Commit], tip: Sha) -> dict[Sha, Sha]:
 
 def index(records: Iterable[Commit]) -> dict[Sha, Commit]:
     return {c.sha: c for c in records}
+
+
+def sync_covered(commits: Mapping[Sha, Commit], members: Iterable[Sha]) -> set[Sha]:
+    """The members reachable, without leaving `members`, from a marked sync merge among them:
+    what those syncs brought. A forge merge of a sync branch brings the marked merge as its
+    second parent (or an ancestor of it), so its master commits are covered by the mark."""
+    inside = set(members)
+    stack = [s for s in inside if commits[s].sync and len(commits[s].parents) > 1]
+    seen: set[Sha] = set()
+    while stack:
+        sha = stack.pop()
+        if sha in seen or sha not in inside:
+            continue
+        seen.add(sha)
+        stack.extend(commits[sha].parents)
+    return seen

@@ -26,6 +26,7 @@ class Finding:
     message: str
     # Subjects of `commits`, same order: for the human listing only, never in the JSON.
     subjects: tuple[str, ...] = field(default=(), compare=False)
+    hint: str = ""  # exactly how to resolve it (commands to run, config to add)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +35,7 @@ class Finding:
             "branch": str(self.branch),
             "commits": [str(c) for c in self.commits],
             "message": self.message,
+            "hint": self.hint,
         }
 
 
