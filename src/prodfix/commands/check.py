@@ -35,7 +35,7 @@ def run(app: Any, *, ref: str | None, into: str | None, as_json: bool, fetch: bo
 
 
 def load_config(repo: Repo) -> config.Config:
-    """The checkout's .prodfix.toml, else the mainline's copy on the remote (CLI.md)."""
+    """The checkout's .prodfix.toml, else the mainline's copy on the remote."""
     if (repo.path / config.FILENAME).exists():
         return config.load(repo.path)
     defaults = config.load(repo.path)

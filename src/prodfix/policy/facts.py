@@ -1,5 +1,5 @@
 """The git reads behind the policy gate: a few set-shaped queries per branch, never a loop of
-processes per commit or per merge (NOTES/git.md §5.2: 42–68 ms one-shot vs 12.7 s per merge).
+processes per commit or per merge (such a loop costs seconds on a big history).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Branches:
 
 
 def fetch_refspecs(cfg: Config) -> list[str]:
-    """Refspecs that update exactly the branches `check` reads (CLI.md: fetch first)."""
+    """Refspecs that update exactly the branches `check` reads (it fetches first)."""
     remote, main, glob = cfg["remote"], cfg["mainline"], cfg["delivery"]
     # A refspec pattern takes one `*` and nothing else of glob syntax.
     pattern = glob if glob.count("*") == 1 and not set(glob) & set("?[") else "*"
@@ -206,7 +206,7 @@ def mainline_leaks(repo: Repo, delivery: Sha, mainline: Sha) -> Leaks:
     if y == x or y is None:
         return Leaks(x, (), ahead)
     # Slow path (a leak or a marked sync exists): CUT = newest commit on both first-parent
-    # chains (NOTES/git.md §4.5(b)).
+    # chains.
     cut, below_x = _cut(repo, x, y)
     mainline_set = set(ahead) | set(below_x)
     records = index(commits_of(repo, delivery, f"^{cut}") if cut else commits_of(repo, delivery))

@@ -2,8 +2,8 @@
 
 The rules need to know *which first-parent commit of a delivery branch brought* a commit in:
 the merge to name for `master-merged-into-delivery`, and the landing date for
-`missing-backmerge` (NOTES/git.md §4.4: landing date, not author date). Asking git per commit
-is the per-commit process loop NOTES/git.md §5.2 measured at 12.7 s; instead one `git log
+`missing-backmerge` (landing date, not author date). Asking git per commit would spawn a
+process per commit; instead one `git log
 --format=%H %P` of the range is read and walked here, linear in the size of the range.
 """
 

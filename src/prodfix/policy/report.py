@@ -1,4 +1,4 @@
-"""Findings of the policy gate and the `check --json` document (CLI.md "Policy rules")."""
+"""Findings of the policy gate and the `check --json` document (docs/rules.md)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class Report:
 
 
 def report(findings: Sequence[Finding], notes: Sequence[str] = ()) -> Report:
-    """Findings in a stable order: by rule (table order of CLI.md), then as the rules made them."""
+    """Findings in a stable order: by rule (the order of RULES), then as the rules made them."""
     order = {r: i for i, r in enumerate(RULES)}
     ranked = sorted(enumerate(findings), key=lambda p: (order.get(p[1].rule, len(RULES)), p[0]))
     return Report(tuple(f for _, f in ranked), tuple(notes))
