@@ -28,6 +28,7 @@ class Branches:
     deliveries: Mapping[BranchName, str]  # short name → full ref name, sorted by name
     tips: Mapping[str, Sha]  # full ref name → commit
     remote: str | None  # the remote whose tracking branches are used; None: local branches
+    current: BranchName | None = None  # the checked-out branch; None: detached HEAD
 
 
 def fetch_refspecs(cfg: Config) -> list[str]:
@@ -49,7 +50,7 @@ def read_branches(repo: Repo, cfg: Config, *, fetch: bool) -> tuple[Branches, li
     has_remote = remote in repo.remotes() if fetch else None
     if has_remote:
         repo.fetch(remote, *fetch_refspecs(cfg))
-    tips = repo.refs(f"refs/remotes/{remote}/", "refs/heads/")
+    tips, current = _refs(repo, f"refs/remotes/{remote}/", "refs/heads/")
     prefix = f"refs/remotes/{remote}/"
     if f"{prefix}{main}" not in tips:
         if has_remote is None:
@@ -74,7 +75,21 @@ def read_branches(repo: Repo, cfg: Config, *, fetch: bool) -> tuple[Branches, li
         and name[len(prefix) :] != "HEAD"
         and cfg.is_delivery(name[len(prefix) :])
     }
-    return Branches(main, f"{prefix}{main}", deliveries, tips, remote_used), notes
+    return Branches(main, f"{prefix}{main}", deliveries, tips, remote_used, current), notes
+
+
+def _refs(repo: Repo, *patterns: str) -> tuple[dict[str, Sha], BranchName | None]:
+    """Tips of the refs matching the patterns and the checked-out branch, in one process
+    (`%(HEAD)` marks the branch HEAD points to: git-for-each-ref(1))."""
+    out = repo.git("for-each-ref", "--format=%(HEAD)%(refname)%00%(objectname)", *patterns)
+    tips: dict[str, Sha] = {}
+    current: BranchName | None = None
+    for line in out.stdout.splitlines():
+        name, _, sha = line[1:].partition("\0")
+        tips[name] = Sha(sha)
+        if line[0] == "*" and name.startswith("refs/heads/"):
+            current = BranchName(name.removeprefix("refs/heads/"))
+    return tips, current
 
 
 def short_name(ref: str, remote: str) -> BranchName:
@@ -92,12 +107,6 @@ def resolve(repo: Repo, br: Branches, rev: str, remote: str) -> Sha | None:
         ref = br.mainline_ref if name == br.mainline else br.deliveries.get(name)
         sha = br.tips.get(ref) if ref else None
     return sha
-
-
-def is_sync(repo: Repo, sha: Sha) -> bool:
-    """The commit's message carries a `Prodfix-Sync:` trailer (a planned master → delivery)."""
-    out = repo.out("log", "-1", f"--format=%(trailers:key={SYNC_TRAILER},valueonly)", sha)
-    return bool(out)
 
 
 def recorded_delivery(repo: Repo, branch: str) -> BranchName | None:
@@ -190,15 +199,45 @@ class Leaks:
     mainline_ahead: tuple[Sha, ...]  # `rev-list --first-parent M ^D`, newest first
 
 
-def mainline_leaks(repo: Repo, delivery: Sha, mainline: Sha) -> Leaks:
+@dataclass(frozen=True)
+class Divergence:
+    """What `M...D` says, from one `git log` of both sides: M's first-parent commits that D
+    lacks, the newest M-chain commit D has, and D's own commits."""
+
+    ahead: tuple[Sha, ...]  # `rev-list --first-parent M ^D`, newest first
+    x: Sha | None  # the first-parent of the oldest of `ahead` (M if D has M); None: unrelated
+    delivery_only: dict[Sha, Commit]  # `D ^M`
+
+
+def divergence(repo: Repo, delivery: Sha, mainline: Sha) -> Divergence:
+    """One walk instead of two (`rev-list --first-parent M ^D` and `log D ^M`): M's side is
+    read in full and its first-parent chain followed here (%m: git-log(1), PRETTY FORMATS)."""
+    left: dict[str, list[str]] = {}
+    right: dict[Sha, Commit] = {}
+    for r in repo.log_records(f"%m{_LOG_FMT}", f"{mainline}...{delivery}"):
+        sha, parents = r[0][1:], r[1].split()
+        if r[0][:1] == "<":
+            left[sha] = parents
+        else:
+            right[Sha(sha)] = Commit(
+                Sha(sha), tuple(Sha(p) for p in parents), int(r[2]), r[3], bool(r[4])
+            )
+    ahead: list[Sha] = []
+    cur: str | None = mainline
+    while cur is not None and cur in left:
+        ahead.append(Sha(cur))
+        cur = left[cur][0] if left[cur] else None
+    return Divergence(tuple(ahead), Sha(cur) if cur else None, right)
+
+
+def mainline_leaks(
+    repo: Repo, delivery: Sha, mainline: Sha, div: Divergence | None = None
+) -> Leaks:
     # Fast path, two walks bounded by the divergence, not by history. X = newest mainline
     # (first-parent of M) commit reachable from D. Without a leak X is the cut itself, so it is
     # on D's first-parent chain: the newest D first-parent commit reachable from X is X.
-    ahead_lines = repo.git(
-        "rev-list", "--first-parent", "--parents", mainline, f"^{delivery}"
-    ).lines
-    ahead = tuple(Sha(ln.split()[0]) for ln in ahead_lines)
-    x = _last_first_parent(ahead_lines, mainline)
+    div = div or divergence(repo, delivery, mainline)
+    ahead, x = div.ahead, div.x
     if x is None:  # unrelated histories: nothing of master inside D
         return Leaks(None, (), ahead)
     d_lines = repo.git("rev-list", "--first-parent", "--parents", delivery, f"^{x}").lines
@@ -270,12 +309,14 @@ class Pending:
     landing: Commit  # delivery's first-parent commit that brought it in
 
 
-def pending_backmerge(repo: Repo, delivery: Sha, mainline: Sha) -> list[Pending]:
+def pending_backmerge(
+    repo: Repo, delivery: Sha, mainline: Sha, div: Divergence | None = None
+) -> list[Pending]:
     """Delivery commits not on master, neither as themselves, nor as patch-equivalent copies
     (`--cherry-pick`), nor linked by a `-x` line in either direction: a master commit picked
     from it, or it picked from a master commit (a backport), whatever the patches became.
     Layers: ancestry → patch-id → `-x` line, cheapest first."""
-    records = index(commits_of(repo, delivery, f"^{mainline}"))
+    records = (div or divergence(repo, delivery, mainline)).delivery_only
     if not any(len(c.parents) < 2 for c in records.values()):
         return []
     candidates = repo.rev_list(

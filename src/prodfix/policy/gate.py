@@ -52,8 +52,10 @@ class _Scope:
             self._accepted = Names([*self.cfg["check.allow-merges"], *extra])
         return self._accepted or own
 
-    def master_merged(self, delivery: BranchName, tip: Sha) -> tuple[Leaks, list[Finding]]:
-        leaks = facts.mainline_leaks(self.repo, tip, self.mainline_tip)
+    def master_merged(
+        self, delivery: BranchName, tip: Sha, div: facts.Divergence | None = None
+    ) -> tuple[Leaks, list[Finding]]:
+        leaks = facts.mainline_leaks(self.repo, tip, self.mainline_tip, div)
         found = rules.master_merged(delivery, self.br.mainline, leaks, self.accepted(leaks))
         return leaks, found
 
@@ -75,18 +77,21 @@ def check_repo(
     """
     br, notes = facts.read_branches(repo, cfg, fetch=fetch)
     scope = _Scope(repo, cfg, br)
-    rev = ref or repo.current_branch() or "HEAD"
-    ref_name, ref_sha = _named(scope, rev)
+    if ref is None and br.current:  # HEAD's branch: exactly refs/heads/<it>, tip known
+        ref_name, ref_sha = br.current, br.tips[f"refs/heads/{br.current}"]
+    else:
+        ref_name, ref_sha = _named(scope, ref or "HEAD")
     findings: list[Finding] = []
     leaks: dict[BranchName, Leaks] = {}
     for d, d_ref in br.deliveries.items():
         d_tip = br.tips[d_ref]
-        leaks[d], found = scope.master_merged(d, d_tip)
+        div = facts.divergence(repo, d_tip, scope.mainline_tip)
+        leaks[d], found = scope.master_merged(d, d_tip, div)
         findings += found
         findings += rules.missing_backmerge(
             d,
             br.mainline,
-            facts.pending_backmerge(repo, d_tip, scope.mainline_tip),
+            facts.pending_backmerge(repo, d_tip, scope.mainline_tip, div),
             now=time.time() if now is None else now,
             max_days=int(cfg["max-backmerge-days"]),
         )
