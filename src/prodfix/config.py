@@ -6,7 +6,6 @@ The schema table below is the single source of truth: the loader validates again
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import re
 import string
@@ -270,6 +269,8 @@ def parse(text: str, source: str, *, detected_kind: str = "python") -> dict[str,
     for name, v in _flatten(doc).items():
         key = _BY_NAME.get(name)
         if key is None:
+            import difflib  # only for this message: not at start-up
+
             close = difflib.get_close_matches(name, [*_BY_NAME, *_TABLES], n=1, cutoff=0.6)
             did = f" (did you mean {close[0]!r}?)" if close else ""
             raise ProdfixError(
