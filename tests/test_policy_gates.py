@@ -265,6 +265,12 @@ def test_merge_bringing_master_beyond_the_marked_sync_is_an_error(world: World) 
         f"sync {sync[:7]}"
     )
     assert c != sync
+    configure(world, f'[check]\nallow-merges = ["{merged[:8]}"]\n')
+    world.g("checkout", "-q", "-b", "fix/npe", "origin/delivery")
+    (world.w / ".prodfix.toml").write_text("max-backmerge-days = 30\n")  # an older copy
+    assert [
+        f.severity for f in world.check(ref="master").by_rule("master-merged-into-delivery")
+    ] == ["info"]
 
 
 def test_a_sync_never_rides_inside_a_fix(world: World) -> None:

@@ -44,7 +44,9 @@ class _Scope:
 
     def accepted(self, leaks: Leaks) -> Names:
         own = Names(self.cfg["check.allow-merges"])
-        judged = [m.merge.sha for m in leaks.merges if not (m.merge.sync or m.syncs)]
+        judged = [
+            m.merge.sha for m in leaks.merges if not (m.merge.sync or (m.syncs and not m.beyond))
+        ]
         if self._accepted is None and any(sha not in own for sha in judged):
             extra: list[str] = []
             if self.cfg.source is not None:  # the checkout's own file, maybe an old copy
