@@ -10,8 +10,9 @@ import re
 from collections.abc import Iterable
 
 SUPERSEDES = "Prodfix-Supersedes"
-# `git cherry-pick -x` appends this line (git-cherry-pick(1), option -x). `%(trailers)` does
-# not report it (it is not a `Key: value` trailer), so messages are searched for it.
+# `git cherry-pick -x` appends this line (git-cherry-pick(1), option -x). It is not a
+# `Key: value` trailer, so `%(trailers:key=…)` cannot select it (git 2.39 lists it only in
+# the unfiltered `%(trailers)`): messages are searched for it.
 PICKED_RE = re.compile(r"\(cherry picked from commit ([0-9a-fA-F]{7,64})\)")
 _HEX_RE = re.compile(r"[0-9a-fA-F]{7,64}")
 # What `git log --grep` needs to find either link (one process, patterns ORed).
