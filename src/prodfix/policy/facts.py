@@ -5,7 +5,7 @@ processes per commit or per merge (such a loop costs seconds on a big history).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from prodfix import config
 from prodfix.adapters.git import Repo
@@ -19,8 +19,7 @@ SYNC_TRAILER = "Prodfix-Sync"
 _LOG_FMT = f"%H%x1f%P%x1f%ct%x1f%s%x1f%(trailers:key={SYNC_TRAILER},valueonly)"
 
 
-@dataclass(frozen=True)
-class Branches:
+class Branches(NamedTuple):
     """Where the mainline and the delivery branches are read from, with their tips."""
 
     mainline: BranchName
@@ -138,8 +137,7 @@ def commits_of(repo: Repo, *revs: str) -> list[Commit]:
     ]
 
 
-@dataclass(frozen=True)
-class Carried:
+class Carried(NamedTuple):
     """What a branch carries beyond its delivery branch."""
 
     on_master: list[Commit]  # commits that are on master (newest first)
@@ -179,8 +177,7 @@ def _last_first_parent(lines: Sequence[str], fallback: Sha) -> Sha | None:
     return Sha(fields[1]) if len(fields) > 1 else None
 
 
-@dataclass(frozen=True)
-class Leak:
+class Leak(NamedTuple):
     """One first-parent commit of a delivery branch that brought mainline commits."""
 
     merge: Commit
@@ -189,8 +186,7 @@ class Leak:
     beyond: tuple[Sha, ...] = ()  # brought mainline commits that none of those syncs brought
 
 
-@dataclass(frozen=True)
-class Leaks:
+class Leaks(NamedTuple):
     """Mainline commits inside one delivery branch, grouped by the first-parent merge of the
     delivery that brought them (mainline = commits on master's first-parent chain)."""
 
@@ -199,8 +195,7 @@ class Leaks:
     mainline_ahead: tuple[Sha, ...]  # `rev-list --first-parent M ^D`, newest first
 
 
-@dataclass(frozen=True)
-class Divergence:
+class Divergence(NamedTuple):
     """What `M...D` says, from one `git log` of both sides: M's first-parent commits that D
     lacks, the newest M-chain commit D has, and D's own commits."""
 
@@ -303,8 +298,7 @@ def proposal_leak(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha, leaks: Lea
     return list(leaks.mainline_ahead[rest:])
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):
     commit: Commit
     landing: Commit  # delivery's first-parent commit that brought it in
 

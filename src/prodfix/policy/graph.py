@@ -10,13 +10,15 @@ process per commit; instead one `git log
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from prodfix.types import Sha
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
+    """A commit record. The policy's records are NamedTuples, immutable like frozen dataclasses
+    but several times cheaper to define at import — a cost `check` pays on every start."""
+
     sha: Sha
     parents: tuple[Sha, ...]
     time: int  # committer date, seconds since the epoch

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from prodfix.types import BranchName, Sha
 
@@ -17,15 +16,14 @@ RULES = (
 )
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     rule: str
     severity: Severity
     branch: BranchName
     commits: tuple[Sha, ...]  # full SHAs, newest first (git's order)
     message: str
     # Subjects of `commits`, same order: for the human listing only, never in the JSON.
-    subjects: tuple[str, ...] = field(default=(), compare=False)
+    subjects: tuple[str, ...] = ()
     hint: str = ""  # exactly how to resolve it (commands to run, config to add)
 
     def to_json(self) -> dict[str, Any]:
@@ -39,8 +37,7 @@ class Finding:
         }
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     findings: tuple[Finding, ...]
     # Said once on stderr by the command (e.g. "no remote: judged the local branches").
     notes: tuple[str, ...] = ()
