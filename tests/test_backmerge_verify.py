@@ -8,7 +8,13 @@ import pytest
 
 from prodfix.adapters.git import Repo
 from prodfix.errors import Exit, ProdfixError
-from prodfix.policy.verify import Problem, verify_backmerge
+from prodfix.policy.verify import (
+    Accepted,
+    Problem,
+    Verification,
+    inspect_backmerge,
+    verify_backmerge,
+)
 from tests.gitfix import Sandbox, lines
 
 NINE = [f"line{i}" for i in range(1, 10)]
@@ -71,6 +77,15 @@ def verify(w: Path, m: str) -> list[Problem]:
     return verify_backmerge(Repo(w), merge_commit=m, delivery_tip="delivery", mainline="master")
 
 
+def not_merged(tip: str) -> Problem:
+    return Problem(
+        "delivery-not-merged",
+        f"delivery tip {tip[:7]} is not an ancestor of master",
+        (tip,),
+        "open the back-merge again: `prodfix backmerge`",
+    )
+
+
 def sha(sb: Sandbox, w: Path, rev: str) -> str:
     return sb.g(w, "rev-parse", rev)
 
@@ -87,6 +102,25 @@ def test_clean_backmerge_passes(sandbox: Sandbox, w: Path) -> None:
     assert verify(w, m) == []
 
 
+LANDED = {"one": "delivery^", "two": "delivery"}  # the PR merges of the fixture
+
+
+def lost(sb: Sandbox, w: Path, m: str, fix: str, *paths: str, mainline: str = "master") -> Problem:
+    """The lost-fix problem for fix/<fix> (one commit, landed by its PR merge)."""
+    sha = sb.g(w, "rev-parse", f"fix/{fix}")
+    landing = sb.g(w, "rev-parse", LANDED[fix])
+    return Problem(
+        "lost-fix",
+        f'delivery fix {sha[:7]} "fix {fix}" (landed by {landing[:7]} "Merge PR fix/{fix}") '
+        f"is not on {mainline} after back-merge {m[:7]}: its change to {', '.join(paths)} "
+        "is missing",
+        (sha, *paths),
+        f"bring it back in a PR into {mainline} (`git switch -c restore-{sha[:7]} {mainline}` "
+        f"then `git cherry-pick -x {sha}`); if {mainline} replaces it on purpose, say so with a "
+        f"`Prodfix-Supersedes: {sha}` trailer in that PR's commit (docs/backmerge.md)",
+    )
+
+
 def test_s_ours_is_empty_and_loses_every_fix(sandbox: Sandbox, w: Path) -> None:
     m = backmerge(sandbox, w, "-s", "ours")
     assert verify(w, m) == [
@@ -96,20 +130,15 @@ def test_s_ours_is_empty_and_loses_every_fix(sandbox: Sandbox, w: Path) -> None:
             "(made with `-s ours`?)",
             (m,),
         ),
-        Problem(
-            "lost-fix",
-            f"2 delivery fix(es) merged by {m[:7]} are not in its tree "
-            "(conflict resolved by taking master's side?)",
-            (sha(sandbox, w, "fix/one"), sha(sandbox, w, "fix/two")),
-        ),
+        lost(sandbox, w, m, "one", "a.txt"),
+        lost(sandbox, w, m, "two", "b.txt"),
     ]
 
 
 def test_conflict_resolved_by_taking_masters_side_loses_the_fix(sandbox: Sandbox, w: Path) -> None:
     m = backmerge(sandbox, w, "-X", "ours")
     assert sandbox.g(w, "show", f"{m}:b.txt") == edit((6, "D2")).strip()  # fix two did land
-    problems = verify(w, m)
-    assert [(p.code, p.evidence) for p in problems] == [("lost-fix", (sha(sandbox, w, "fix/one"),))]
+    assert verify(w, m) == [lost(sandbox, w, m, "one", "a.txt")]
 
 
 def test_committed_conflict_markers(sandbox: Sandbox, w: Path) -> None:
@@ -132,6 +161,7 @@ def test_committed_conflict_markers(sandbox: Sandbox, w: Path) -> None:
             "conflict-markers",
             f"back-merge {m[:7]} commits conflict markers",
             ("a.txt:2", "a.txt:5", "a.txt:8"),
+            "remove them in a follow-up PR into the mainline",
         )
     ]
 
@@ -161,10 +191,9 @@ def test_squash_backmerge_is_not_a_merge(sandbox: Sandbox, w: Path) -> None:
             "history did not reach master, so the same fixes count as unmerged and their "
             "conflicts come back at the next back-merge",
             (m,),
+            "merge back again with a merge commit (`prodfix backmerge`), never squash",
         ),
-        Problem(
-            "delivery-not-merged", f"delivery tip {tip[:7]} is not an ancestor of master", (tip,)
-        ),
+        not_merged(tip),
     ]
 
 
@@ -192,11 +221,7 @@ def test_delivery_tip_later_than_the_merge_is_reported(sandbox: Sandbox, w: Path
     sandbox.checkout(w, "delivery")
     tip = sandbox.commit(w, "after the back-merge", {"c.txt": "c\n"})
     sandbox.checkout(w, "master")
-    assert verify(w, m) == [
-        Problem(
-            "delivery-not-merged", f"delivery tip {tip[:7]} is not an ancestor of master", (tip,)
-        )
-    ]
+    assert verify(w, m) == [not_merged(tip)]
 
 
 def test_unknown_commit_is_a_usage_error(sandbox: Sandbox, w: Path) -> None:
@@ -222,4 +247,120 @@ def test_a_deletion_put_back_by_the_merge_is_lost(sandbox: Sandbox, w: Path) -> 
     m = sha(sandbox, w, "HEAD")
     sandbox.checkout(w, "master")
     sandbox.g(w, "reset", "-q", "--hard", m)
-    assert [(p.code, p.evidence) for p in verify(w, m)] == [("lost-fix", (drop,))]
+    assert [(p.code, p.evidence) for p in verify(w, m)] == [("lost-fix", (drop, "b.txt"))]
+
+
+# -- back-merges resolved on a branch made from master (how prodfix opens them) ---------------
+
+
+def resolution_backmerge(
+    sb: Sandbox, w: Path, *merge_args: str, resolve: str | None = None, message: str = ""
+) -> tuple[str, str]:
+    """A branch from master with delivery merged into it there (the conflict resolution), then
+    the PR's merge commit on master. Returns (merge commit, PR head)."""
+    sb.checkout(w, "-b", "backmerge/delivery-x", "master")
+    msg = message or "Merge delivery into master"
+    sb.g(w, "merge", "-q", "--no-ff", "-m", msg, *merge_args, "delivery", check=False)
+    if resolve is not None:
+        (w / "a.txt").write_text(resolve)
+        sb.g(w, "add", "a.txt")
+        sb.g(w, "commit", "-q", "--no-edit")
+    head = sha(sb, w, "HEAD")
+    sb.checkout(w, "master")
+    return sb.merge(w, head, "Merge pull request #3 from backmerge/delivery-x"), head
+
+
+def inspect(w: Path, m: str, tip: str = "delivery") -> Verification:
+    return inspect_backmerge(Repo(w), merge_commit=m, delivery_tip=tip, mainline="master")
+
+
+def test_resolution_keeping_masters_side_loses_the_fix(sandbox: Sandbox, w: Path) -> None:
+    m, head = resolution_backmerge(sandbox, w, "-X", "ours")
+    assert sandbox.g(w, "show", f"{m}:a.txt") == edit((3, "M")).strip()
+    expected = [lost(sandbox, w, m, "one", "a.txt")]
+    assert verify(w, m) == expected
+    # The PR's head (the resolution merge) stands for delivery just as well.
+    assert inspect(w, m, head) == Verification(tuple(expected))
+
+
+def test_resolution_keeping_both_changes_passes(sandbox: Sandbox, w: Path) -> None:
+    m, head = resolution_backmerge(sandbox, w, resolve=edit((2, "D1"), (3, "M")))
+    assert verify(w, m) == []
+    assert inspect(w, m, head) == Verification(())
+
+
+def test_resolution_keeping_the_fix_in_another_place_passes(sandbox: Sandbox, w: Path) -> None:
+    # The fix's line moved below master's line: neither -C1 context matches, -U0 does.
+    moved = lines(["line1", "M", "D1", *NINE[3:]])
+    m, _ = resolution_backmerge(sandbox, w, resolve=moved)
+    assert verify(w, m) == []
+
+
+@pytest.mark.parametrize("where", ["resolution", "later"])
+def test_superseded_fix_passes_and_is_reported(sandbox: Sandbox, w: Path, where: str) -> None:
+    one = sha(sandbox, w, "fix/one")
+    trailer = f"Prodfix-Supersedes: {one[:9]} master's refactor of line 3 replaces it"
+    if where == "resolution":
+        message = f"Merge delivery into master\n\n{trailer}"
+        m, by = resolution_backmerge(sandbox, w, "-X", "ours", message=message)
+    else:
+        m, _ = resolution_backmerge(sandbox, w, "-X", "ours")
+        by = sandbox.commit(w, f"document the refactor\n\n{trailer}", {"n.txt": "n\n"})
+    assert inspect(w, m) == Verification(
+        (),
+        (
+            Accepted(
+                one,
+                "superseded",
+                by,
+                f'delivery fix {one[:7]} "fix one" is superseded by {by[:7]} '
+                f'"{sandbox.g(w, "log", "-1", "--format=%s", by)}" on master',
+            ),
+        ),
+    )
+
+
+def test_fix_restored_on_master_after_the_merge_passes(sandbox: Sandbox, w: Path) -> None:
+    m, _ = resolution_backmerge(sandbox, w, "-X", "ours")
+    assert [p.code for p in verify(w, m)] == ["lost-fix"]
+    sandbox.commit(w, "restore fix one", {"a.txt": edit((2, "D1"), (3, "M"))})
+    assert verify(w, m) == []
+
+
+def test_fix_cherry_picked_to_master_with_x_passes(sandbox: Sandbox, w: Path) -> None:
+    one = sha(sandbox, w, "fix/one")
+    sandbox.g(w, "cherry-pick", "-x", one, check=False)  # conflicts with master's line 3
+    (w / "a.txt").write_text(edit((2, "D1 (adapted)"), (3, "M")))
+    sandbox.g(w, "add", "a.txt")
+    sandbox.g(w, "-c", "core.editor=true", "cherry-pick", "--continue")
+    pick = sha(sandbox, w, "HEAD")
+    m, _ = resolution_backmerge(sandbox, w, "-X", "ours")
+    assert sandbox.g(w, "show", f"{m}:a.txt") == edit((2, "D1 (adapted)"), (3, "M")).strip()
+    assert inspect(w, m).accepted == (
+        Accepted(
+            one,
+            "cherry-picked",
+            pick,
+            f'delivery fix {one[:7]} "fix one" was cherry-picked to master as {pick[:7]} "fix one"',
+        ),
+    )
+    assert verify(w, m) == []
+
+
+def test_backport_from_master_with_x_passes(sandbox: Sandbox, w: Path) -> None:
+    source = sandbox.commit(w, "master: line 9", {"b.txt": edit((9, "X9"))})
+    sandbox.checkout(w, "delivery")
+    sandbox.g(w, "cherry-pick", "-x", source)
+    # The backport differs from the source (adapted to delivery): patch-ids do not match.
+    (w / "b.txt").write_text(edit((6, "D2"), (9, "X9 backport")))
+    sandbox.g(w, "add", "b.txt")
+    sandbox.g(w, "commit", "-q", "--amend", "--no-edit")
+    backport = sha(sandbox, w, "HEAD")
+    sandbox.checkout(w, "master")
+    m, _ = resolution_backmerge(sandbox, w, "-X", "ours")
+    assert sandbox.g(w, "show", f"{m}:b.txt") == edit((6, "D2"), (9, "X9")).strip()
+    accepted = inspect(w, m).accepted
+    assert [(a.fix, a.how, a.by) for a in accepted if a.fix == backport] == [
+        (backport, "cherry-picked", source)
+    ]
+    assert [p.evidence for p in verify(w, m)] == [(sha(sandbox, w, "fix/one"), "a.txt")]

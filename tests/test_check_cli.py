@@ -14,7 +14,7 @@ from prodfix.cli import main
 from tests.gitfix import Sandbox
 from tests.test_policy import World
 
-FINDING_KEYS = {"rule", "severity", "branch", "commits", "message"}
+FINDING_KEYS = {"rule", "severity", "branch", "commits", "message", "hint"}
 
 
 def prodfix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -43,6 +43,14 @@ def test_violation_exits_1_grouped_by_rule(
     assert out.splitlines()[0] == "branched-from-master"
     assert f"    {world.b[:7]} master: feature B" in out.splitlines()
     assert f"    {world.a[:7]} master: feature A" in out.splitlines()
+    own = world.g("rev-parse", "fix/bad")
+    assert out.splitlines()[4:9] == [
+        "    next: recreate fix/bad from origin/delivery with only its own commits:",
+        "            git branch -f fix/bad-before-rebuild fix/bad   # keep the old commits",
+        "            git switch -C fix/bad origin/delivery",
+        f"            git cherry-pick {own}",
+        "            git push --force-with-lease origin fix/bad   # if it was pushed",
+    ]
     assert out.splitlines()[-1] == "check failed: 1 error"
 
 

@@ -129,7 +129,7 @@ def test_master_merged_into_delivery_is_named_after_a_later_back_merge(world: Wo
     bad = world.land("origin/master", "Merge branch master into delivery")
     back = world.land("origin/delivery", "Back-merge delivery into master", into="master")
     leaks = facts.mainline_leaks(Repo(world.w), bad, back)
-    assert [(m.sha, brought) for m, brought in leaks.merges] == [(bad, (world.b, world.a))]
+    assert [(lk.merge.sha, lk.brought) for lk in leaks.merges] == [(bad, (world.b, world.a))]
     report = world.check(ref="master")
     assert rules(report) == [("master-merged-into-delivery", "error", "delivery")]
     assert only(report, "master-merged-into-delivery").commits == (bad,)
@@ -154,7 +154,7 @@ def test_marked_sync_is_info_and_not_charged_again(world: World) -> None:
     world.g("fetch", "-q", "origin")
     bad = world.land("origin/master", "Merge master into delivery again")
     leaks = facts.mainline_leaks(Repo(world.w), bad, c)
-    assert [(m.sha, m.sync, b) for m, b in leaks.merges] == [
+    assert [(lk.merge.sha, lk.merge.sync, lk.brought) for lk in leaks.merges] == [
         (bad, False, (c,)),
         (sync, True, (world.b, world.a)),
     ]
@@ -338,10 +338,10 @@ def test_cut_after_repeated_syncs_and_back_merges(world: World) -> None:
     assert fast[0] == world.base
     leaks = facts.mainline_leaks(repo, facts.Sha(bad), facts.Sha(m))
     assert leaks.cut == world.base
-    assert [(c.sha, c.sync) for c, _ in leaks.merges] == [
+    assert [(lk.merge.sha, lk.merge.sync) for lk in leaks.merges] == [
         (bad, False),
         (syncs[2], True),
         (syncs[1], True),
         (syncs[0], True),
     ]
-    assert [b for c, b in leaks.merges if c.sha == bad] == [(m, backs[2])]
+    assert [lk.brought for lk in leaks.merges if lk.merge.sha == bad] == [(m, backs[2])]

@@ -1,3 +1,3 @@
-from prodfix.cli import main
+from prodfix.launch import main
 
 main()

@@ -6,41 +6,18 @@ Command modules are imported only when their command runs, so `prodfix --help` s
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from prodfix import __version__
 from prodfix.errors import Exit, ProdfixError
+from prodfix.launch import App, guarded
 
-if TYPE_CHECKING:
-    from prodfix.output import Reporter
-
-
-def _reporter() -> Reporter:
-    from prodfix.output import Reporter
-
-    return Reporter()
-
-
-@dataclass
-class App:
-    """What every command receives: where it runs and how it talks."""
-
-    cwd: Path
-    debug: bool = False
-    out: Reporter = field(default_factory=_reporter)
-
-    def quiet(self) -> None:
-        """`--json`: stdout carries one JSON document and nothing else."""
-        from prodfix.output import Reporter
-
-        self.out = Reporter(quiet=True)
+__all__ = ["App", "cli", "main"]
 
 
 def _run(command: str, /, **kwargs: Any) -> None:
@@ -392,8 +369,12 @@ def doctor() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: the one top-level error handler."""
+    """Entry point of the full command line (prodfix.launch parses plain `check` calls)."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    guarded(lambda: _click_main(argv), debug=debug)
+
+
+def _click_main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="prodfix", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -404,27 +385,3 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         print("prodfix: interrupted", file=sys.stderr)
         sys.exit(130)
-    except ProdfixError as exc:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        from prodfix.output import print_error
-
-        print_error(exc.message, exc.hint)
-        sys.exit(int(exc.code))
-    except KeyboardInterrupt:
-        print(
-            "\nprodfix: interrupted; nothing was lost — `prodfix status` shows where things are",
-            file=sys.stderr,
-        )
-        sys.exit(130)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
-    except Exception as exc:  # the last line of defence: never a bare traceback
-        if debug:
-            raise
-        print(f"prodfix: error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print("  next: run again with --debug and report the traceback", file=sys.stderr)
-        sys.exit(Exit.FAILED)

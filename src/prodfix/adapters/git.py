@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from prodfix.adapters.shacache import ShaCache
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
+
+if TYPE_CHECKING:
+    from prodfix.adapters.shacache import ShaCache
 
 MIN_GIT = (2, 38)  # `merge-tree --write-tree` (NOTES/git.md §3)
 
@@ -132,6 +134,8 @@ def run(
 def version() -> tuple[int, int]:
     """The git version, remembered per git binary (path, size, mtime): asking git costs a
     process on every command otherwise."""
+    import shutil  # here, not at the top: most commands never ask (start-up time)
+
     exe = shutil.which("git", path=clean_env().get("PATH"))
     stamp = ""
     if exe:
@@ -153,6 +157,8 @@ def version() -> tuple[int, int]:
 
 
 def _version_cache() -> ShaCache:
+    from prodfix.adapters.shacache import ShaCache
+
     return ShaCache(Path("/"), "git-version")
 
 

@@ -1,6 +1,7 @@
 """`prodfix check [REF] [--into BRANCH] [--json] [--no-fetch]`: the policy gate.
 
-Exit 1 on any error finding, else 0 (CLI.md); usage problems are ProdfixError (exit 2).
+Exit 1 on any error finding, else 0; usage problems are ProdfixError (exit 2). The rules and
+how to resolve each finding: docs/rules.md.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def print_report(out: Reporter, repo: Repo, result: Report) -> None:
                 out.say(f"    {short(sha)} {subjects.get(sha, '')}".rstrip())
             if len(f.commits) > SHOW:
                 out.say(f"    … and {len(f.commits) - SHOW} more (--json lists all)")
+            for i, line in enumerate(f.hint.splitlines()):
+                out.say(f"    {'next: ' if i == 0 else '      '}{line}")
     out.say(summary(result))
 
 

@@ -6,7 +6,6 @@ mainline's copy from the remote-tracking branch and says so once per repository.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,6 +45,8 @@ def parse(text: str, source: str, *, detected_kind: str = "python") -> dict[str,
     for name, v in _flatten(doc).items():
         key = BY_NAME.get(name)
         if key is None:
+            import difflib  # only for this message: not at start-up
+
             close = difflib.get_close_matches(name, [*BY_NAME, *TABLES], n=1, cutoff=0.6)
             did = f" (did you mean {close[0]!r}?)" if close else ""
             raise ProdfixError(

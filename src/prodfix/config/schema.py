@@ -82,16 +82,16 @@ def _str_list(v: Any) -> str | None:
     return None if all(isinstance(x, str) and x for x in v) else "must be a list of names"
 
 
+def _shas(v: Any) -> str | None:
+    bad = [x for x in v if not (isinstance(x, str) and re.fullmatch(r"[0-9a-fA-F]{7,64}", x))]
+    if bad:
+        return f"must list commit SHAs (7 to 64 hex digits), not {bad[0]!r}"
+    return None
+
+
 def _waves(v: Any) -> str | None:
     ok = all(isinstance(w, list) and all(isinstance(x, str) for x in w) for w in v)
     return None if ok else 'must be a list of lists of DC names, e.g. [["us1"], ["eu1", "ap1"]]'
-
-
-def _shas(v: Any) -> str | None:
-    for x in v:
-        if not isinstance(x, str) or not re.fullmatch(r"[0-9a-fA-F]{7,64}", x):
-            return f"must be a list of commit SHAs (7 to 64 hex digits), not {x!r}"
-    return None
 
 
 def _env_name(v: Any) -> str | None:
@@ -129,7 +129,8 @@ SCHEMA: tuple[Key, ...] = (
         "check.allow-merges",
         (list,),
         [],
-        "master→delivery merges the team accepted after the fact (commit SHAs); reported as info",
+        "mainline → delivery merges the team accepted after the fact (SHAs, ≥ 7 hex): "
+        "`check` reports them as info",
         _shas,
     ),
     Key(

@@ -1,1 +1,1 @@
-"""Policy: the rules of WORKFLOW.md as pure functions over git facts."""
+"""Policy: the branch rules (docs/rules.md) as pure functions over git facts."""

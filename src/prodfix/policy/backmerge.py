@@ -1,9 +1,9 @@
 """Predict the back-merge delivery → master without a work tree, and say which landing on
-delivery first brings each conflict (NOTES/git.md §4.6–4.7).
+delivery first brings each conflict (git-merge-tree(1), --write-tree).
 
 Cost model: one `merge-tree` for the whole merge; only when it conflicts, the cumulative
 prefixes of delivery's first-parent chain (the landings: PR merge commits or direct commits)
-are merged in *one* `git merge-tree --stdin` process (§4.7 recipe 4, batch form), so
+are merged in *one* `git merge-tree --stdin` process (git-merge-tree(1), --stdin), so
 attribution costs one process however many landings are pending. For a long backlog with few
 conflicts a bisection over the prefixes replaces the linear walk (`bisect_pays`).
 """
@@ -54,7 +54,7 @@ class Prediction:
     mainline: Sha
     delivery: Sha
     commits: tuple[Sha, ...]  # `rev-list --reverse mainline..delivery`, oldest first
-    clean: bool  # merge-tree's exit status, never the emptiness of `conflicts` (§4.6)
+    clean: bool  # merge-tree's exit status, never the emptiness of `conflicts` (git-merge-tree(1))
     conflicts: tuple[Conflict, ...]  # sorted by path
 
     @property
@@ -66,7 +66,7 @@ class Prediction:
         return tuple(c.path for c in self.conflicts if c.introduced_by == sha)
 
     def to_json(self, delivery_name: str) -> dict[str, object]:
-        """The `backmerge --dry-run --json` document of CLI.md."""
+        """The `backmerge --dry-run --json` document."""
         return {
             "delivery": delivery_name,
             "clean": self.clean,
@@ -79,7 +79,7 @@ class Prediction:
 
 def resolve_commit(repo: Repo, ref: str, *, role: str) -> Sha:
     """A ref (local or remote-tracking) as a commit SHA. Must run before any merge-tree:
-    merge-tree exits 1 for an unknown ref, exactly as for a conflict (§4.6)."""
+    merge-tree exits 1 for an unknown ref, exactly as for a conflict (verified, git 2.39)."""
     sha = repo.resolve(ref)
     if sha is None:
         raise ProdfixError(
@@ -98,8 +98,8 @@ def predict(repo: Repo, *, mainline: str, delivery: str) -> Prediction:
 
 
 def simulate_after_fix(repo: Repo, *, mainline: str, delivery: str, fix_head: str) -> Prediction:
-    """The next back-merge as it will be once `fix_head` is merged into `delivery`
-    (§4.7 recipe 2): merge-tree delivery+fix, commit-tree a dangling merge, predict.
+    """The next back-merge as it will be once `fix_head` is merged into `delivery`:
+    merge-tree delivery+fix, commit-tree a dangling merge, predict.
 
     Conflicts the fix would add are attributed to `fix_head` itself (the dangling commit will
     never exist), so `propose` can ask `prediction.introduced_by(fix_sha)`.
@@ -145,7 +145,7 @@ def _predict(repo: Repo, main: Sha, dlv: Sha) -> Prediction:
     if full.clean:
         return Prediction(main, dlv, commits, clean=True, conflicts=())
     final = frozenset(full.conflicts)
-    if not final:  # a conflict without a per-file entry (some directory renames, §4.6)
+    if not final:  # a conflict without a per-file entry (some directory renames; git-merge-tree(1))
         return Prediction(main, dlv, commits, clean=False, conflicts=())
     if bisect_pays(len(landings), len(final)):
         first = _attribute_bisect(repo, main, landings, final)

@@ -1,28 +1,25 @@
 """The git reads behind the policy gate: a few set-shaped queries per branch, never a loop of
-processes per commit or per merge (NOTES/git.md §5.2: 42–68 ms one-shot vs 12.7 s per merge).
+processes per commit or per merge (such a loop costs seconds on a big history).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from prodfix import config
 from prodfix.adapters.git import Repo
 from prodfix.config import Config
 from prodfix.errors import ProdfixError
-from prodfix.policy.graph import Commit, index, landings
+from prodfix.policy.graph import Commit, index, landings, sync_covered
+from prodfix.policy.links import Names, picked_from
 from prodfix.types import BranchName, Sha
 
 SYNC_TRAILER = "Prodfix-Sync"
-# `%(trailers)` does not report the `(cherry picked from commit …)` line (verified, git
-# 2.39), so the messages are grepped once for it instead (NOTES/git.md §4.3).
-_PICKED_RE = re.compile(r"\(cherry picked from commit ([0-9a-f]{7,64})\)")
 _LOG_FMT = f"%H%x1f%P%x1f%ct%x1f%s%x1f%(trailers:key={SYNC_TRAILER},valueonly)"
 
 
-@dataclass(frozen=True)
-class Branches:
+class Branches(NamedTuple):
     """Where the mainline and the delivery branches are read from, with their tips."""
 
     mainline: BranchName
@@ -30,6 +27,7 @@ class Branches:
     deliveries: Mapping[BranchName, str]  # short name → full ref name, sorted by name
     tips: Mapping[str, Sha]  # full ref name → commit
     remote: str | None  # the remote whose tracking branches are used; None: local branches
+    current: BranchName | None = None  # the checked-out branch; None: detached HEAD
 
 
 def fetch_refspecs(cfg: Config) -> list[str]:
@@ -51,7 +49,7 @@ def read_branches(repo: Repo, cfg: Config, *, fetch: bool) -> tuple[Branches, li
     has_remote = remote in repo.remotes() if fetch else None
     if has_remote:
         repo.fetch(remote, *fetch_refspecs(cfg))
-    tips = repo.refs(f"refs/remotes/{remote}/", "refs/heads/")
+    tips, current = _refs(repo, f"refs/remotes/{remote}/", "refs/heads/")
     prefix = f"refs/remotes/{remote}/"
     if f"{prefix}{main}" not in tips:
         if has_remote is None:
@@ -76,7 +74,21 @@ def read_branches(repo: Repo, cfg: Config, *, fetch: bool) -> tuple[Branches, li
         and name[len(prefix) :] != "HEAD"
         and cfg.is_delivery(name[len(prefix) :])
     }
-    return Branches(main, f"{prefix}{main}", deliveries, tips, remote_used), notes
+    return Branches(main, f"{prefix}{main}", deliveries, tips, remote_used, current), notes
+
+
+def _refs(repo: Repo, *patterns: str) -> tuple[dict[str, Sha], BranchName | None]:
+    """Tips of the refs matching the patterns and the checked-out branch, in one process
+    (`%(HEAD)` marks the branch HEAD points to: git-for-each-ref(1))."""
+    out = repo.git("for-each-ref", "--format=%(HEAD)%(refname)%00%(objectname)", *patterns)
+    tips: dict[str, Sha] = {}
+    current: BranchName | None = None
+    for line in out.stdout.splitlines():
+        name, _, sha = line[1:].partition("\0")
+        tips[name] = Sha(sha)
+        if line[0] == "*" and name.startswith("refs/heads/"):
+            current = BranchName(name.removeprefix("refs/heads/"))
+    return tips, current
 
 
 def short_name(ref: str, remote: str) -> BranchName:
@@ -94,12 +106,6 @@ def resolve(repo: Repo, br: Branches, rev: str, remote: str) -> Sha | None:
         ref = br.mainline_ref if name == br.mainline else br.deliveries.get(name)
         sha = br.tips.get(ref) if ref else None
     return sha
-
-
-def is_sync(repo: Repo, sha: Sha) -> bool:
-    """The commit's message carries a `Prodfix-Sync:` trailer (a planned master → delivery)."""
-    out = repo.out("log", "-1", f"--format=%(trailers:key={SYNC_TRAILER},valueonly)", sha)
-    return bool(out)
 
 
 def recorded_delivery(repo: Repo, branch: str) -> BranchName | None:
@@ -131,10 +137,36 @@ def commits_of(repo: Repo, *revs: str) -> list[Commit]:
     ]
 
 
-def master_not_on_delivery(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha) -> list[Commit]:
-    """NOTES/git.md §4.5(a): `REF ^D` minus `REF ^D ^M` — REF's commits that are on master."""
+class Carried(NamedTuple):
+    """What a branch carries beyond its delivery branch."""
+
+    on_master: list[Commit]  # commits that are on master (newest first)
+    own: list[Sha]  # its own non-merge commits, oldest first: what a rebuilt branch keeps
+    tip_sync: bool = False  # its tip is a marked sync merge
+    synced: bool = False  # marked sync merges on it brought every one of `on_master`
+
+
+def master_not_on_delivery(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha) -> Carried:
+    """`REF ^D` minus `REF ^D ^M` — REF's commits that are on master (exact at PR time, since
+    `^D` excludes delivery's own unmerged work)."""
     own = set(repo.rev_list(ref, f"^{delivery}", f"^{mainline}"))
-    return [c for c in commits_of(repo, ref, f"^{delivery}") if c.sha not in own]
+    records = index(commits_of(repo, ref, f"^{delivery}"))
+    on_master = [c for c in records.values() if c.sha not in own]
+    keep = [c.sha for c in reversed(records.values()) if c.sha in own and len(c.parents) < 2]
+    tip = records.get(ref)
+    covered = sync_covered(records, records) if on_master else set()
+    synced = bool(on_master) and all(c.sha in covered for c in on_master)
+    return Carried(on_master, keep, tip_sync=bool(tip and tip.sync), synced=synced)
+
+
+def mainline_allow_list(repo: Repo, mainline_ref: str) -> list[str]:
+    """`[check] allow-merges` of the mainline's .prodfix.toml: the team records accepted
+    merges there, and a fix branch's checkout carries its delivery branch's older copy."""
+    r = repo.git("show", f"{mainline_ref}:{config.FILENAME}", check=False)
+    if r.returncode != 0:
+        return []
+    values = config.parse(r.stdout, f"{mainline_ref}:{config.FILENAME}")
+    return [str(s) for s in values["check.allow-merges"]]
 
 
 def _last_first_parent(lines: Sequence[str], fallback: Sha) -> Sha | None:
@@ -145,25 +177,62 @@ def _last_first_parent(lines: Sequence[str], fallback: Sha) -> Sha | None:
     return Sha(fields[1]) if len(fields) > 1 else None
 
 
-@dataclass(frozen=True)
-class Leaks:
+class Leak(NamedTuple):
+    """One first-parent commit of a delivery branch that brought mainline commits."""
+
+    merge: Commit
+    brought: tuple[Sha, ...]  # the mainline commits, newest first
+    syncs: tuple[Sha, ...] = ()  # marked sync merges among what it brought (not itself)
+    beyond: tuple[Sha, ...] = ()  # brought mainline commits that none of those syncs brought
+
+
+class Leaks(NamedTuple):
     """Mainline commits inside one delivery branch, grouped by the first-parent merge of the
-    delivery that brought them (NOTES/git.md §4.5(b))."""
+    delivery that brought them (mainline = commits on master's first-parent chain)."""
 
     cut: Sha | None
-    merges: tuple[tuple[Commit, tuple[Sha, ...]], ...]  # (merge, mainline commits it brought)
+    merges: tuple[Leak, ...]
     mainline_ahead: tuple[Sha, ...]  # `rev-list --first-parent M ^D`, newest first
 
 
-def mainline_leaks(repo: Repo, delivery: Sha, mainline: Sha) -> Leaks:
+class Divergence(NamedTuple):
+    """What `M...D` says, from one `git log` of both sides: M's first-parent commits that D
+    lacks, the newest M-chain commit D has, and D's own commits."""
+
+    ahead: tuple[Sha, ...]  # `rev-list --first-parent M ^D`, newest first
+    x: Sha | None  # the first-parent of the oldest of `ahead` (M if D has M); None: unrelated
+    delivery_only: dict[Sha, Commit]  # `D ^M`
+
+
+def divergence(repo: Repo, delivery: Sha, mainline: Sha) -> Divergence:
+    """One walk instead of two (`rev-list --first-parent M ^D` and `log D ^M`): M's side is
+    read in full and its first-parent chain followed here (%m: git-log(1), PRETTY FORMATS)."""
+    left: dict[str, list[str]] = {}
+    right: dict[Sha, Commit] = {}
+    for r in repo.log_records(f"%m{_LOG_FMT}", f"{mainline}...{delivery}"):
+        sha, parents = r[0][1:], r[1].split()
+        if r[0][:1] == "<":
+            left[sha] = parents
+        else:
+            right[Sha(sha)] = Commit(
+                Sha(sha), tuple(Sha(p) for p in parents), int(r[2]), r[3], bool(r[4])
+            )
+    ahead: list[Sha] = []
+    cur: str | None = mainline
+    while cur is not None and cur in left:
+        ahead.append(Sha(cur))
+        cur = left[cur][0] if left[cur] else None
+    return Divergence(tuple(ahead), Sha(cur) if cur else None, right)
+
+
+def mainline_leaks(
+    repo: Repo, delivery: Sha, mainline: Sha, div: Divergence | None = None
+) -> Leaks:
     # Fast path, two walks bounded by the divergence, not by history. X = newest mainline
     # (first-parent of M) commit reachable from D. Without a leak X is the cut itself, so it is
     # on D's first-parent chain: the newest D first-parent commit reachable from X is X.
-    ahead_lines = repo.git(
-        "rev-list", "--first-parent", "--parents", mainline, f"^{delivery}"
-    ).lines
-    ahead = tuple(Sha(ln.split()[0]) for ln in ahead_lines)
-    x = _last_first_parent(ahead_lines, mainline)
+    div = div or divergence(repo, delivery, mainline)
+    ahead, x = div.ahead, div.x
     if x is None:  # unrelated histories: nothing of master inside D
         return Leaks(None, (), ahead)
     d_lines = repo.git("rev-list", "--first-parent", "--parents", delivery, f"^{x}").lines
@@ -171,21 +240,28 @@ def mainline_leaks(repo: Repo, delivery: Sha, mainline: Sha) -> Leaks:
     if y == x or y is None:
         return Leaks(x, (), ahead)
     # Slow path (a leak or a marked sync exists): CUT = newest commit on both first-parent
-    # chains (NOTES/git.md §4.5(b)).
+    # chains.
     cut, below_x = _cut(repo, x, y)
     mainline_set = set(ahead) | set(below_x)
     records = index(commits_of(repo, delivery, f"^{cut}") if cut else commits_of(repo, delivery))
-    brought: dict[Sha, list[Sha]] = {}
+    members: dict[Sha, list[Sha]] = {}
     for sha, fp in landings(records, delivery).items():
-        if sha != fp and sha in mainline_set:
-            brought.setdefault(fp, []).append(sha)
-    order = list(records)  # git's newest-first order
-    rank = {s: i for i, s in enumerate(order)}
-    merges = tuple(
-        (records[fp], tuple(sorted(shas, key=rank.__getitem__)))
-        for fp, shas in sorted(brought.items(), key=lambda kv: rank[kv[0]])
-    )
-    return Leaks(cut, merges, ahead)
+        if sha != fp:
+            members.setdefault(fp, []).append(sha)
+    rank = {s: i for i, s in enumerate(records)}  # git's newest-first order
+    merges: list[Leak] = []
+    for fp in sorted(members, key=rank.__getitem__):
+        brought = sorted((s for s in members[fp] if s in mainline_set), key=rank.__getitem__)
+        if not brought:
+            continue
+        syncs = sorted(
+            (s for s in members[fp] if records[s].sync and len(records[s].parents) > 1),
+            key=rank.__getitem__,
+        )
+        covered = sync_covered(records, members[fp]) if syncs else set()
+        beyond = tuple(s for s in brought if s not in covered)
+        merges.append(Leak(records[fp], tuple(brought), tuple(syncs), beyond))
+    return Leaks(cut, tuple(merges), ahead)
 
 
 def _cut(repo: Repo, x: Sha, y: Sha, *, rounds: int = 64) -> tuple[Sha | None, list[Sha]]:
@@ -222,17 +298,19 @@ def proposal_leak(repo: Repo, ref: Sha, delivery: Sha, mainline: Sha, leaks: Lea
     return list(leaks.mainline_ahead[rest:])
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):
     commit: Commit
     landing: Commit  # delivery's first-parent commit that brought it in
 
 
-def pending_backmerge(repo: Repo, delivery: Sha, mainline: Sha) -> list[Pending]:
+def pending_backmerge(
+    repo: Repo, delivery: Sha, mainline: Sha, div: Divergence | None = None
+) -> list[Pending]:
     """Delivery commits not on master, neither as themselves, nor as patch-equivalent copies
-    (`--cherry-pick`), nor as a `-x` pick whose patch changed in conflict resolution
-    (NOTES/git.md §4.3 layers: ancestry → patch-id → trailer)."""
-    records = index(commits_of(repo, delivery, f"^{mainline}"))
+    (`--cherry-pick`), nor linked by a `-x` line in either direction: a master commit picked
+    from it, or it picked from a master commit (a backport), whatever the patches became.
+    Layers: ancestry → patch-id → `-x` line, cheapest first."""
+    records = (div or divergence(repo, delivery, mainline)).delivery_only
     if not any(len(c.parents) < 2 for c in records.values()):
         return []
     candidates = repo.rev_list(
@@ -240,21 +318,30 @@ def pending_backmerge(repo: Repo, delivery: Sha, mainline: Sha) -> list[Pending]
     )
     if not candidates:
         return []
-    msgs = repo.git(
-        "log",
-        "-z",
-        "-F",
-        "--grep=(cherry picked from commit ",
-        "--format=%B",
-        mainline,
-        f"^{delivery}",
-    ).stdout
-    picked = set(_PICKED_RE.findall(msgs))
-    abbreviated = tuple(p for p in picked if len(p) < len(delivery))
+    # One walk over both sides finds the `-x` lines; %m says which side (git-log(1), %m).
+    picked_on_master = Names()
+    backports: dict[Sha, list[str]] = {}
+    for rec in repo.log_records(
+        "%m%H%x1f%B", "-F", "--grep=(cherry picked from commit ", f"{mainline}...{delivery}"
+    ):
+        side, sha, body = rec[0][:1], Sha(rec[0][1:]), rec[1]
+        if side == "<":
+            for name in picked_from(body):
+                picked_on_master.add(name)
+        else:
+            backports[sha] = picked_from(body)
     landed = landings(records, delivery)
     out: list[Pending] = []
     for sha in candidates:
-        if sha in picked or sha.startswith(abbreviated) or sha not in records:
+        if sha in picked_on_master or sha not in records:
+            continue
+        if any(_on_master(repo, name, mainline) for name in backports.get(sha, ())):
             continue
         out.append(Pending(records[sha], records[landed.get(sha, sha)]))
     return out
+
+
+def _on_master(repo: Repo, name: str, mainline: Sha) -> bool:
+    """Is the commit a `-x` line names on master? (One process per backport: they are few.)"""
+    sha = repo.resolve(name)
+    return sha is not None and repo.is_ancestor(sha, mainline)

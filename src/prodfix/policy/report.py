@@ -1,10 +1,9 @@
-"""Findings of the policy gate and the `check --json` document (CLI.md "Policy rules")."""
+"""Findings of the policy gate and the `check --json` document (docs/rules.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from prodfix.types import BranchName, Sha
 
@@ -17,15 +16,15 @@ RULES = (
 )
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     rule: str
     severity: Severity
     branch: BranchName
     commits: tuple[Sha, ...]  # full SHAs, newest first (git's order)
     message: str
     # Subjects of `commits`, same order: for the human listing only, never in the JSON.
-    subjects: tuple[str, ...] = field(default=(), compare=False)
+    subjects: tuple[str, ...] = ()
+    hint: str = ""  # exactly how to resolve it (commands to run, config to add)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,11 +33,11 @@ class Finding:
             "branch": str(self.branch),
             "commits": [str(c) for c in self.commits],
             "message": self.message,
+            "hint": self.hint,
         }
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     findings: tuple[Finding, ...]
     # Said once on stderr by the command (e.g. "no remote: judged the local branches").
     notes: tuple[str, ...] = ()
@@ -58,7 +57,7 @@ class Report:
 
 
 def report(findings: Sequence[Finding], notes: Sequence[str] = ()) -> Report:
-    """Findings in a stable order: by rule (table order of CLI.md), then as the rules made them."""
+    """Findings in a stable order: by rule (the order of RULES), then as the rules made them."""
     order = {r: i for i, r in enumerate(RULES)}
     ranked = sorted(enumerate(findings), key=lambda p: (order.get(p[1].rule, len(RULES)), p[0]))
     return Report(tuple(f for _, f in ranked), tuple(notes))

@@ -1,4 +1,4 @@
-"""The four rules of CLI.md "Policy rules" as pure functions of facts read by `facts.py`.
+"""The four policy rules (docs/rules.md) as pure functions of facts read by `facts.py`.
 
 Each returns findings; none runs git, so each is testable on plain data and the gate decides
 nothing while reading.
@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from prodfix.errors import ProdfixError
-from prodfix.policy.facts import Leaks, Pending
-from prodfix.policy.graph import Commit
+from prodfix.policy import hints
+from prodfix.policy.facts import Carried, Leaks, Pending
+from prodfix.policy.links import Names
 from prodfix.policy.report import Finding
 from prodfix.types import BranchName, Sha, short
 
@@ -54,9 +55,17 @@ def choose_delivery(branch: str, bases: Mapping[BranchName, tuple[Sha, int] | No
 
 
 def branched_from_master(
-    branch: BranchName, delivery: BranchName, mainline: BranchName, on_master: Sequence[Commit]
+    branch: BranchName,
+    delivery: BranchName,
+    mainline: BranchName,
+    carried: Carried,
+    *,
+    base: str,
+    remote: str | None,
 ) -> list[Finding]:
-    """WORKFLOW.md rule 1: a fix carries nothing of master that its delivery branch lacks."""
+    """Rule 1: a fix carries nothing of master that its delivery branch lacks. `base` is the
+    delivery ref to rebuild from (e.g. origin/delivery)."""
+    on_master = carried.on_master
     if not on_master:
         return []
     return [
@@ -66,49 +75,76 @@ def branched_from_master(
             branch,
             tuple(c.sha for c in on_master),
             f"{branch} carries {len(on_master)} commit(s) of {mainline} that are not on "
-            f"{delivery}: it was branched from {mainline} or {mainline} was merged into it; "
-            f"recreate it from {delivery} and cherry-pick only the fix",
+            f"{delivery}: it was branched from {mainline} or {mainline} was merged into it",
             tuple(c.subject for c in on_master),
+            hint=hints.rebuild(branch, base, carried.own, remote),
         )
     ]
 
 
-def master_merged(delivery: BranchName, mainline: BranchName, leaks: Leaks) -> list[Finding]:
-    """WORKFLOW.md rule 2, post hoc: name each first-parent merge of the delivery branch that
-    brought mainline commits. A merge marked `Prodfix-Sync:` is a planned sync: reported as
-    info, and its commits are not charged to any later merge (landing attribution)."""
+def master_merged(
+    delivery: BranchName, mainline: BranchName, leaks: Leaks, accepted: Names
+) -> list[Finding]:
+    """Rule 2, post hoc: name each first-parent commit of the delivery branch that brought
+    mainline commits. Accepted (info): a merge marked `Prodfix-Sync:`; a merge of a marked
+    sync that brings nothing of master beyond what the sync brought (a forge merge of the
+    sync branch); a merge listed in `[check] allow-merges`. Commits a sync brought are not
+    charged to later merges (landing attribution)."""
     out: list[Finding] = []
-    for merge, brought in leaks.merges:
+    for leak in leaks.merges:
+        merge, n = leak.merge, len(leak.brought)
+        what = f"{n} commit(s) of {mainline} into {delivery}"
+        sync_names = ", ".join(short(s) for s in leak.syncs)
         if merge.sync:
-            out.append(
-                Finding(
-                    "master-merged-into-delivery",
-                    "info",
-                    delivery,
-                    (merge.sha,),
-                    f"{short(merge.sha)} is a marked sync (Prodfix-Sync) that brought "
-                    f"{len(brought)} commit(s) of {mainline} into {delivery}",
-                    (merge.subject,),
-                )
+            text = f"{short(merge.sha)} is a marked sync (Prodfix-Sync) that brought {what}"
+        elif leak.syncs and not leak.beyond:
+            text = (
+                f"merge {short(merge.sha)} brings the marked sync {sync_names} (Prodfix-Sync): "
+                f"{what}, no more than the sync brought"
             )
+        elif merge.sha in accepted:
+            text = f"merge {short(merge.sha)} brought {what}; accepted in [check] allow-merges"
         else:
+            if leak.syncs:
+                text = (
+                    f"merge {short(merge.sha)} brought {len(leak.beyond)} commit(s) of "
+                    f"{mainline} into {delivery} beyond the marked sync {sync_names}"
+                )
+            else:
+                text = f"merge {short(merge.sha)} brought {what} without a Prodfix-Sync trailer"
             out.append(
                 Finding(
                     "master-merged-into-delivery",
                     "error",
                     delivery,
                     (merge.sha,),
-                    f"merge {short(merge.sha)} brought {len(brought)} commit(s) of {mainline} "
-                    f"into {delivery} without a Prodfix-Sync trailer; revert it on {delivery} "
-                    f"or, if it was a planned sync, record it with the team",
+                    text,
                     (merge.subject,),
+                    hint=hints.accept_merge(merge.sha, delivery, mainline),
                 )
             )
+            continue
+        out.append(
+            Finding(
+                "master-merged-into-delivery",
+                "info",
+                delivery,
+                (merge.sha,),
+                text,
+                (merge.subject,),
+            )
+        )
     return out
 
 
 def proposal_brings_master(
-    ref: BranchName, into: BranchName, mainline: BranchName, kind: Kind, brought: Sequence[Sha]
+    ref: BranchName,
+    into: BranchName,
+    mainline: BranchName,
+    kind: Kind,
+    brought: Sequence[Sha],
+    *,
+    fix_hint: str,
 ) -> list[Finding]:
     """With `--into DELIVERY`: the proposed merge itself would bring mainline commits. The
     finding names REF (what carries them), so callers can tell it from the delivery's history."""
@@ -132,7 +168,8 @@ def proposal_brings_master(
             ref,
             tuple(brought),
             f"merging {ref} into {into} would bring {len(brought)} commit(s) of {mainline}; "
-            f"a sync of {mainline} into {into} is a separate, planned step (mark it Prodfix-Sync)",
+            f"a sync of {mainline} into {into} is a separate, planned step",
+            hint=fix_hint or hints.mainline_into_delivery(mainline, into),
         )
     ]
 
@@ -145,8 +182,9 @@ def missing_backmerge(
     now: float,
     max_days: int,
 ) -> list[Finding]:
-    """WORKFLOW.md rule 3: delivery work not on master. Age counts from when the commit landed
-    on delivery, not its author date (NOTES/git.md §4.4); error once older than max_days."""
+    """Rule 3: delivery work not on master. Age counts from when the commit landed on
+    delivery, not its author date (a fix authored long ago may have landed today); error once
+    older than max_days."""
     late = [p for p in pending if now - p.landing.time > max_days * DAY]
     recent = [p for p in pending if now - p.landing.time <= max_days * DAY]
     out: list[Finding] = []
@@ -164,30 +202,43 @@ def missing_backmerge(
                 delivery,
                 tuple(p.commit.sha for p in group),
                 f"{len(group)} commit(s) landed on {delivery} {when} (oldest {oldest} day(s)) "
-                f"and are not on {mainline}; open the back-merge: `prodfix backmerge --from "
-                f"{delivery}`",
+                f"and are not on {mainline}",
                 tuple(p.commit.subject for p in group),
+                hint=hints.backmerge(delivery),
             )
         )
     return out
 
 
 def wrong_target(
-    ref: BranchName, kind: Kind, into: BranchName, into_kind: Kind, fix_template: str
+    ref: BranchName,
+    kind: Kind,
+    into: BranchName,
+    into_kind: Kind,
+    fix_template: str,
+    *,
+    mainline: BranchName,
+    own: Sequence[Sha] = (),
 ) -> list[Finding]:
     """Only fix branches (or a marked sync) go into delivery; delivery goes only into master."""
     fix = fix_branch_pattern(fix_template)
-    problem = ""
+    problem = hint = ""
     if into_kind == "delivery":
         if kind == "delivery":
             problem = f"{ref} is a delivery branch: it may only be merged into the mainline"
+            hint = hints.delivery_into_mainline(ref, mainline)
+        elif kind == "mainline":
+            problem = f"{ref} is the mainline: it may reach {into} only as a marked sync"
+            hint = hints.mainline_into_delivery(mainline, into)
         elif kind != "sync" and not fix.fullmatch(ref):
             problem = (
                 f"{ref} is not a fix branch ({fix_template}) nor a marked sync: only those "
-                f"may be proposed into {into}; start the fix with `prodfix start NAME`"
+                f"may be proposed into {into}"
             )
+            hint = hints.move_to_fix(ref, into, own)
     elif kind == "delivery" and into_kind != "mainline":
         problem = f"{ref} is a delivery branch: it may only be merged into the mainline, not {into}"
+        hint = hints.delivery_into_mainline(ref, mainline)
     if not problem:
         return []
-    return [Finding("wrong-target", "error", ref, (), problem)]
+    return [Finding("wrong-target", "error", ref, (), problem, hint=hint)]

@@ -1,80 +1,36 @@
-"""The rules re-checked right before prodfix merges, builds or deploys: no master commit may
-reach a delivery build (an unaccepted master → delivery merge refuses with exit 3, nothing is
-merged, built or deployed). A missing back-merge is reported elsewhere and never blocks a
-production fix."""
+"""The rules re-checked right before prodfix proposes, merges, builds or deploys: no master
+commit may reach a delivery build (an unaccepted master → delivery merge refuses with exit 3,
+nothing is merged, built or deployed). A missing back-merge is reported elsewhere and never
+blocks a production fix. Each refusal says exactly how to resolve it (the findings' hints)."""
 
 from __future__ import annotations
 
 from prodfix.errors import RuleRefusal
-from prodfix.policy import facts as policy_facts
-from prodfix.policy import rules
+from prodfix.policy.gate import delivery_refusals, proposal_refusals
 from prodfix.policy.report import Finding
-from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
-
-
-def delivery_findings(ctx: Ctx, delivery: str, tip: str, mainline_tip: str) -> list[Finding]:
-    """Error findings of rule 2 on `delivery` at `tip` (merges accepted after the fact in
-    `[check] allow-merges` are not errors)."""
-    leaks = policy_facts.mainline_leaks(ctx.repo, Sha(tip), Sha(mainline_tip))
-    found = rules.master_merged(BranchName(delivery), ctx.cfg.mainline, leaks)
-    return [
-        f
-        for f in found
-        if f.severity == "error" and not any(ctx.cfg.check.allowed(c) for c in f.commits)
-    ]
 
 
 def refuse_unless_clean(
     ctx: Ctx, *, delivery: str, tip: str, mainline_tip: str, before: str
 ) -> None:
     """Raise exit 3 when `delivery` at `tip` carries an unaccepted master merge."""
-    errors = delivery_findings(ctx, delivery, tip, mainline_tip)
-    if not errors:
-        return
-    merges = ", ".join(c[:7] for f in errors for c in f.commits)
-    allow = ", ".join(f'"{c[:12]}"' for f in errors for c in f.commits)
-    raise RuleRefusal(
-        f"refusing to {before}: {delivery} carries master merged into it without a "
-        f"Prodfix-Sync mark ({merges}) — rule 2: master never reaches a delivery build as part "
-        "of a fix",
-        hint=f"revert the merge on {delivery} (git revert -m 1 <merge>) through a PR; or, if "
-        f"the team accepted it, add it to .prodfix.toml on {ctx.cfg.mainline}: "
-        f"[check] allow-merges = [{allow}]",
-    )
+    errors = delivery_refusals(ctx.repo, ctx.cfg, delivery=delivery, tip=tip)
+    if errors:
+        _refuse(ctx, errors, f"refusing to {before}: {delivery} breaks rule 2")
 
 
 def refuse_proposal(ctx: Ctx, *, branch: str, delivery: str) -> None:
-    """`check` on the proposal "merge `branch` into `delivery`": only errors that concern this
-    branch or its target delivery branch refuse (exit 3) — never an old merge on another
-    delivery branch, never a missing back-merge."""
-    from prodfix.policy.gate import check_repo
+    """Only errors that concern this proposal or its target delivery branch refuse (exit 3)
+    — never an old merge on another delivery branch, never a missing back-merge."""
+    errors = proposal_refusals(ctx.repo, ctx.cfg, branch=branch, delivery=delivery)
+    if errors:
+        rules = ", ".join(sorted({f.rule for f in errors}))
+        _refuse(ctx, errors, f"{branch} breaks the rules ({rules})")
 
-    report = check_repo(
-        ctx.repo, ctx.cfg, ref=branch, into=delivery, fetch=False, recorded_delivery=delivery
-    )
-    errors = [
-        f
-        for f in report.findings
-        if f.severity == "error"
-        and f.rule != "missing-backmerge"
-        and f.branch in (branch, delivery)
-        and not (
-            f.rule == "master-merged-into-delivery"
-            and all(ctx.cfg.check.allowed(c) for c in f.commits)
-        )
-    ]
-    if not errors:
-        return
-    for f in errors:
-        ctx.out.error(f"{f.rule}: {f.message}")
-    rules_broken = ", ".join(sorted({f.rule for f in errors}))
-    if any(f.rule == "branched-from-master" for f in errors):
-        hint = (
-            f"recreate the branch from {ctx.remote}/{delivery} and bring only your fix over: "
-            f"git switch -c {branch}-2 {ctx.remote}/{delivery} && git cherry-pick <your "
-            f"commits> (see `prodfix check {branch} --into {delivery}`)"
-        )
-    else:
-        hint = f"see `prodfix check {branch} --into {delivery}` for what to do"
-    raise RuleRefusal(f"{branch} breaks the rules ({rules_broken})", hint=hint)
+
+def _refuse(ctx: Ctx, errors: list[Finding], message: str) -> None:
+    for f in errors[:-1]:
+        ctx.out.error(f"{f.rule}: {f.message}", f.hint)
+    last = errors[-1]
+    raise RuleRefusal(f"{message} — {last.rule}: {last.message}", hint=last.hint)

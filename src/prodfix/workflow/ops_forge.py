@@ -126,23 +126,26 @@ class VerifyBackmerge(Op):
         return f"verify back-merge PR #{self.number}"
 
     def run(self, ctx: Ctx) -> Op | None:
-        from prodfix.policy.verify import verify_backmerge
+        from prodfix.policy.verify import inspect_backmerge
 
         pr = ctx.forge.get_pr(PrNumber(self.number))
         if pr.state != PrState.MERGED or not pr.merge_commit:
             return None
         ctx.repo.fetch(ctx.remote)
-        problems = verify_backmerge(
+        found = inspect_backmerge(
             ctx.repo,
             merge_commit=pr.merge_commit,
             delivery_tip=pr.head_sha,
             mainline=f"refs/remotes/{ctx.remote}/{ctx.cfg.mainline}",
         )
+        problems = found.problems
         ctx.vars["backmerge_problems"] = [f"{p.code}: {p.message}" for p in problems]
+        for a in found.accepted:
+            ctx.out.info(f"back-merge PR #{self.number}: {a.message}")
         for p in problems:
             ctx.out.error(
                 f"back-merge PR #{self.number}: {p.code}: {p.message}",
-                "repair master with a follow-up PR, then `prodfix next`",
+                p.hint or "repair master with a follow-up PR, then `prodfix next`",
             )
         if not problems:
             ctx.out.say(f"back-merge PR #{self.number} verified: a true merge, nothing lost")

@@ -1,0 +1,112 @@
+"""The click-free start of `prodfix check`: same arguments as click, same results, else click."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from prodfix import launch
+from prodfix.cli import cli
+from prodfix.cli import main as full_main
+from tests.gitfix import Sandbox
+from tests.test_policy import World
+
+PLAIN = [
+    ["check"],
+    ["check", "--json"],
+    ["check", "--no-fetch", "--json"],
+    ["check", "fix/x"],
+    ["check", "--into", "delivery"],
+    ["check", "--into=delivery", "fix/x"],
+    ["check", "fix/x", "--into", "delivery", "--json", "--no-fetch"],
+    ["check", "--json", "fix/x", "--no-fetch"],
+    ["-C", "some/dir", "check"],
+    ["--debug", "check", "--json"],
+    ["-C", "d", "--debug", "check", "master", "--into", "delivery-2026.11"],
+]
+NOT_PLAIN = [
+    [],
+    ["--version"],
+    ["--help"],
+    ["status"],
+    ["check", "--help"],
+    ["check", "-h"],
+    ["check", "--json", "--json"],
+    ["check", "a", "b"],
+    ["check", "--into"],
+    ["check", "--into", "--json"],
+    ["check", "--into=a", "--into", "b"],
+    ["check", "--bogus"],
+    ["check", "--", "fix/x"],
+    ["check", "--js"],
+    ["-C"],
+    ["-C", "a", "-C", "b", "check"],
+    ["--debug", "--debug", "check"],
+    ["-Cdir", "check"],
+]
+
+
+def click_parse(argv: list[str]) -> tuple[str | None, bool, dict[str, Any]]:
+    """What click gives the group and `check` for argv (no command runs)."""
+    ctx = cli.make_context("prodfix", list(argv))
+    with warnings.catch_warnings():  # click 8.2 deprecates protected_args; 8.1 needs it
+        warnings.simplefilter("ignore", DeprecationWarning)
+        name, cmd, rest = cli.resolve_command(ctx, [*ctx.protected_args, *ctx.args])
+    assert name == "check" and cmd is not None
+    sub = cmd.make_context(name, rest, parent=ctx)
+    p = sub.params
+    kw = {"ref": p["ref"], "into": p["into"], "as_json": p["as_json"], "fetch": not p["no_fetch"]}
+    directory = ctx.params["directory"]
+    return (None if directory is None else str(directory)), ctx.params["debug"], kw
+
+
+@pytest.mark.parametrize("argv", PLAIN, ids=" ".join)
+def test_plain_arguments_parse_as_click_parses_them(argv: list[str]) -> None:
+    assert launch.parse_check(argv) == click_parse(argv)
+
+
+@pytest.mark.parametrize("argv", NOT_PLAIN, ids=lambda a: " ".join(a) or "(none)")
+def test_anything_else_is_left_to_click(argv: list[str]) -> None:
+    assert launch.parse_check(argv) is None
+
+
+def run(capsys: pytest.CaptureFixture[str], entry: Any, argv: list[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        entry(argv)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--no-fetch"],
+        ["check", "--json", "--into", "delivery"],
+        ["check", "nope"],
+        ["check", "--help"],
+    ],
+    ids=" ".join,
+)
+def test_both_entries_give_the_same_result(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    world = World(sandbox)
+    world.fix("fix/bad", "the fix", start="origin/master")
+    argv = ["-C", str(world.w), *args]
+    fast = run(capsys, launch.main, argv)
+    assert fast == run(capsys, full_main, argv)
+    assert fast[0] == {"--no-fetch": 1, "--json": 1, "nope": 2, "--help": 0}[args[1]]
+
+
+def test_missing_directory_is_the_same_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["-C", "/nonexistent/prodfix", "check"]
+    fast = run(capsys, launch.main, argv)
+    assert fast == run(capsys, full_main, argv)
+    assert fast == (
+        2,
+        "",
+        "prodfix: error: cannot change to /nonexistent/prodfix: no such directory\n"
+        "  next: check the path given to -C\n",
+    )
