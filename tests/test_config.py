@@ -126,7 +126,7 @@ def test_every_key_has_its_typed_attribute_and_back() -> None:
         ("fix-branch = 'delivery-{name}'", "fix branches ('delivery-{name}') would match"),
         (
             "[check]\nallow-merges = ['xyz']",
-            "key 'check.allow-merges' must be a list of commit SHAs",
+            "key 'check.allow-merges' must list commit SHAs",
         ),
         (
             "[notify]\nslack-webhook-url-env = 'https://hooks.slack.com/x'",
