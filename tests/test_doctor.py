@@ -61,6 +61,8 @@ def make_repo(
 ) -> Path:
     work = service_repo(sandbox)
     sandbox.g(work, "remote", "set-url", "origin", remote)
+    # git reaches "github.com" through the sandbox's origin (the displayed URL stays as set)
+    sandbox.g(work, "config", f"url.{sandbox.origin}.insteadOf", remote)
     toml = [
         'kind = "python"',
         "[forge]",
@@ -77,6 +79,7 @@ def make_repo(
     (work / ".prodfix.toml").write_text("\n".join(toml) + "\n")
     deploy = sandbox.root / "deploy"
     sandbox.g(sandbox.root, "init", "-q", str(deploy))
+    sandbox.g(sandbox.root, "init", "-q", "--bare", str(sandbox.root / "deploy-origin.git"))
     sandbox.g(deploy, "remote", "add", "origin", str(sandbox.root / "deploy-origin.git"))
     return work
 
@@ -124,7 +127,10 @@ def test_all_ok(
         f"{git_version()} (merge-tree --write-tree and --stdin available)",
     )
     assert got[("work", "repository")] == ("ok", f"{work} (python)")
-    assert got[("work", "remote")] == ("ok", "origin → https://***@github.com/team/app.git")
+    assert got[("work", "remote")] == (
+        "ok",
+        "origin → https://***@github.com/team/app.git reachable",
+    )
     assert got[("work", "forge")] == (
         "ok",
         f"github team/app on github.com (API {github.api_url})",
@@ -139,7 +145,7 @@ def test_all_ok(
     assert got[("work", "Jenkins fix-job")] == ("ok", "app-fix readable")
     assert got[("work", "Jenkins delivery-job")] == ("ok", "app-delivery readable")
     deploy_origin = sandbox.root / "deploy-origin.git"
-    assert got[("deploy", "remote")] == ("ok", f"origin → {deploy_origin}")
+    assert got[("deploy", "remote")] == ("ok", f"origin → {deploy_origin} reachable")
     assert got[("deploy", "forge")] == ("ok", "embedded (pull requests kept as refs in origin)")
     assert got[("work", "Argo CD token")] == ("ok", "from environment variable ARGOCD_AUTH_TOKEN")
     assert got[("work", "Argo CD")] == ("ok", f"{argocd.url} reachable, version v2.13.2+fake")
@@ -319,3 +325,15 @@ def test_tokens_never_appear(
     assert got[("work", "GitHub token")][0] == ("ok" if accepted else "FAILED")
     assert got[("work", "Argo CD")][0] == ("ok" if accepted else "FAILED")
     assert "debug: prodfix.http" in proc.err  # the debug log ran, and redacted
+
+
+def test_a_remote_that_no_longer_exists_fails(sandbox: Sandbox) -> None:
+    work = service_repo(sandbox)
+    sandbox.g(work, "remote", "set-url", "origin", str(sandbox.root / "gone.git"))
+    r = prodfix(work, "doctor")
+    assert r.code == 1
+    result, detail = rows(r)[("work", "remote")]
+    assert result == "FAILED" and detail.startswith(
+        f"origin → {sandbox.root / 'gone.git'} cannot be read"
+    )
+    assert "next (remote): check the URL" in r.out

@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from prodfix import __version__
+from prodfix.app import App
 from prodfix.errors import Exit, ProdfixError
-from prodfix.launch import App, guarded
+from prodfix.launch import guarded
 
 __all__ = ["App", "cli", "main"]
 

@@ -14,33 +14,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-if TYPE_CHECKING:
-    from prodfix.output import Reporter
-
-
-def _reporter() -> Reporter:
-    from prodfix.output import Reporter
-
-    return Reporter()
-
-
-@dataclass
-class App:
-    """What every command receives: where it runs and how it talks."""
-
-    cwd: Path
-    debug: bool = False
-    out: Reporter = field(default_factory=_reporter)
-
-    def quiet(self) -> None:
-        """`--json`: stdout carries one JSON document and nothing else."""
-        from prodfix.output import Reporter
-
-        self.out = Reporter(quiet=True)
+from prodfix.app import App
 
 
 def parse_check(args: Sequence[str]) -> tuple[str | None, bool, dict[str, Any]] | None:

@@ -254,8 +254,10 @@ class Repo:
         return result
 
     def remote_url(self, remote: str) -> str | None:
-        r = self.git("remote", "get-url", remote, check=False)
-        return r.stdout.strip() if r.returncode == 0 else None
+        """The remote's URL as configured — not rewritten by `url.<base>.insteadOf`, which
+        maps it to a mirror or protocol but does not change which forge it is."""
+        r = self.git("config", "--get", f"remote.{remote}.url", check=False)
+        return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
 
     def remotes(self) -> list[str]:
         return self.git("remote").lines

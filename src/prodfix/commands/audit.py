@@ -31,7 +31,7 @@ import os
 from pathlib import Path
 
 from prodfix.adapters import git
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.clock import Clock
 from prodfix.errors import Exit
 from prodfix.output import Reporter

@@ -4,7 +4,7 @@ predicted first."""
 from __future__ import annotations
 
 from prodfix.adapters import records
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context, require_remote
 from prodfix.errors import Exit, ProdfixError
 from prodfix.workflow.context import Ctx

@@ -8,7 +8,7 @@ from prodfix import config
 from prodfix.adapters import git
 from prodfix.adapters.git import Repo
 from prodfix.adapters.store import Store, ensure_private_dir, home, path_key
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.config import Config
 from prodfix.errors import ProdfixError
 from prodfix.output import Reporter

@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.errors import Exit, ProdfixError
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prodfix.adapters import records
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context, fix_here
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter

@@ -10,43 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodfix.adapters import git
+from prodfix.adapters.diagnostics import FAILED, OK, WARNING, Check, policy, redact
 from prodfix.adapters.git import Repo
-from prodfix.adapters.http import RetryPolicy
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter
 
 if TYPE_CHECKING:
     from prodfix.adapters.build.jenkins_client import JenkinsClient
-    from prodfix.adapters.forge.github.forge import GitHubForge
 
-OK, WARNING, FAILED = "ok", "warning", "FAILED"
-TIMEOUT = 10.0  # seconds per request: long enough for a slow VPN, short enough to diagnose
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
-
-
-def policy() -> RetryPolicy:
-    return RetryPolicy(attempts=1, timeout=TIMEOUT)
-
-
-@dataclass(frozen=True)
-class Check:
-    where: str  # the repository's directory name, or "" for checks of the machine
-    what: str  # "git", "remote", "forge", "GitHub token", "Jenkins", "Argo CD", ...
-    result: str  # OK | WARNING | FAILED
-    detail: str
-    hint: str = ""
-
-
-def redact(url: str) -> str:
-    """The URL without a password or token in its userinfo (`https://x:SECRET@host/...`)."""
-    return re.sub(r"(?<=//)[^@/]*@", "***@", url)
 
 
 def git_checks() -> Iterator[Check]:
@@ -81,7 +59,10 @@ def git_checks() -> Iterator[Check]:
 def repo_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
     """The remote, the forge, and for GitHub the token and the repository's merge settings."""
     remote = str(cfg.remote)
-    url = repo.remote_url(remote)
+    # As configured (not after url.<base>.insteadOf rewriting): what the user wrote.
+    url = (
+        repo.git("config", "--get", f"remote.{remote}.url", ok_codes=(0, 1)).stdout.strip() or None
+    )
     if url is None:
         yield Check(
             where,
@@ -91,101 +72,23 @@ def repo_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
             f"add it: git remote add {remote} URL (or set `remote` in .prodfix.toml)",
         )
         return
-    yield Check(where, "remote", OK, f"{remote} → {redact(url)}")
-    if cfg.forge.type != "github":
-        yield Check(where, "forge", OK, f"embedded (pull requests kept as refs in {remote})")
-        return
-    yield from github_checks(where, repo, cfg)
-
-
-def github_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
-    from prodfix.adapters.credentials import discover_token, doctor_report, missing_token
-    from prodfix.adapters.forge.github.config import github_remote
-    from prodfix.adapters.forge.github.forge import GitHubForge
-
-    try:
-        remote = github_remote(repo, cfg)
-    except ProdfixError as exc:
-        yield Check(where, "forge", FAILED, f"github: {exc.message}", exc.hint)
-        return
-    yield Check(
-        where, "forge", OK, f"github {remote.full_name} on {remote.host} (API {remote.api_url})"
-    )
-    # As make_github_forge builds it, with the doctor's single-try policy.
-    forge = GitHubForge(
-        remote,
-        discover_token(remote.host),
-        policy=policy(),
-        verify=not cfg.forge.insecure_skip_tls_verify,
-    )
-    try:
-        report = doctor_report(forge)
-        if report.source is None:
-            missing = missing_token(remote.host)
-            yield Check(
-                where,
-                "GitHub token",
-                WARNING,
-                f"none found for {remote.host}; "
-                "propose will push and print the compare URL instead of opening the PR; "
-                f"read {missing.searched}" + (f"; {missing.ignored}" if missing.ignored else ""),
-                missing.hint,
-            )
-            return
-        if not report.authenticated:
-            yield Check(
-                where,
-                "GitHub token",
-                FAILED,
-                f"the token from {report.source} does not authenticate: {report.problem}",
-                f"replace the token in {report.source} (or unset it and run "
-                f"`gh auth login`); if GitHub was unreachable, check forge.api-url "
-                "and the network",
-            )
-            return
-        scopes = "" if report.scopes is None else f"; scopes: {', '.join(report.scopes) or '-'}"
+    r = repo.git("ls-remote", "--exit-code", remote, "HEAD", check=False)
+    if r.returncode not in (0, 2):  # 2: reachable, but no HEAD (a bare repo without one)
+        lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+        fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+        why = (fatal or lines or [f"exit {r.returncode}"])[0]
         yield Check(
             where,
-            "GitHub token",
-            OK,
-            f"from {report.source}; authenticates as {report.login}{scopes}",
-        )
-        if report.scopes is not None and not {"repo", "public_repo"} & set(report.scopes):
-            yield Check(
-                where,
-                "GitHub scopes",
-                WARNING,
-                "the token has no repo scope: opening and merging pull requests will be refused",
-                "create a token with the repo scope (or a fine-grained one with "
-                "Pull requests: read and write)",
-            )
-        yield from _merge_commits(where, forge)
-    finally:
-        forge.shutdown()
-
-
-def _merge_commits(where: str, forge: GitHubForge) -> Iterator[Check]:
-    try:
-        allowed = forge.repo_allows_merge_commits()
-    except ProdfixError as exc:
-        yield Check(where, "GitHub repository", FAILED, exc.message, exc.hint)
-        return
-    if allowed is False:
-        # WORKFLOW.md rule 3: back-merges must be merge commits, never squash or rebase.
-        yield Check(
-            where,
-            "GitHub repository",
-            WARNING,
-            "merge commits are disabled: back-merge PRs cannot be merged",
-            "enable “Allow merge commits” in the repository settings (General → Pull Requests)",
+            "remote",
+            FAILED,
+            f"{remote} → {redact(url)} cannot be read: {redact(why)}",
+            f"check the URL (`git remote get-url {remote}`), the network and your access",
         )
     else:
-        yield Check(
-            where,
-            "GitHub repository",
-            OK,
-            f"{forge.remote.full_name} readable" + ("; merge commits allowed" if allowed else ""),
-        )
+        yield Check(where, "remote", OK, f"{remote} → {redact(url)} reachable")
+    from prodfix.adapters.forge.registry import doctor_checks
+
+    yield from doctor_checks(where, repo, cfg)
 
 
 def jenkins_checks(where: str, cfg: Config) -> Iterator[Check]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prodfix.adapters.remote_url import RemoteRepo, is_github_com, parse_remote_url, remote_host
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import open_repo
 from prodfix.config import FILENAME, parse
 from prodfix.errors import Exit, ProdfixError

@@ -9,7 +9,7 @@ memory that is not observed again.
 
 from __future__ import annotations
 
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter

@@ -7,7 +7,7 @@ leaving nothing to continue or abort."""
 from __future__ import annotations
 
 from prodfix.adapters.forge import MergeBlocked, PrState, PullRequest
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import PrNumber

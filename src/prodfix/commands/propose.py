@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import webbrowser
 
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context, require_clean_state, require_remote
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName

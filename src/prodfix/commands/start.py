@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prodfix.adapters import records
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context, require_clean_state
 from prodfix.errors import Exit, ProdfixError, RuleRefusal
 from prodfix.types import Sha

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prodfix.adapters.store import Store
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter, cell_width

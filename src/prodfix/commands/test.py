@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context, require_clean_state
 from prodfix.errors import Exit
 from prodfix.workflow.interpreter import execute

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context, fix_here
 from prodfix.workflow import interpreter
 

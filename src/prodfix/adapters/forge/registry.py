@@ -10,6 +10,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from prodfix.adapters.diagnostics import Check
     from prodfix.adapters.forge import Forge
     from prodfix.adapters.git import Repo
     from prodfix.config import Config
@@ -24,3 +27,10 @@ def make_forge(repo: Repo, cfg: Config) -> Forge:
     module = importlib.import_module(FORGES[cfg.forge.type])
     forge: Forge = module.make(repo, cfg)
     return forge
+
+
+def doctor_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
+    """The forge's own rows of `prodfix doctor` (credentials, repository settings)."""
+    module = importlib.import_module(FORGES[cfg.forge.type])
+    checks: Iterator[Check] = module.doctor_checks(where, repo, cfg)
+    return checks
