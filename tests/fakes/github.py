@@ -259,6 +259,12 @@ class FakeGitHub:
             )
         token = re.sub(r"^(Bearer|token)\s+", "", headers.get("authorization", ""))
         login = self.tokens.get(token)
+        app = getattr(self, "app", None)
+        if login is not None and app is not None:
+            from tests.fakes.github_app import token_expired
+
+            if token_expired(app, token):
+                login = None
         if path == self.graphql_path and method == "POST":
             if login is None:
                 return 401, {}, {"message": "Bad credentials", "documentation_url": DOCS}
@@ -276,6 +282,15 @@ class FakeGitHub:
                 {},
                 {"message": "Validation Failed", "documentation_url": DOCS, "errors": problems},
             )
+        from tests.fakes.github_app import APP_OPERATIONS, app_route
+
+        if op.operation_id in APP_OPERATIONS and app is not None:
+            status, extra, out = app_route(self, op.operation_id, params, headers)
+            self.violations += [
+                f"{op.operation_id} -> {status}: {e}"
+                for e in self.spec.check_response(op, status, out)
+            ]
+            return status, extra, out
         if login is None:
             return 401, {}, {"message": "Bad credentials", "documentation_url": DOCS}
         from tests.fakes.github_routes import route

@@ -69,7 +69,8 @@ def handle_pr(svc: Service, target: Target, job: Job, installation: int | None) 
     mainline = str(ctx.cfg["mainline"])
     if pr.base != mainline and not ctx.cfg.is_delivery(pr.base):
         return
-    report = _reporter(svc, target, ctx, pr)
+    rerun = bool(job.payload.get("rerun")) and job.attempts == 1
+    report = _reporter(svc, target, ctx, pr, rerun=rerun)
     report.start()
     try:
         verdict = _judge(ctx, pr)
@@ -107,24 +108,25 @@ class _Reporter:
 class _CheckRun(_Reporter):
     """GitHub: one `prodfix/policy` check run per head, found again before one is created."""
 
-    def __init__(self, ctx: Ctx, pr: PullRequest) -> None:
+    def __init__(self, ctx: Ctx, pr: PullRequest, *, rerun: bool) -> None:
         from prodfix.adapters.forge.github import GitHubForge
 
         assert isinstance(ctx.forge, GitHubForge)
         self.api = ctx.forge.api
         self.head = pr.head_sha
+        self.rerun = rerun
         self.run_id = 0
 
     def start(self) -> None:
         from prodfix.adapters.forge import github_checks as gc
 
-        found = gc.find_check_run(self.api, self.head, checks.NAME)
+        # The run of this head found again (a retry, a redelivery, a worker killed mid-job)
+        # is completed in place; a re-run the user asked for is a new run, as GitHub expects.
+        found = None if self.rerun else gc.find_check_run(self.api, self.head, checks.NAME)
         if found is None:
             self.run_id = gc.create_check_run(self.api, self.head, checks.NAME)
         else:
             self.run_id = int(found["id"])
-            if found.get("status") == "completed":
-                gc.start_check_run(self.api, self.run_id)
 
     def finish(self, verdict: core.Verdict) -> None:
         from prodfix.adapters.forge import github_checks as gc
@@ -152,9 +154,11 @@ class _Comment(_Reporter):
             self.ctx.forge.comment(PrNumber(int(self.pr.number)), body)
 
 
-def _reporter(svc: Service, target: Target, ctx: Ctx, pr: PullRequest) -> _Reporter:
+def _reporter(
+    svc: Service, target: Target, ctx: Ctx, pr: PullRequest, *, rerun: bool
+) -> _Reporter:
     if target.github is not None:
-        return _CheckRun(ctx, pr)
+        return _CheckRun(ctx, pr, rerun=rerun)
     return _Comment(svc, target, ctx, pr)
 
 

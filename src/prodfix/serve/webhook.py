@@ -79,15 +79,18 @@ def jobs_for(event: str, body: bytes) -> list[JobSpec] | None:
         if name != POLICY_CHECK:
             return None
         prs = item.get("pull_requests") or []
-        jobs = [_pr_job(repo, base, p.get("number"), item.get("head_sha")) for p in prs]
+        rerun = {**base, "rerun": True}
+        jobs = [_pr_job(repo, rerun, p.get("number"), item.get("head_sha"), "rerun") for p in prs]
         return jobs or None
     return None
 
 
-def _pr_job(repo: str, base: dict[str, Any], number: Any, head: Any) -> JobSpec:
+def _pr_job(
+    repo: str, base: dict[str, Any], number: Any, head: Any, why: str = "pr"
+) -> JobSpec:
     return JobSpec(
         "pr",
         repo,
-        f"pr:{repo}:{number}:{head}",
+        f"{why}:{repo}:{number}:{head}",
         {**base, "number": int(number), "head_sha": str(head or "")},
     )

@@ -39,14 +39,6 @@ def create_check_run(api: GitHubApi, head_sha: str, name: str) -> int:
     return int(resp.json()["id"])
 
 
-def start_check_run(api: GitHubApi, run_id: int) -> None:
-    api.call(
-        "PATCH",
-        f"{api.repo_path}/check-runs/{run_id}",
-        json={"status": "in_progress", "conclusion": None},
-    )
-
-
 def complete_check_run(
     api: GitHubApi,
     run_id: int,
