@@ -154,13 +154,16 @@ class Database:
         return text.format(id="BIGSERIAL PRIMARY KEY", skip_locked="FOR UPDATE SKIP LOCKED")
 
     def ping(self) -> bool:
-        try:
-            with self.tx() as cur:
-                cur.rows("SELECT 1")
-            return True
-        except Exception:
-            self._drop()
-            return False
+        """Whether the database answers (a second try: the first may find a connection the
+        server closed when it restarted)."""
+        for _ in range(2):
+            try:
+                with self.tx() as cur:
+                    cur.rows("SELECT 1")
+                return True
+            except Exception:
+                self._drop()
+        return False
 
     def migrate(self) -> int:
         """Apply the missing migrations; returns the schema version. Safe with several

@@ -43,7 +43,7 @@ class Service:
         api = settings.github.api_url if settings.github else None
         svc = cls(settings, db, app)
         for spec in settings.repos:
-            t = resolve(spec, api_url=api)
+            t = resolve(spec.url, api_url=api, github_repo=spec.github_repo)
             svc.targets[t.key] = t
         return svc
 

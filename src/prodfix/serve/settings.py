@@ -42,6 +42,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
     "repos": {
         "url": ((str,), None),
+        "github-repo": ((str,), None),  # owner/name when url is a mirror or a path
     },
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
@@ -63,6 +64,12 @@ class GitHubApp:
 
 
 @dataclass(frozen=True)
+class RepoSpec:
+    url: str  # a path, a URL, or owner/name (with [github])
+    github_repo: str | None = None  # owner/name on GitHub when url is a mirror or a path
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -72,7 +79,7 @@ class Settings:
     lease_seconds: int = 300
     github: GitHubApp | None = None
     auto_merge_backmerge: bool = False
-    repos: tuple[str, ...] = ()
+    repos: tuple[RepoSpec, ...] = ()
     source: Path | None = None
 
 
@@ -121,12 +128,12 @@ def parse(text: str, where: str) -> Settings:
     raw_repos = doc.get("repos", [])
     if not isinstance(raw_repos, list):
         raise ProdfixError(f"{where}: repos must be [[repos]] tables", hint='[[repos]]\nurl = "…"')
-    repos: list[str] = []
+    repos: list[RepoSpec] = []
     for r in raw_repos:
         entry = _check_table("repos", r, where)
         if not entry["url"]:
             raise ProdfixError(f"{where}: a [[repos]] entry has no url", hint='url = "owner/name"')
-        repos.append(str(entry["url"]))
+        repos.append(RepoSpec(str(entry["url"]), entry["github-repo"]))
     for key in ("port", "workers", "poll-seconds", "lease-seconds"):
         low = 0 if key == "port" else 1
         if server[key] < low or (key == "port" and server[key] > 65535):
@@ -186,7 +193,7 @@ def load(
         host=host or s.host,
         port=s.port if port is None else port,
         database=database or s.database,
-        repos=(*s.repos, *repos),
+        repos=(*s.repos, *(RepoSpec(r) for r in repos)),
     )
     if s.github is not None:
         check_private_key(s.github.private_key_file)

@@ -35,9 +35,18 @@ class Target:
         return self.key
 
 
-def resolve(spec: str, *, api_url: str | None) -> Target:
-    """A `[[repos]]` url or a REPO argument: a path, a URL, or owner/name (needs [github])."""
+def resolve(spec: str, *, api_url: str | None, github_repo: str | None = None) -> Target:
+    """A `[[repos]]` url or a REPO argument: a path, a URL, or owner/name (needs [github]).
+    `github_repo` names the GitHub repository when `spec` is a mirror or a path of it."""
     path = Path(spec).expanduser()
+    if github_repo is not None:
+        if api_url is None or not _OWNER_NAME.match(github_repo):
+            raise ProdfixError(
+                f"github-repo {github_repo!r} needs the [github] App and the form owner/name",
+                hint="configure [github], or drop github-repo",
+            )
+        url = str(path.resolve()) if path.exists() else spec
+        return github_target(github_repo, api_url=api_url, git_url=url)
     if _OWNER_NAME.match(spec) and not path.exists():
         if api_url is None:
             raise ProdfixError(
