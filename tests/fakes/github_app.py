@@ -120,7 +120,7 @@ def app_route(
         return 201, {}, out
     if operation_id == "apps/list-webhook-deliveries":
         items = []
-        for d in sorted(state.deliveries, key=lambda d: d.id, reverse=True):
+        for d in sorted(state.deliveries, key=lambda d: (d.delivered_at, d.id), reverse=True):
             it = fake.spec.skeleton({"$ref": "#/components/schemas/hook-delivery-item"})
             it.update(
                 id=d.id,

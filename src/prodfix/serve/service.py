@@ -20,6 +20,7 @@ from prodfix.serve.throttle import Throttles
 
 if TYPE_CHECKING:
     from prodfix.adapters.forge.github_app import GitHubAppClient
+    from prodfix.adapters.http import RetryPolicy
     from prodfix.adapters.store import Store
     from prodfix.workflow.context import Ctx
 
@@ -34,6 +35,7 @@ class Service:
     metrics: Metrics = field(default_factory=Metrics)
     throttles: Throttles = field(default_factory=Throttles)
     targets: dict[str, Target] = field(default_factory=dict)
+    http_policy: RetryPolicy | None = None  # the forge client's retries (tests: no sleeping)
     _store: Store | None = None
     _snap: tuple[float, snap.Snapshot] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,7 +109,7 @@ class Service:
         if target.github is not None:
             from prodfix.adapters.forge.github import GitHubForge
 
-            forge = GitHubForge(target.github, credential)
+            forge = GitHubForge(target.github, credential, policy=self.http_policy)
             forge.api.http.client.event_hooks["request"].append(self.throttles.hook(inst))
             ctx.__dict__["forge"] = forge  # the cached property, filled (as Ctx.with_fix does)
         return ctx
