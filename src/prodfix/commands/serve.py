@@ -3,7 +3,7 @@ service. Its dependencies come with the `serve` extra and are imported only here
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import threading
 from pathlib import Path
@@ -16,11 +16,17 @@ NEEDED = ("starlette", "uvicorn", "jinja2", "jwt")
 INSTALL = "pip install 'prodfix[serve]'"
 
 
+def _missing(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return True
+    return False
+
+
 def require_extra(database: str) -> None:
-    missing = [m for m in NEEDED if importlib.util.find_spec(m) is None]
-    if database.startswith(("postgresql://", "postgres://")) and (
-        importlib.util.find_spec("psycopg") is None
-    ):
+    missing = [m for m in NEEDED if _missing(m)]
+    if database.startswith(("postgresql://", "postgres://")) and _missing("psycopg"):
         missing.append("psycopg")
     if missing:
         raise ProdfixError(
@@ -56,6 +62,7 @@ def run(
     from prodfix.serve.worker import Poller, Workers, redeliver_failed
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     db = Database(settings.database)
     db.migrate()
     client = None

@@ -105,7 +105,10 @@ async def _webhook(request: Request) -> Response:
         log.warning("webhook %s not stored: %s", delivery, exc.message)
         svc.metrics.reject("database")
         return PlainTextResponse("cannot store the delivery now\n", status_code=503)
-    svc.metrics.webhook(event)
+    if new:
+        svc.metrics.webhook(event)
+    else:
+        svc.metrics.duplicate()
     return JSONResponse({"queued": len(specs) if new else 0, "duplicate": not new}, status_code=202)
 
 

@@ -17,6 +17,7 @@ class Metrics:
         self._lock = threading.Lock()
         self.received: Counter[str] = Counter()  # by event
         self.rejected: Counter[str] = Counter()  # by reason
+        self.duplicates = 0  # deliveries seen before (a redelivery): 202, processed once
         self.jobs_done: Counter[str] = Counter()  # by outcome: done | retry | failed
         self._buckets = [0] * len(BUCKETS)
         self._count = 0
@@ -25,6 +26,10 @@ class Metrics:
     def webhook(self, event: str) -> None:
         with self._lock:
             self.received[event] += 1
+
+    def duplicate(self) -> None:
+        with self._lock:
+            self.duplicates += 1
 
     def reject(self, reason: str) -> None:
         with self._lock:
@@ -55,6 +60,9 @@ class Metrics:
                     f'prodfix_webhooks_rejected_total{{reason="{r}"}} {n}'
                     for r, n in sorted(self.rejected.items())
                 ),
+                "# HELP prodfix_webhooks_duplicate_total Deliveries already stored (redeliveries).",
+                "# TYPE prodfix_webhooks_duplicate_total counter",
+                f"prodfix_webhooks_duplicate_total {self.duplicates}",
                 "# HELP prodfix_jobs_finished_total Job runs ended here, by outcome.",
                 "# TYPE prodfix_jobs_finished_total counter",
                 *(
