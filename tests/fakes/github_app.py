@@ -210,9 +210,7 @@ def update_run(
     return 200, {}, _run_json(fake, repo, run)
 
 
-def list_runs(
-    fake: FakeGitHub, repo: FakeRepo, ref: str, q: dict[str, list[str]]
-) -> Answer:
+def list_runs(fake: FakeGitHub, repo: FakeRepo, ref: str, q: dict[str, list[str]]) -> Answer:
     state: AppState = fake.app  # type: ignore[attr-defined]
     name = q.get("check_name", [None])[-1]
     runs = [
@@ -227,7 +225,11 @@ def list_runs(
         for r in sorted(runs, key=lambda r: r["id"]):
             latest[r["name"]] = r
         runs = list(latest.values())
-    return 200, {}, {"total_count": len(runs), "check_runs": [_run_json(fake, repo, r) for r in runs]}
+    return (
+        200,
+        {},
+        {"total_count": len(runs), "check_runs": [_run_json(fake, repo, r) for r in runs]},
+    )
 
 
 def list_comments(

@@ -36,7 +36,15 @@ def opened(w: GhWorld, number: int, head: str, base: str = "delivery") -> int:
     pr = w.add_pr(number, head, base)
     return w.post(
         "pull_request",
-        pr_event("opened", repo="team/app", number=number, head=head, head_sha=pr.head_sha, base=base, inst=INSTALLATION),
+        pr_event(
+            "opened",
+            repo="team/app",
+            number=number,
+            head=head,
+            head_sha=pr.head_sha,
+            base=base,
+            inst=INSTALLATION,
+        ),
     )
 
 
@@ -63,7 +71,10 @@ def test_a_fix_branched_from_master_goes_red_with_the_finding(w: GhWorld) -> Non
     assert "what to do:" in summary
     notes = [(n["annotation_level"], n["title"]) for n in run["annotations"]]  # type: ignore[attr-defined]
     # the proposal also brings master into delivery: both rules speak
-    assert notes == [("failure", "branched-from-master"), ("failure", "master-merged-into-delivery")]
+    assert notes == [
+        ("failure", "branched-from-master"),
+        ("failure", "master-merged-into-delivery"),
+    ]
     assert head[:12] not in summary.split("branched-from-master")[1].split("\n\n")[0]
     master_only = w.sb.g(w.work, "log", "-1", "--format=%H", "origin/master~1")
     assert master_only[:12] in summary
@@ -72,7 +83,15 @@ def test_a_fix_branched_from_master_goes_red_with_the_finding(w: GhWorld) -> Non
 def test_replays_and_duplicate_events_post_one_check_run(w: GhWorld) -> None:
     fix_branch(w)
     pr = w.add_pr(1, "fix/npe", "delivery")
-    doc = pr_event("opened", repo="team/app", number=1, head="fix/npe", head_sha=pr.head_sha, base="delivery", inst=INSTALLATION)
+    doc = pr_event(
+        "opened",
+        repo="team/app",
+        number=1,
+        head="fix/npe",
+        head_sha=pr.head_sha,
+        base="delivery",
+        inst=INSTALLATION,
+    )
     assert w.post("pull_request", doc, delivery="guid-1") == 202
     assert w.post("pull_request", doc, delivery="guid-1") == 202  # GitHub's redelivery
     w.drain()
@@ -126,7 +145,18 @@ def test_a_check_that_cannot_decide_goes_red_after_retries(w: GhWorld) -> None:
     fix_branch(w)
     pr = w.add_pr(1, "fix/npe", "delivery")
     pr.head_sha = "e" * 40  # a head the repository does not have: git cannot judge it
-    w.post("pull_request", pr_event("opened", repo="team/app", number=1, head="fix/npe", head_sha=pr.head_sha, base="delivery", inst=INSTALLATION))
+    w.post(
+        "pull_request",
+        pr_event(
+            "opened",
+            repo="team/app",
+            number=1,
+            head="fix/npe",
+            head_sha=pr.head_sha,
+            base="delivery",
+            inst=INSTALLATION,
+        ),
+    )
     assert w.drain() == ["queued"]
     (run,) = w.runs()
     assert run["status"] == "in_progress"  # never a silent green while retrying

@@ -53,7 +53,11 @@ def test_polling_shows_fixes_judges_prs_once_and_opens_the_backmerge_once(tmp_pa
     assert set(steps["branch"]) == {"id", "state", "detail", "pr", "url", "sha", "tag", "since"}
 
     (verdict,) = svc.snapshot()["policy"]
-    assert (verdict["repo"], verdict["pr"], verdict["conclusion"]) == (str(w.sb.origin), 1, "success")
+    assert (verdict["repo"], verdict["pr"], verdict["conclusion"]) == (
+        str(w.sb.origin),
+        1,
+        "success",
+    )
     assert poll(svc) == ["done"]  # nothing changed: no second comment
     meta = json.loads(w.sb.g(w.sb.origin, "show", "refs/prodfix/pulls/1/meta:pr.json"))
     comments = meta["comments"]

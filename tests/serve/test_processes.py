@@ -48,7 +48,9 @@ class Instance:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"serve exited {self.proc.returncode}:\n{self.log.read_text()}")
+                raise AssertionError(
+                    f"serve exited {self.proc.returncode}:\n{self.log.read_text()}"
+                )
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return
@@ -112,7 +114,9 @@ class Fleet:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             done = [r for r in self.app.runs.values() if r["status"] == "completed"]
-            if len(done) >= want and all(r["status"] == "completed" for r in self.app.runs.values()):
+            if len(done) >= want and all(
+                r["status"] == "completed" for r in self.app.runs.values()
+            ):
                 return
             time.sleep(0.2)
         from prodfix.serve.db import Database
@@ -217,7 +221,7 @@ def test_two_instances_process_200_webhooks_exactly_once_across_a_database_resta
             if line.startswith("prodfix_webhooks_received_total")
         )
         assert received == len(deliveries) == 180  # replays answered 202, processed once
-        assert "prodfix_jobs{state=\"failed\"} 0" in metrics[0]
+        assert 'prodfix_jobs{state="failed"} 0' in metrics[0]
     finally:
         for inst in f.instances:
             inst.stop()

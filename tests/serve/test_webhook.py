@@ -43,13 +43,17 @@ def opened() -> dict[str, object]:
     )
 
 
-def test_a_signed_pull_request_is_stored_then_answered_202(client: TestClient, db: Database) -> None:
+def test_a_signed_pull_request_is_stored_then_answered_202(
+    client: TestClient, db: Database
+) -> None:
     body, headers = signed("pull_request", opened(), delivery="d-1")
     r = client.post("/webhook", content=body, headers=headers)
     assert r.status_code == 202 and r.json() == {"queued": 1, "duplicate": False}
     deliveries, jobs = stored(db)
     assert deliveries == [("d-1", "pull_request")]
-    assert [(k, repo, key) for k, repo, key, _ in jobs] == [("pr", "team/app", f"pr:team/app:12:{'a' * 40}")]
+    assert [(k, repo, key) for k, repo, key, _ in jobs] == [
+        ("pr", "team/app", f"pr:team/app:12:{'a' * 40}")
+    ]
     assert json.loads(str(jobs[0][3])) == {"installation": 7, "number": 12, "head_sha": "a" * 40}
 
 
@@ -95,7 +99,11 @@ def test_an_oversized_body_is_413_without_being_stored(client: TestClient, db: D
     r = client.post(
         "/webhook",
         content=big,
-        headers={"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-big", "X-Hub-Signature-256": "sha256=0"},
+        headers={
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "d-big",
+            "X-Hub-Signature-256": "sha256=0",
+        },
     )
     assert r.status_code == 413 and stored(db) == ([], [])
 
@@ -133,7 +141,9 @@ def test_unknown_events_and_actions_are_202_ignored(
 def test_an_edit_without_a_base_change_is_ignored_and_one_with_it_is_not(
     client: TestClient, db: Database
 ) -> None:
-    doc = pr_event("opened", repo="team/app", number=3, head="fix/x", head_sha="b" * 40, base="delivery")
+    doc = pr_event(
+        "opened", repo="team/app", number=3, head="fix/x", head_sha="b" * 40, base="delivery"
+    )
     doc["action"] = "edited"
     doc["changes"] = {"title": {"from": "old"}}
     body, headers = signed("pull_request", doc)
@@ -148,7 +158,9 @@ def test_push_and_rerequested_check_run_become_jobs(client: TestClient, db: Data
     assert client.post("/webhook", content=body, headers=headers).status_code == 202
     rerun = example("check_run.rerequested")
     rerun["check_run"]["name"] = "prodfix/policy"
-    rerun["check_run"]["pull_requests"] = [{"number": 5, "id": 1, "url": "u", "head": {}, "base": {}}]
+    rerun["check_run"]["pull_requests"] = [
+        {"number": 5, "id": 1, "url": "u", "head": {}, "base": {}}
+    ]
     body, headers = signed("check_run", rerun)
     assert client.post("/webhook", content=body, headers=headers).status_code == 202
     kinds = [(k, key.split(":")[0]) for k, _, key, _ in stored(db)[1]]

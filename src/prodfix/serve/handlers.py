@@ -154,9 +154,7 @@ class _Comment(_Reporter):
             self.ctx.forge.comment(PrNumber(int(self.pr.number)), body)
 
 
-def _reporter(
-    svc: Service, target: Target, ctx: Ctx, pr: PullRequest, *, rerun: bool
-) -> _Reporter:
+def _reporter(svc: Service, target: Target, ctx: Ctx, pr: PullRequest, *, rerun: bool) -> _Reporter:
     if target.github is not None:
         return _CheckRun(ctx, pr, rerun=rerun)
     return _Comment(svc, target, ctx, pr)

@@ -85,9 +85,7 @@ def jobs_for(event: str, body: bytes) -> list[JobSpec] | None:
     return None
 
 
-def _pr_job(
-    repo: str, base: dict[str, Any], number: Any, head: Any, why: str = "pr"
-) -> JobSpec:
+def _pr_job(repo: str, base: dict[str, Any], number: Any, head: Any, why: str = "pr") -> JobSpec:
     return JobSpec(
         "pr",
         repo,
