@@ -272,3 +272,61 @@ def test_auto_merge_merges_a_clean_backmerge_once_checks_pass(tmp_path: Path) ->
         assert (bm.state, bm.merged_at is not None) == ("closed", True)
         assert github.requests_to("PUT", r"/pulls/\d+/merge$")[0].body["merge_method"] == "merge"
         assert github.violations == []
+
+
+def test_a_missing_backmerge_is_a_warning_that_never_blocks(w: GhWorld) -> None:
+    merged_fix(w, "fix/old", {"old.py": "O = 1\n"}, 1)  # landed long ago (fixed test dates)
+    fix_branch(w, "fix/new")
+    opened(w, 2, "fix/new")
+    w.drain()
+    (run,) = [r for r in w.runs() if r["head_sha"] == w.repo.prs[2].head_sha]
+    assert run["conclusion"] == "success"
+    summary = str(run["output"]["summary"])  # type: ignore[index]
+    assert "### Warnings (not blocking)" in summary and "**missing-backmerge** (warning)" in summary
+    assert [n["annotation_level"] for n in run["annotations"]] == ["warning"]  # type: ignore[attr-defined]
+
+
+def test_no_secret_reaches_the_database_the_clones_or_the_logs(
+    w: GhWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.serve.helpers import SECRET
+
+    caplog.set_level("DEBUG")
+    fix_branch(w)
+    w.github.fail("POST", r"/check-runs$", 502, times=6)
+    opened(w, 1, "fix/npe")
+    w.drain()
+    w.drain(later=60)
+    tokens = [t.encode() for t in w.github.tokens if t.startswith("ghs_")]
+    assert tokens
+    secrets = [*tokens, SECRET, app_keys_private()]
+    files = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and "sb" not in p.relative_to(tmp_path).parts[:1]
+    ]
+    files = [p for p in files if p.name != "app.pem"]
+    for p in files:
+        data = p.read_bytes()
+        for s in secrets:
+            assert s not in data, f"secret in {p}"
+    for s in secrets:
+        assert s.decode() not in caplog.text
+
+
+def app_keys_private() -> bytes:
+    from tests.serve.helpers import app_keys
+
+    return app_keys().private_pem.splitlines()[1].encode()
+
+
+def test_github_enterprise_server_paths(tmp_path: Path) -> None:
+    with FakeGitHub(tokens={}, flavour="ghes") as github:
+        w = gh_world(tmp_path, github)
+        head = fix_branch(w)
+        opened(w, 1, "fix/npe")
+        assert w.drain() == ["done"]
+        (run,) = w.runs()
+        assert (run["head_sha"], run["conclusion"]) == (head, "success")
+        assert all(s.path.startswith("/api/v3/") or s.path == "/api/graphql" for s in github.log)
+        assert github.violations == []

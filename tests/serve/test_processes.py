@@ -249,8 +249,16 @@ def test_a_serve_killed_mid_job_is_finished_by_another_without_duplicates(
         time.sleep(1)
         (run,) = f.app.runs.values()
         assert (run["status"], run["conclusion"], f.app.runs_created) == ("completed", "success", 1)
-        states = httpx.get(b.url + "/metrics").text
-        assert 'prodfix_jobs{state="done"} 1' in states
+        from prodfix.serve.db import Database
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with Database(f.database).tx() as cur:
+                jobs = cur.rows("SELECT state, attempts FROM jobs WHERE kind = 'pr'")
+            if jobs == [("done", 2)]:
+                break
+            time.sleep(0.2)
+        assert jobs == [("done", 2)]  # the killed attempt, then the one that finished it
     finally:
         released.set()
         for inst in f.instances:
@@ -282,3 +290,31 @@ def test_a_private_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "readable by others (mode 0644)" in p.stderr and f"chmod 600 {key}" in p.stderr
     assert json.dumps(app_keys().private_pem)[:40] not in p.stderr + p.stdout
+
+
+def test_serve_polls_repositories_given_on_the_command_line(tmp_path: Path) -> None:
+    from tests.scenario import fix_proposed_and_approved, service_world
+
+    w = service_world(Sandbox(tmp_path / "sb"))
+    fix_proposed_and_approved(w)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PRODFIX_HOME": str(tmp_path / "serve-home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prodfix", "-C", str(w.sb.root), "serve", "--port", str(port),
+         "origin.git"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env,
+    )  # fmt: skip
+    inst = Instance(proc, f"http://127.0.0.1:{port}", log)
+    try:
+        inst.wait_ready()
+        deadline = time.monotonic() + 60
+        fixes: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not fixes:
+            fixes = httpx.get(inst.url + "/api/fixes").json()["fixes"]
+            time.sleep(0.2)
+        assert [f["name"] for f in fixes] == ["npe"], log.read_text()
+        assert "127.0.0.1" in log.read_text().splitlines()[0]
+    finally:
+        inst.stop()
+    assert proc.returncode == 0, log.read_text()

@@ -72,10 +72,9 @@ class Metrics:
                 "# HELP prodfix_job_latency_seconds From a job stored to its run ended.",
                 "# TYPE prodfix_job_latency_seconds histogram",
             ]
-            cumulative = 0
+            # Each bucket already counts every value ≤ its bound (cumulative, as Prometheus wants).
             for le, n in zip(BUCKETS, self._buckets, strict=True):
-                cumulative = n  # buckets are already cumulative (every le ≥ value counted)
-                lines.append(f'prodfix_job_latency_seconds_bucket{{le="{le}"}} {cumulative}')
+                lines.append(f'prodfix_job_latency_seconds_bucket{{le="{le}"}} {n}')
             lines += [
                 f'prodfix_job_latency_seconds_bucket{{le="+Inf"}} {self._count}',
                 f"prodfix_job_latency_seconds_sum {self._sum:.6f}",

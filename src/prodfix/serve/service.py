@@ -51,6 +51,10 @@ class Service:
 
     # -- repositories --------------------------------------------------------------------------
 
+    def served(self) -> list[Target]:
+        with self._lock:
+            return sorted(self.targets.values(), key=lambda t: t.key)
+
     def target(self, key: str) -> Target | None:
         """A served repository by name; with the App and no [[repos]] list, any repository the
         App's webhooks name is served."""
@@ -63,8 +67,8 @@ class Service:
             from prodfix.serve.targets import github_target
 
             t = github_target(key, api_url=self.settings.github.api_url)
-            self.targets.setdefault(t.key, t)
-            return t
+            with self._lock:
+                return self.targets.setdefault(t.key, t)
         return None
 
     def store(self) -> Store:

@@ -19,6 +19,9 @@ from prodfix.serve.service import Service
 log = logging.getLogger("prodfix.serve")
 
 IDLE = 0.2  # seconds between polls of an empty queue
+# Repositories with webhooks are refreshed (dashboard data, missed events) at most this often:
+# a refresh reads every recent PR, and an installation may make 5 000 requests an hour.
+WEBHOOK_REFRESH = 600.0
 REDELIVER_DAYS = 3
 
 
@@ -109,6 +112,7 @@ class Poller:
     def __init__(self, svc: Service, *, interval: float) -> None:
         self.svc = svc
         self.interval = interval
+        self._last: dict[str, float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="prodfix-poller", daemon=True)
 
@@ -119,17 +123,26 @@ class Poller:
         self.stop.set()
         self.thread.join(5)
 
-    def poll_once(self) -> int:
+    def poll_once(self, now: float | None = None) -> int:
+        t = time.monotonic() if now is None else now
+        due = [
+            target
+            for target in self.svc.served()
+            if target.github is None
+            or t - self._last.get(target.key, -WEBHOOK_REFRESH) >= WEBHOOK_REFRESH
+        ]
         added = 0
         with self.svc.db.tx() as cur:
-            for key in sorted(self.svc.targets):
+            for target in due:
                 added += queue.enqueue(
                     cur,
                     kind="refresh",
-                    repo=key,
-                    dedupe_key=f"refresh:{key}",
+                    repo=target.key,
+                    dedupe_key=f"refresh:{target.key}",
                     payload={},
                 )
+        for target in due:
+            self._last[target.key] = t
         return added
 
     def _loop(self) -> None:
