@@ -244,7 +244,7 @@ def test_a_serve_killed_mid_job_is_finished_by_another_without_duplicates(
         (run,) = f.app.runs.values()
         assert run["status"] == "in_progress"
         released.set()
-        b = f.start("b")
+        f.start("b")
         f.settled(want=1, timeout=60)
         time.sleep(1)
         (run,) = f.app.runs.values()
