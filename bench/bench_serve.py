@@ -16,6 +16,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,18 @@ from tests.serve.helpers import pr_event, signed  # noqa: E402
 from tests.serve.test_processes import INST, Fleet, Instance, fleet, open_prs  # noqa: E402
 
 
+_local = threading.local()
+
+
+def client() -> httpx.Client:
+    """One keep-alive client per sending thread, as a real sender (GitHub) keeps connections:
+    the figure is the service's answer, not the cost of building an HTTP client per request."""
+    c = getattr(_local, "client", None)
+    if c is None:
+        c = _local.client = httpx.Client(timeout=30)
+    return c
+
+
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
@@ -43,8 +56,9 @@ def fire(f: Fleet, instances: list[Instance], n: int, clients: int, prs: list) -
                        head_sha=pr.head_sha, base=pr.base, inst=INST)  # fmt: skip
         body, headers = signed("pull_request", doc, delivery=str(uuid.uuid4()))
         url = instances[i % len(instances)].url + "/webhook"
+        c = client()
         t = time.perf_counter()
-        r = httpx.post(url, content=body, headers=headers, timeout=30)
+        r = c.post(url, content=body, headers=headers)
         took = time.perf_counter() - t
         assert r.status_code == 202, r.text
         return took
@@ -55,8 +69,9 @@ def fire(f: Fleet, instances: list[Instance], n: int, clients: int, prs: list) -
 
 def healthz(instances: list[Instance], n: int, clients: int) -> list[float]:
     def one(i: int) -> float:
+        c = client()
         t = time.perf_counter()
-        httpx.get(instances[i % len(instances)].url + "/healthz", timeout=30)
+        c.get(instances[i % len(instances)].url + "/healthz")
         return time.perf_counter() - t
 
     with ThreadPoolExecutor(clients) as pool:
@@ -70,7 +85,7 @@ def scenario(label: str, database: str | None, args: argparse.Namespace, count: 
     ):
         base = Path(tmp)
         db = database or f"sqlite:///{base / 'serve.sqlite3'}"
-        f = fleet(base, github, db, repos=args.repos, fixes=args.prs)
+        f = fleet(base, github, db, repos=args.repos, fixes=args.prs, workers=args.workers)
         prs = open_prs(f, per_repo=args.prs)
         instances = [f.start(f"i{i}") for i in range(count)]
         try:
@@ -78,7 +93,7 @@ def scenario(label: str, database: str | None, args: argparse.Namespace, count: 
             started = time.perf_counter()
             lat = fire(f, instances, args.webhooks, args.clients, prs)
             accepted = time.perf_counter() - started
-            deadline = time.monotonic() + 600
+            deadline = time.monotonic() + (600 if args.workers else 0)
             heads = {(f"team/{n}", p.head_sha) for n, p in prs}
             while time.monotonic() < deadline:
                 runs = list(f.app.runs.values())
@@ -121,8 +136,12 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--repos", type=int, default=4)
     ap.add_argument("--prs", type=int, default=25, help="PRs (distinct heads) per repository")
+    ap.add_argument("--workers", type=int, default=2, help="worker threads per instance")
+    ap.add_argument("--sqlite-only", action="store_true")
     args = ap.parse_args()
     scenario("SQLite, one instance", None, args, 1)
+    if args.sqlite_only:
+        return 0
     from tests.serve.pg import pg_bindir, start_server
 
     if pg_bindir() is None:

@@ -133,7 +133,14 @@ class Fleet:
 
 
 def fleet(
-    tmp: Path, github: FakeGitHub, database: str, *, repos: int, fixes: int = 1, lease: int = 30
+    tmp: Path,
+    github: FakeGitHub,
+    database: str,
+    *,
+    repos: int,
+    fixes: int = 1,
+    lease: int = 30,
+    workers: int = 2,
 ) -> Fleet:
     keys = app_keys()
     state = AppState(APP_ID, keys.public_pem, {})
@@ -160,7 +167,7 @@ def fleet(
         names.append(name)
     config = tmp / "prodfix-serve.toml"
     config.write_text(
-        f"[server]\nworkers = 2\npoll-seconds = 3600\nlease-seconds = {lease}\n"
+        f"[server]\nworkers = {workers}\npoll-seconds = 3600\nlease-seconds = {lease}\n"
         f'[github]\napp-id = {APP_ID}\nprivate-key-file = "{key}"\napi-url = "{github.api_url}"\n'
         "redeliver-failed = false\n" + "\n".join(entries)
     )

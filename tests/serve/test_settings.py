@@ -60,7 +60,7 @@ def test_a_full_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("[server]\nprot = 1\n", "unknown key 'prot' in [server] (did you mean 'port'?)"),
         ("[sever]\n", "unknown table 'sever' (did you mean 'server'?)"),
         ('[server]\nport = "80"\n', "[server] port must be an integer"),
-        ("[server]\nworkers = 0\n", "[server] workers is out of range"),
+        ("[server]\nworkers = -1\n", "[server] workers is out of range"),
         ("[server]\nport = 70000\n", "[server] port is out of range"),
         ("[policy]\nauto-merge-backmerge = 1\n", "must be true or false"),
         ("[[repos]]\nname = 'x'\n", "unknown key 'name' in [repos]"),

@@ -135,7 +135,7 @@ def parse(text: str, where: str) -> Settings:
             raise ProdfixError(f"{where}: a [[repos]] entry has no url", hint='url = "owner/name"')
         repos.append(RepoSpec(str(entry["url"]), entry["github-repo"]))
     for key in ("port", "workers", "poll-seconds", "lease-seconds"):
-        low = 0 if key == "port" else 1
+        low = 0 if key in ("port", "workers") else 1  # workers = 0: an instance that only ingests
         if server[key] < low or (key == "port" and server[key] > 65535):
             raise ProdfixError(f"{where}: [server] {key} is out of range", hint=f"{key} ≥ {low}")
     github = None
