@@ -31,7 +31,6 @@ from tests.fakes.github import FakeGitHub  # noqa: E402
 from tests.serve.helpers import pr_event, signed  # noqa: E402
 from tests.serve.test_processes import INST, Fleet, Instance, fleet, open_prs  # noqa: E402
 
-
 _local = threading.local()
 
 
