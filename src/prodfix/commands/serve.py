@@ -7,10 +7,14 @@ import importlib
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prodfix import output
 from prodfix.cli import App
 from prodfix.errors import Exit, ProdfixError
+
+if TYPE_CHECKING:
+    from prodfix.serve.service import Service
 
 NEEDED = ("starlette", "uvicorn", "jinja2", "jwt")
 INSTALL = "pip install 'prodfix[serve]'"
@@ -59,7 +63,7 @@ def run(
     from prodfix.serve.app import create_app
     from prodfix.serve.db import Database
     from prodfix.serve.service import Service
-    from prodfix.serve.worker import Poller, Workers, redeliver_failed
+    from prodfix.serve.worker import Poller, Workers
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
@@ -79,7 +83,7 @@ def run(
     if svc.targets:
         poller.start()
     if settings.github is not None and settings.github.redeliver_failed:
-        threading.Thread(target=_redeliver, args=(svc, redeliver_failed), daemon=True).start()
+        threading.Thread(target=_redeliver, args=(svc,), daemon=True).start()
     output.say(
         f"prodfix serve: http://{settings.host}:{settings.port}/ — {len(svc.targets)} "
         f"repositor{'y' if len(svc.targets) == 1 else 'ies'}, database {db.display}"
@@ -99,10 +103,12 @@ def run(
     return Exit.OK
 
 
-def _redeliver(svc: object, fn: object) -> None:
+def _redeliver(svc: Service) -> None:
+    from prodfix.serve.worker import redeliver_failed
+
     log = logging.getLogger("prodfix.serve")
     try:
-        asked = fn(svc)  # type: ignore[operator]
+        asked = redeliver_failed(svc)
         if asked:
             log.info("asked GitHub to redeliver %d failed webhook deliveries", asked)
     except ProdfixError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prodfix.adapters.forge import PrState, PullRequest
 from prodfix.errors import ProdfixError
@@ -32,10 +32,6 @@ log = logging.getLogger("prodfix.serve")
 # Attempts after which a check that cannot decide is completed red (before: retried quietly).
 DECIDE_ATTEMPTS = 3
 CONFLICT_MARKER = "<!-- prodfix/backmerge-conflict delivery={delivery} tip={tip} -->"
-
-
-class Skip(Exception):
-    """The job has nothing to do (an unknown repository, a closed PR)."""
 
 
 def run_job(svc: Service, job: Job) -> None:
@@ -70,7 +66,7 @@ def handle_pr(svc: Service, target: Target, job: Job, installation: int | None) 
     if pr.base != mainline and not ctx.cfg.is_delivery(pr.base):
         return
     rerun = bool(job.payload.get("rerun")) and job.attempts == 1
-    report = _reporter(svc, target, ctx, pr, rerun=rerun)
+    report = _reporter(target, ctx, pr, rerun=rerun)
     report.start()
     try:
         verdict = _judge(ctx, pr)
@@ -145,7 +141,7 @@ class _Comment(_Reporter):
     """Embedded forge: the verdict is recorded (the dashboard shows it) and said once per head
     and verdict in a PR comment."""
 
-    def __init__(self, svc: Service, target: Target, ctx: Ctx, pr: PullRequest) -> None:
+    def __init__(self, ctx: Ctx, pr: PullRequest) -> None:
         self.ctx, self.pr = ctx, pr
 
     def finish(self, verdict: core.Verdict) -> None:
@@ -154,10 +150,10 @@ class _Comment(_Reporter):
             self.ctx.forge.comment(PrNumber(int(self.pr.number)), body)
 
 
-def _reporter(svc: Service, target: Target, ctx: Ctx, pr: PullRequest, *, rerun: bool) -> _Reporter:
+def _reporter(target: Target, ctx: Ctx, pr: PullRequest, *, rerun: bool) -> _Reporter:
     if target.github is not None:
         return _CheckRun(ctx, pr, rerun=rerun)
-    return _Comment(svc, target, ctx, pr)
+    return _Comment(ctx, pr)
 
 
 def comment_bodies(ctx: Ctx, number: int) -> list[str]:
@@ -266,7 +262,7 @@ def _poll_policy(svc: Service, target: Target, ctx: Ctx, pr: PullRequest) -> Non
         [*verdict.findings, *verdict.warnings],
     )
     if changed:
-        _Comment(svc, target, ctx, pr).finish(verdict)
+        _Comment(ctx, pr).finish(verdict)
 
 
 def observe(svc: Service, target: Target, ctx: Ctx) -> snap.Snapshot:
@@ -309,7 +305,3 @@ def _age(created: str | None, now: float) -> int:
     except ValueError:
         return 0
     return max(0, int(now - t))
-
-
-def payload_repo(payload: dict[str, Any]) -> str:
-    return str(payload.get("repo") or "")
