@@ -13,6 +13,7 @@ heads were lost (no check run) or duplicated (more than one run). Baseline in th
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -151,6 +152,7 @@ def main() -> int:
         scenario("PostgreSQL, two instances", server.new_database(), args, 2)
     finally:
         server.stop("immediate")
+        shutil.rmtree(server.root, ignore_errors=True)
     return 0
 
 
