@@ -34,6 +34,16 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("post", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
     ("put", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
     ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    # The team service (prodfix serve): check runs, comments read back, GitHub App auth and
+    # webhook redelivery (src/prodfix/adapters/forge/github_checks.py, github_app.py).
+    ("get", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    ("post", "/repos/{owner}/{repo}/check-runs"),
+    ("patch", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
+    ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("get", "/repos/{owner}/{repo}/installation"),
+    ("post", "/app/installations/{installation_id}/access_tokens"),
+    ("get", "/app/hook/deliveries"),
+    ("post", "/app/hook/deliveries/{delivery_id}/attempts"),
 )
 # Always kept: the body GitHub sends with errors that an operation does not declare (401 on most).
 EXTRA_REFS = ("#/components/schemas/basic-error",)

@@ -363,6 +363,30 @@ def demo(directory: Path | None, keep: bool) -> None:
     _run("demo", directory=directory, keep=keep)
 
 
+@cli.command(
+    epilog="Examples:\n\n\b\n  prodfix serve --config /etc/prodfix/prodfix-serve.toml\n"
+    "  prodfix serve /tmp/demo/remotes/*.git"
+)
+@click.argument("repos", nargs=-1, metavar="[REPO]...")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="prodfix-serve.toml (default: ./prodfix-serve.toml when present).",
+)
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8080).")
+@click.option("--database", metavar="URL", help='"sqlite" (default) or postgresql://…')
+def serve(
+    repos: tuple[str, ...],
+    config: Path | None,
+    host: str | None,
+    port: int | None,
+    database: str | None,
+) -> None:
+    """The team service: policy checks, automatic back-merges, a live dashboard."""
+    _run("serve", config=config, host=host, port=port, database=database, repos=list(repos))
+
+
 @cli.command()
 def doctor() -> None:
     """Check git, remotes, credentials and services for this repository."""

@@ -149,6 +149,9 @@ class FakeGitHub:
         self.log: list[Seen] = []
         self.violations: list[str] = []
         self.faults: list[Fault] = []
+        # (method, path regex, released): a matching request waits until released is set
+        self.holds: list[tuple[str, re.Pattern[str], threading.Event]] = []
+        self.held = threading.Event()  # set when a request started waiting on a hold
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -206,6 +209,12 @@ class FakeGitHub:
             Fault(method, re.compile(path), status, dict(headers or {}), body, times)
         )
 
+    def hold(self, method: str, path: str) -> threading.Event:
+        """Requests matching `path` (a regex) wait until the returned event is set."""
+        released = threading.Event()
+        self.holds.append((method, re.compile(path), released))
+        return released
+
     def requests_to(self, method: str, path_regex: str) -> list[Seen]:
         return [s for s in self.log if s.method == method and re.search(path_regex, s.path)]
 
@@ -217,6 +226,10 @@ class FakeGitHub:
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query, keep_blank_values=True)
         body = json.loads(raw) if raw else None
+        for m, rx, released in list(self.holds):
+            if m == method and rx.search(parts.path) and not released.is_set():
+                self.held.set()
+                released.wait(60)
         with self._lock:
             try:
                 status, extra, out = self._dispatch(method, parts.path, query, headers, body)
@@ -259,6 +272,12 @@ class FakeGitHub:
             )
         token = re.sub(r"^(Bearer|token)\s+", "", headers.get("authorization", ""))
         login = self.tokens.get(token)
+        app = getattr(self, "app", None)
+        if login is not None and app is not None:
+            from tests.fakes.github_app import token_expired
+
+            if token_expired(app, token):
+                login = None
         if path == self.graphql_path and method == "POST":
             if login is None:
                 return 401, {}, {"message": "Bad credentials", "documentation_url": DOCS}
@@ -276,6 +295,15 @@ class FakeGitHub:
                 {},
                 {"message": "Validation Failed", "documentation_url": DOCS, "errors": problems},
             )
+        from tests.fakes.github_app import APP_OPERATIONS, app_route
+
+        if op.operation_id in APP_OPERATIONS and app is not None:
+            status, extra, out = app_route(self, op.operation_id, params, headers)
+            self.violations += [
+                f"{op.operation_id} -> {status}: {e}"
+                for e in self.spec.check_response(op, status, out)
+            ]
+            return status, extra, out
         if login is None:
             return 401, {}, {"message": "Bad credentials", "documentation_url": DOCS}
         from tests.fakes.github_routes import route

@@ -124,6 +124,14 @@ def route(
     pr = repo.prs.get(number)
     if number and pr is None:
         return _error(404, "Not Found")
+    if operation_id == "checks/update":
+        from tests.fakes.github_app import update_run
+
+        return update_run(fake, repo, pr, query, body or {}, login, int(params["check_run_id"]))
+    if operation_id == "checks/list-for-ref":
+        from tests.fakes.github_app import list_runs
+
+        return list_runs(fake, repo, params["ref"], query)
     handler = _ROUTES[operation_id]
     return handler(fake, repo, pr, query, body or {}, login)
 
@@ -305,3 +313,13 @@ _ROUTES = {
     "pulls/merge": _merge,
     "issues/create-comment": _comment,
 }
+
+
+def _app_routes() -> None:
+    from tests.fakes.github_app import create_run, list_comments
+
+    _ROUTES["checks/create"] = create_run
+    _ROUTES["issues/list-comments"] = list_comments
+
+
+_app_routes()
