@@ -1,0 +1,1 @@
+"""`prodfix serve`: the team service (webhooks, job queue, check runs, dashboard)."""
