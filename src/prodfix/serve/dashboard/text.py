@@ -1,0 +1,85 @@
+"""Small pure helpers of the dashboard: ages, display names and links that are safe to emit.
+
+Everything shown comes from repositories and forges, so it is untrusted: a URL is only ever
+emitted as a link when it is an absolute http(s) address (never `javascript:` or `data:`), and a
+remote URL is never shown as given (it may carry credentials in its userinfo).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from prodfix.adapters.remote_url import parse_remote_url
+from prodfix.errors import ProdfixError
+
+_HEX_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def format_age(seconds: float) -> str:
+    """`45s`, `12m`, `5h`, `3d`: the buckets `prodfix status` uses for waiting times."""
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172800:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def parse_time(stamp: str | None) -> datetime | None:
+    """An ISO 8601 instant with a zone (`2026-11-29T10:00:00Z`), or None when absent/unusable."""
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def age_since(stamp: str | None, now: datetime) -> str:
+    when = parse_time(stamp)
+    return "" if when is None else format_age((now - when).total_seconds())
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL when a browser may follow it as a plain web link, else None."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.username is not None or parts.password is not None:
+        return None  # a credential in a link would be shown to every reader
+    return url
+
+
+def repo_name(remote: str, path: str) -> str:
+    """`owner/name` for a forge remote, else the last path segment without `.git`."""
+    try:
+        return parse_remote_url(remote).full_name if remote else _basename(path)
+    except ProdfixError:
+        return _basename(remote) or _basename(path)
+
+
+def _basename(location: str) -> str:
+    tail = location.rstrip("/").rsplit("/", 1)[-1]
+    return tail.removesuffix(".git")
+
+
+def commit_href(remote: str, sha: str | None) -> str | None:
+    """The web page of a commit for remotes on a forge host (`https://HOST/OWNER/NAME/commit/SHA`,
+    the address GitHub documents for commits); None for local and unparseable remotes."""
+    if not sha or not _HEX_SHA.match(sha) or not remote:
+        return None
+    try:
+        r = parse_remote_url(remote)
+    except ProdfixError:
+        return None
+    return safe_href(f"{r.web_url}/{r.owner}/{r.name}/commit/{sha}")
