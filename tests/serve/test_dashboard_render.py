@@ -226,3 +226,46 @@ def test_hostile_names_render_as_text_everywhere() -> None:
     # The fix's own page is linked by its name, percent-encoded.
     links = [a.attrs["href"] for a in parse(render_fragment(m)).find_all("a")]
     assert "/fix/%3Cscript%3Ealert%28%27x%27%29%3C/script%3E-0" in links
+
+
+def test_tables_rows_exact_cells() -> None:
+    from tests.serve.dashboard_data import demo_snapshot
+
+    doc = parse(render_fragment(build_model(demo_snapshot(NOW), NOW)))
+
+    def rows(section: str) -> list[list[str]]:
+        table = next(
+            s for s in doc.find_all("section") if s.attrs.get("aria-labelledby") == section
+        )
+        return [
+            [td.text() for td in tr.find_all("td")] for tr in table.find("tbody").find_all("tr")
+        ]
+
+    assert rows("h-backmerge") == [
+        ["team/steps-go", "PR #19", "delivery-2026.10", "9d"],
+        ["team/steps-python", "PR #44", "delivery-2026.11", "2d"],
+    ]
+    assert rows("h-deliveries") == [
+        ["team/steps-go", "delivery-2026.10", "overdue", "9 d"],
+        ["team/steps-python", "delivery-2026.11", "in time", "2 d"],
+    ]
+    assert rows("h-drift")[0][:2] == [
+        "team/deployment-infra",
+        "registry.example.com/team/steps-python",
+    ]
+    assert [li.text() for li in doc.find("ul", "tags").find_all("li")] == [
+        "2026.11.3: dc2, dc3",
+        "2026.11.4: dc1",
+    ]
+    assert rows("h-policy") == [
+        [
+            "team/steps-go",
+            "#20",
+            "1a2b3c4",
+            "failure",
+            "branched-from-master (error): fix/metrics carries 3 commits of master",
+        ],
+        ["team/steps-python", "#41", "5e6f7a8", "success", "none"],
+    ]
+    red = [tr.attrs.get("class") for tr in doc.find_all("tr") if tr.find_all("td")]
+    assert red.count("red") == 1
