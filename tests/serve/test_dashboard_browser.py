@@ -64,9 +64,10 @@ def test_dashboard_in_chromium(tmp_path: Path) -> None:
         assert page.evaluate("document.body.dataset.loaded") == "once"
         page.wait_for_timeout(1500)  # at least one more refresh: the opened section stays open
         expect(page.locator("#finished")).to_have_attribute("open", "")
-        expect(page.locator("#finished article h3")).to_have_text(
-            ["cache-key done", "log-level done"]
+        expect(page.locator("#finished li")).to_have_text(
+            ["cache-key done 24h ago: team/steps-python", "log-level done 3d ago: team/steps-go"]
         )
+        expect(page.locator("#finished li").first).to_be_visible()
 
         # Hostile names are text: no extra element, no script ran.
         expect(page.get_by_text(HOSTILE, exact=True).first).to_be_visible()

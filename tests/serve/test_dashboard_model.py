@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from prodfix.serve.dashboard.model import Link, build_model
-from prodfix.serve.dashboard.text import commit_href, format_age, repo_name, safe_href
+from prodfix.serve.dashboard.text import (
+    commit_href,
+    format_age,
+    repo_name,
+    safe_href,
+    web_address,
+)
 from tests.serve.dashboard_data import GH, SHA_A, SHA_B, fix, progressed, repo, snapshot, step
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
@@ -122,9 +128,15 @@ def test_unsafe_urls_are_shown_as_text_not_links(url: str) -> None:
 
 
 def test_local_remotes_have_no_commit_links_and_never_show_credentials() -> None:
-    assert commit_href("/srv/remotes/steps-python.git", SHA_A) is None
-    assert commit_href(GH + ".git", "not-a-sha") is None
-    assert commit_href("git@github.com:team/steps-python.git", SHA_A) == f"{GH}/commit/{SHA_A}"
+    assert web_address("/srv/remotes/steps-python.git") is None
+    assert web_address("") is None
+    assert web_address("git@github.com:team/steps-python.git") == GH
+    assert web_address("ssh://git@ghe.example.com:2222/team/app.git") == (
+        "https://ghe.example.com/team/app"
+    )
+    assert commit_href(GH, "not-a-sha") is None
+    assert commit_href(None, SHA_A) is None
+    assert commit_href(GH, SHA_A) == f"{GH}/commit/{SHA_A}"
     assert repo_name("/srv/remotes/steps-python.git", "/srv/clones/x") == "steps-python"
     assert repo_name("", "/srv/clones/steps-go/") == "steps-go"
     assert repo_name("https://x:ghp_SECRET@github.com/team/app.git", "/p") == "team/app"

@@ -112,7 +112,10 @@ def test_fix_card_exact_text_and_links() -> None:
     finished = doc.find("details")
     assert "open" not in finished.attrs  # collapsed until the reader opens it
     assert finished.find("summary").text() == "Recently finished (1)"
-    assert [h.text() for h in finished.find_all("h3")] == ["old-fix done"]
+    assert [li.text() for li in finished.find_all("li")] == [
+        "old-fix done 24h ago: team/steps-python"
+    ]
+    assert finished.find("a").attrs["href"] == "/fix/old-fix"
 
 
 def test_page_polls_the_fragment_and_loads_only_its_own_files() -> None:

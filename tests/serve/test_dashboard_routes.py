@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -109,3 +110,15 @@ def test_a_plain_snapshot_object_works_too_and_the_polling_period_is_set() -> No
     app.state.snapshot = two_fixes()
     doc = parse(TestClient(app).get("/").text)
     assert doc.find("main").attrs["hx-trigger"] == "every 2s"
+
+
+def test_large_pages_are_compressed_for_clients_that_accept_gzip() -> None:
+    from tests.serve.dashboard_data import demo_snapshot
+
+    c = client(Source(demo_snapshot(datetime.now(UTC))))
+    plain = c.get("/fragment", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    raw = c.get("/fragment", headers={"Accept-Encoding": "gzip"})
+    assert raw.headers["content-encoding"] == "gzip"
+    assert raw.headers["content-security-policy"] == CSP
+    assert raw.text == plain.text  # the client decompressed it

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from prodfix.serve.dashboard.text import age_since, commit_href, format_age, repo_name, safe_href
+from prodfix.serve.dashboard.text import (
+    age_since,
+    commit_href,
+    format_age,
+    repo_name,
+    safe_href,
+    web_address,
+)
 from prodfix.serve.snapshot import (
     BackmergePr,
     DeliveryHealth,
@@ -19,7 +27,6 @@ from prodfix.serve.snapshot import (
 from prodfix.types import short
 from prodfix.workflow.playbooks import steps_for
 
-FINISHED = ("done", "skipped")
 # Steps whose state needs someone's attention; their detail is shown under the step row.
 ATTENTION = ("failed", "ready", "waiting")
 # A step's `url` without a PR number: what the link leads to.
@@ -28,14 +35,14 @@ _LINK_TEXT = {"build": "build log", "test": "test run", "deploy": "deployment"}
 _OTHER_REPO_SHA = ("deploy",)
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     text: str
     href: str | None  # None: shown as text (no safe web address known)
 
 
-@dataclass(frozen=True)
-class StepView:
+class StepView(NamedTuple):
+    """A named tuple, not a dataclass: a page has thousands; templates unpack them."""
+
     id: str
     state: str  # one of the six states of `prodfix status`, shown as text
     detail: str
@@ -56,6 +63,11 @@ class RepoRow:
     branch: str
     steps: tuple[StepView, ...]  # in the order of the repository's flow (Python or Go)
 
+    @property
+    def notes(self) -> tuple[StepView, ...]:
+        """The steps that need someone, with their detail shown under the row."""
+        return tuple(s for s in self.steps if s.state in ATTENTION and s.detail)
+
 
 @dataclass(frozen=True)
 class FixView:
@@ -64,6 +76,11 @@ class FixView:
     failed: bool
     repos: tuple[RepoRow, ...]
     latest: str  # ISO time of the latest step change ("" when unknown): orders finished fixes
+    age: str  # time since then
+
+    @property
+    def repo_names(self) -> str:
+        return ", ".join(dict.fromkeys(r.repo for r in self.repos))
 
 
 @dataclass(frozen=True)
@@ -153,12 +170,14 @@ def build_model(snap: Snapshot, now: datetime) -> DashboardModel:
 def _fix(fix: FixJson, now: datetime) -> FixView:
     repos = tuple(_repo(r, now) for r in fix["repos"])
     stamps = [s["since"] for r in fix["repos"] for s in r["steps"] if s["since"]]
+    latest = max(stamps, default="")
     return FixView(
         name=fix["name"],
         done=fix["done"],
         failed=any(s.state == "failed" for r in repos for s in r.steps),
         repos=repos,
-        latest=max(stamps, default=""),
+        latest=latest,
+        age=age_since(latest, now),
     )
 
 
@@ -170,11 +189,11 @@ def _repo(r: FixRepoJson, now: datetime) -> RepoRow:
         kind=r["kind"],
         delivery=r["delivery"],
         branch=r["branch"],
-        steps=tuple(_step(s, r["remote"], now) for s in steps),
+        steps=tuple(_step(s, web_address(r["remote"]), now) for s in steps),
     )
 
 
-def _step(s: StepJson, remote: str, now: datetime) -> StepView:
+def _step(s: StepJson, web: str | None, now: datetime) -> StepView:
     links: list[Link] = []
     href = safe_href(s["url"])
     if s["pr"] is not None:
@@ -182,7 +201,7 @@ def _step(s: StepJson, remote: str, now: datetime) -> StepView:
     elif href is not None:
         links.append(Link(_LINK_TEXT.get(s["id"], "link"), href))
     if s["sha"]:
-        sha_href = None if s["id"] in _OTHER_REPO_SHA else commit_href(remote, s["sha"])
+        sha_href = None if s["id"] in _OTHER_REPO_SHA else commit_href(web, s["sha"])
         links.append(Link(short(s["sha"]), sha_href))
     return StepView(
         id=s["id"],

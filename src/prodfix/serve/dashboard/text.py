@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from urllib.parse import urlsplit
+from functools import lru_cache
 
 from prodfix.adapters.remote_url import parse_remote_url
 from prodfix.errors import ProdfixError
 
 _HEX_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# RFC 3986 shape, narrowed: scheme http(s), then a host (name or [IPv6]), optional port, and a
+# path/query/fragment without spaces or backslashes. A regex, not urlsplit: one call per link
+# on a page with thousands of them.
+_WEB_URL = re.compile(
+    r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+    r"(?:[/?#][^\s\\]*)?$",
+    re.IGNORECASE,
+)
 
 
 def format_age(seconds: float) -> str:
@@ -46,20 +54,13 @@ def age_since(stamp: str | None, now: datetime) -> str:
 
 
 def safe_href(url: str | None) -> str | None:
-    """The URL when a browser may follow it as a plain web link, else None."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    if parts.username is not None or parts.password is not None:
-        return None  # a credential in a link would be shown to every reader
-    return url
+    """The URL when a browser may follow it as a plain web link, else None: an absolute http(s)
+    address with a host name or bracketed IP, no user info (a credential in a link would be
+    shown to every reader), no whitespace or backslash (browsers rewrite those)."""
+    return url if url and _WEB_URL.match(url) else None
 
 
+@lru_cache(maxsize=1024)
 def repo_name(remote: str, path: str) -> str:
     """`owner/name` for a forge remote, else the last path segment without `.git`."""
     try:
@@ -73,13 +74,22 @@ def _basename(location: str) -> str:
     return tail.removesuffix(".git")
 
 
-def commit_href(remote: str, sha: str | None) -> str | None:
-    """The web page of a commit for remotes on a forge host (`https://HOST/OWNER/NAME/commit/SHA`,
-    the address GitHub documents for commits); None for local and unparseable remotes."""
-    if not sha or not _HEX_SHA.match(sha) or not remote:
+def commit_href(web: str | None, sha: str | None) -> str | None:
+    """The web page of a commit under a repository's web address (see `web_address`)."""
+    if web is None or not sha or not _HEX_SHA.match(sha):
+        return None
+    return f"{web}/commit/{sha}"
+
+
+@lru_cache(maxsize=1024)
+def web_address(remote: str) -> str | None:
+    """`https://HOST/OWNER/NAME` for a remote on a forge host, under which GitHub serves
+    `/commit/SHA`; None for local paths and unparseable remotes. Cached: every fix of a
+    repository has the same remote."""
+    if not remote:
         return None
     try:
         r = parse_remote_url(remote)
     except ProdfixError:
         return None
-    return safe_href(f"{r.web_url}/{r.owner}/{r.name}/commit/{sha}")
+    return safe_href(f"{r.web_url}/{r.owner}/{r.name}")
