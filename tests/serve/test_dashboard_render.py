@@ -272,3 +272,8 @@ def test_tables_rows_exact_cells() -> None:
     ]
     red = [tr.attrs.get("class") for tr in doc.find_all("tr") if tr.find_all("td")]
     assert red.count("red") == 1
+    retry = next(a for a in doc.find_all("article") if a.find("h3").text() == "retry-timeout")
+    assert [li.text() for li in retry.find_all("li", "step")][5:] == [
+        "deploy waiting 25m tag 2026.11.4 PR #88",  # the deploy PR has no web address here
+        "backmerge pending",
+    ]
