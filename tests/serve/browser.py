@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,15 +45,17 @@ ARGS = [
 ]
 
 
-def require_browser() -> None:
+def require_browser(
+    chromium: Path = CHROMIUM, env: Mapping[str, str] = os.environ, module: str = "playwright"
+) -> None:
     """Skip when Chromium or Playwright is missing, except in CI (`CI` set), where it fails."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} missing: apt-get install -y chromium"
-    elif importlib.util.find_spec("playwright") is None:
-        reason = "playwright missing: pip install -e '.[dev]'"
+    if not chromium.exists():
+        reason = f"{chromium} missing: apt-get install -y chromium"
+    elif importlib.util.find_spec(module) is None:
+        reason = f"{module} missing: pip install -e '.[dev]'"
     else:
         return
-    if os.environ.get("CI"):
+    if env.get("CI"):
         pytest.fail(f"browser test cannot run in CI: {reason}")
     pytest.skip(reason)
 

@@ -12,12 +12,22 @@ import pytest
 from tests.serve.browser import Source, chromium, require_browser, serve
 from tests.serve.dashboard_data import advance, demo_snapshot, fix, progressed, repo
 
-pytestmark = pytest.mark.slow
-
 HOSTILE = "<img src=x onerror=alert(1)>\"'{{ 7*7 }}"
 LONG = "fix/" + "averylongbranchnamewithnobreakopportunity" * 4
 
 
+def test_missing_browser_skips_but_fails_in_ci(tmp_path: Path) -> None:
+    gone = tmp_path / "chromium"
+    with pytest.raises(pytest.skip.Exception, match="chromium missing: apt-get install"):
+        require_browser(gone, env={})
+    with pytest.raises(pytest.fail.Exception, match=r"cannot run in CI: .*chromium missing"):
+        require_browser(gone, env={"CI": "true"})
+    gone.touch()
+    with pytest.raises(pytest.fail.Exception, match="no_such_playwright missing"):
+        require_browser(gone, env={"CI": "1"}, module="no_such_playwright")
+
+
+@pytest.mark.slow
 def test_dashboard_in_chromium(tmp_path: Path) -> None:
     require_browser()
     from playwright.sync_api import ConsoleMessage, Request, expect

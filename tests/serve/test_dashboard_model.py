@@ -9,6 +9,7 @@ import pytest
 from prodfix.serve.dashboard.model import Link, build_model
 from prodfix.serve.dashboard.text import (
     commit_href,
+    display_repo,
     format_age,
     repo_name,
     safe_href,
@@ -141,6 +142,10 @@ def test_local_remotes_have_no_commit_links_and_never_show_credentials() -> None
     assert repo_name("", "/srv/clones/steps-go/") == "steps-go"
     assert repo_name("https://x:ghp_SECRET@github.com/team/app.git", "/p") == "team/app"
     assert repo_name("https://x:ghp_SECRET@git.example/a/b/c.git", "/p") == "c"
+    # The service names served repositories `owner/name`, or by the path or URL it was given.
+    assert display_repo("team/steps-python") == "team/steps-python"
+    assert display_repo("/tmp/demo/remotes/steps-python.git") == "steps-python"
+    assert display_repo("https://x:ghp_SECRET@github.com/team/app.git") == "team/app"
 
 
 def test_in_flight_failed_first_then_by_name_finished_latest_first() -> None:
@@ -176,7 +181,13 @@ def test_backmerges_drift_deliveries_policy() -> None:
             "delivery": "delivery",
             "age_s": 3600,
         },
-        {"repo": "team/b", "number": 9, "url": None, "delivery": "delivery-2", "age_s": 9 * 86400},
+        {
+            "repo": "/srv/remotes/b.git",
+            "number": 9,
+            "url": None,
+            "delivery": "delivery-2",
+            "age_s": 9 * 86400,
+        },
     ]
     snap["drift"] = [
         {
@@ -208,7 +219,7 @@ def test_backmerges_drift_deliveries_policy() -> None:
     ]
     m = build_model(snap, NOW)
     assert [(b.repo, b.pr, b.age) for b in m.backmerge_prs] == [
-        ("team/b", Link("PR #9", None), "9d"),
+        ("b", Link("PR #9", None), "9d"),
         ("team/a", Link("PR #7", GH + "/pull/7"), "60m"),
     ]
     assert m.drift[0].tags == (("1.4.0", ("dc2", "dc3")), ("1.4.1", ("dc1",)))

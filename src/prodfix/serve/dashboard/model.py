@@ -9,6 +9,7 @@ from typing import NamedTuple
 from prodfix.serve.dashboard.text import (
     age_since,
     commit_href,
+    display_repo,
     format_age,
     repo_name,
     safe_href,
@@ -215,7 +216,7 @@ def _step(s: StepJson, web: str | None, now: datetime) -> StepView:
 
 def _backmerge(p: BackmergePr) -> BackmergeRow:
     return BackmergeRow(
-        repo=p["repo"],
+        repo=display_repo(p["repo"]),
         pr=Link(f"PR #{p['number']}", safe_href(p["url"])),
         delivery=p["delivery"],
         age=format_age(p["age_s"]),
@@ -229,19 +230,24 @@ def _drift(d: Drift) -> DriftRow:
         by_tag.setdefault(tag, []).append(dc)
     groups = sorted(by_tag.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     return DriftRow(
-        repo=d["repo"], image=d["image"], tags=tuple((t, tuple(sorted(dcs))) for t, dcs in groups)
+        repo=display_repo(d["repo"]),
+        image=d["image"],
+        tags=tuple((t, tuple(sorted(dcs))) for t, dcs in groups),
     )
 
 
 def _delivery(d: DeliveryHealth) -> DeliveryRow:
     return DeliveryRow(
-        repo=d["repo"], branch=d["branch"], days=d["missing_backmerge_days"], red=d["red"]
+        repo=display_repo(d["repo"]),
+        branch=d["branch"],
+        days=d["missing_backmerge_days"],
+        red=d["red"],
     )
 
 
 def _policy(p: PolicyResult) -> PolicyRow:
     return PolicyRow(
-        repo=p["repo"],
+        repo=display_repo(p["repo"]),
         pr=p["pr"],
         head=short(p["head_sha"]),
         conclusion=p["conclusion"],

@@ -14,6 +14,7 @@ from functools import lru_cache
 from prodfix.adapters.remote_url import parse_remote_url
 from prodfix.errors import ProdfixError
 
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _HEX_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 # RFC 3986 shape, narrowed: scheme http(s), then a host (name or [IPv6]), optional port, and a
 # path/query/fragment without spaces or backslashes. A regex, not urlsplit: one call per link
@@ -67,6 +68,12 @@ def repo_name(remote: str, path: str) -> str:
         return parse_remote_url(remote).full_name if remote else _basename(path)
     except ProdfixError:
         return _basename(remote) or _basename(path)
+
+
+def display_repo(given: str) -> str:
+    """A served repository as the service names it (`owner/name`, a path or a URL), shown the
+    way fix rows show theirs (see `repo_name`)."""
+    return given if _OWNER_NAME.match(given) else repo_name(given, given)
 
 
 def _basename(location: str) -> str:
