@@ -26,12 +26,13 @@ from prodfix.serve.snapshot import (
     StepJson,
 )
 from prodfix.types import short
-from prodfix.workflow.playbooks import steps_for
+from prodfix.workflow.playbooks import PLAYBOOKS
 
 # Steps whose state needs someone's attention; their detail is shown under the step row.
 ATTENTION = ("failed", "ready", "waiting")
 # A step's `url` without a PR number: what the link leads to.
 _LINK_TEXT = {"build": "build log", "test": "test run", "deploy": "deployment"}
+_ORDER = {kind: {sid: i for i, sid in enumerate(steps)} for kind, steps in PLAYBOOKS.items()}
 # The deploy step's commit lives in the GitOps repository, not in the fix's repository.
 _OTHER_REPO_SHA = ("deploy",)
 
@@ -183,34 +184,38 @@ def _fix(fix: FixJson, now: datetime) -> FixView:
 
 
 def _repo(r: FixRepoJson, now: datetime) -> RepoRow:
-    order = {sid: i for i, sid in enumerate(steps_for(r["kind"]))}
-    steps = sorted(r["steps"], key=lambda s: order.get(s["id"], len(order)))
+    order = _ORDER.get(r["kind"]) or _ORDER["python"]
+    steps = r["steps"]
+    if [s["id"] for s in steps] != list(order):
+        steps = sorted(steps, key=lambda s: order.get(s["id"], len(order)))
+    web = web_address(r["remote"])
     return RepoRow(
         repo=repo_name(r["remote"], r["path"]),
         kind=r["kind"],
         delivery=r["delivery"],
         branch=r["branch"],
-        steps=tuple(_step(s, web_address(r["remote"]), now) for s in steps),
+        steps=tuple([_step(s, web, now) for s in steps]),
     )
 
 
 def _step(s: StepJson, web: str | None, now: datetime) -> StepView:
-    links: list[Link] = []
-    href = safe_href(s["url"])
-    if s["pr"] is not None:
-        links.append(Link(f"PR #{s['pr']}", href))
+    links: tuple[Link, ...] = ()
+    url, pr, sha = s["url"], s["pr"], s["sha"]
+    href = safe_href(url) if url else None
+    if pr is not None:
+        links = (Link(f"PR #{pr}", href),)
     elif href is not None:
-        links.append(Link(_LINK_TEXT.get(s["id"], "link"), href))
-    if s["sha"]:
-        sha_href = None if s["id"] in _OTHER_REPO_SHA else commit_href(web, s["sha"])
-        links.append(Link(short(s["sha"]), sha_href))
+        links = (Link(_LINK_TEXT.get(s["id"], "link"), href),)
+    if sha:
+        sha_href = None if s["id"] in _OTHER_REPO_SHA else commit_href(web, sha)
+        links += (Link(short(sha), sha_href),)
     return StepView(
         id=s["id"],
         state=s["state"],
         detail=s["detail"],
         age=age_since(s["since"], now),
         tag=s["tag"],
-        links=tuple(links),
+        links=links,
     )
 
 
