@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.errors import Exit, ProdfixError
 
 if TYPE_CHECKING:
