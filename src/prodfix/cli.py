@@ -395,8 +395,8 @@ def doctor() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the full command line (prodfix.launch parses plain `check` calls)."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    guarded(lambda: _click_main(argv), debug=debug)
+    args = argv if argv is not None else sys.argv[1:]
+    guarded(lambda: _click_main(argv), debug="--debug" in args, as_json="--json" in args)
 
 
 def _click_main(argv: list[str] | None) -> None:
@@ -406,7 +406,11 @@ def _click_main(argv: list[str] | None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
+        if "--json" in (argv if argv is not None else sys.argv[1:]):
+            from prodfix.launch import json_error
+
+            json_error(exc.format_message(), "see `prodfix COMMAND --help`", Exit.USAGE)
         sys.exit(Exit.USAGE)
     except click.exceptions.Abort:
         print("prodfix: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(Exit.INTERRUPTED)

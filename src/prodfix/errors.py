@@ -11,6 +11,7 @@ class Exit(IntEnum):
     USAGE = 2  # usage or configuration error, dirty state that blocks the step
     REFUSED = 3  # would break a rule of WORKFLOW.md
     SERVICE = 4  # an external service failed or was unreachable; safe to retry
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
 class ProdfixError(Exception):

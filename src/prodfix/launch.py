@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         full(argv)
         sys.exit(0)  # pragma: no cover - the full parser always exits
     directory, debug, kw = parsed
-    guarded(lambda: _check(directory, debug, kw), debug=debug)
+    guarded(lambda: _check(directory, debug, kw), debug=debug, as_json=bool(kw["as_json"]))
 
 
 def _check(directory: str | None, debug: bool, kw: dict[str, Any]) -> NoReturn:
@@ -90,7 +90,17 @@ def _check(directory: str | None, debug: bool, kw: dict[str, Any]) -> NoReturn:
     sys.exit(int(check.run(app, **kw)))
 
 
-def guarded(body: Callable[[], object], *, debug: bool) -> NoReturn:
+def json_error(message: str, hint: str, code: int) -> None:
+    """With `--json`, an error is also one JSON document on stdout: scripts that parse stdout
+    get an answer they can read, not an empty stream."""
+    import json
+
+    doc = {"ok": False, "error": {"code": code, "message": message, "hint": hint}}
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def guarded(body: Callable[[], object], *, debug: bool, as_json: bool = False) -> NoReturn:
     """The one top-level error handler: exit codes for ProdfixError, no bare tracebacks."""
     from prodfix.errors import Exit, ProdfixError
 
@@ -105,13 +115,15 @@ def guarded(body: Callable[[], object], *, debug: bool) -> NoReturn:
         from prodfix.output import print_error
 
         print_error(exc.message, exc.hint)
+        if as_json:
+            json_error(exc.message, exc.hint, int(exc.code))
         sys.exit(int(exc.code))
     except KeyboardInterrupt:
         print(
             "\nprodfix: interrupted; nothing was lost — `prodfix status` shows where things are",
             file=sys.stderr,
         )
-        sys.exit(130)
+        sys.exit(Exit.INTERRUPTED)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)

@@ -50,6 +50,14 @@ def run(
             )
         if outcome.acted and not dry_run and (rounds := rounds + 1) < MAX_ROUNDS:
             continue  # observe again: the next step may be ready now
+        for v in outcome.views:
+            if v.unreadable:
+                app.out.error(
+                    f"cannot read {v.name}: {v.facts.error}",
+                    "check the network and the remote; this is safe to retry",
+                )
+        if outcome.code == Exit.SERVICE:
+            return Exit.SERVICE
         if outcome.failed:
             for fail in outcome.failed:
                 app.out.error(

@@ -44,6 +44,12 @@ def run(app: App, *, name: str | None, all_: bool, as_json: bool) -> int:
     else:
         for fix, views in fixes.items():
             render(app.out, fix, views)
+    unreadable = {v.path: v.facts.error for vs in fixes.values() for v in vs if v.unreadable}
+    for path, why in unreadable.items():
+        app.out.error(
+            f"cannot read {path}: {why}",
+            "check the network and the remote; this is safe to retry",
+        )
     return exit_code(fixes)
 
 

@@ -59,7 +59,15 @@ def _served_relative(source: str, rel: str) -> str | None:
     base = Path(source.removeprefix("file://"))
     if not base.exists():
         return None
-    for cand in (base.parent / rel, base.parent / f"{rel}.git"):
+    name = Path(rel).name
+    # Beside the served repository: the same relative path, or (a folder of bare remotes,
+    # as `prodfix demo` makes) a sibling remote of the same name.
+    for cand in (
+        base.parent / rel,
+        base.parent / f"{rel}.git",
+        base.parent / name,
+        base.parent / f"{name}.git",
+    ):
         if cand.exists():
             return "file://" + str(cand.resolve())
     return None

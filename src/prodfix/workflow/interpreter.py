@@ -91,7 +91,7 @@ def _drive(ctx: Ctx, state: RunState) -> int:
             raise ProdfixError(
                 f"interrupted during: {op.describe()}",
                 hint="`prodfix continue` picks up where it stopped; `prodfix abort` undoes it",
-                code=Exit.FAILED,
+                code=Exit.INTERRUPTED,
             ) from None
         state.remaining.pop(0)
         state.done.append((op, inverse))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import clean_env
+from prodfix.errors import ProdfixError
 from prodfix.workflow.ops import Op, register
 
 if TYPE_CHECKING:
@@ -35,17 +36,15 @@ class RunTests(Op):
 
     def run(self, ctx: Ctx) -> Op | None:
         argv = shlex.split(self.command)
-        result: dict[str, str]
         if not argv or shutil.which(argv[0]) is None:
+            # Not a test result: the tests never ran, so nothing is recorded for the commit.
             tool = argv[0] if argv else "(empty)"
-            result = {
-                "result": "failed",
-                "reason": f"{tool}: command not found — install it or set [test] command "
-                f"in .prodfix.toml",
-            }
-            ctx.out.warn(result["reason"])
-        else:
-            result = self._run(ctx, argv)
+            raise ProdfixError(
+                f"{tool} is not installed (not found on PATH): the tests did not run",
+                hint=f"install {tool}, or set [test] command in .prodfix.toml; "
+                "`prodfix test --skip REASON` records why they cannot run here",
+            )
+        result = self._run(ctx, argv)
         ctx.vars["test"] = result
         if self.record:
             record_result(ctx, self.sha, result, share=self.share, where="local")

@@ -83,8 +83,8 @@ def reconcile_once(
     outcome = Outcome(fix, views)
     for v in views:
         step = next((s for s in v.steps if s.state not in FINISHED), None)
-        if step is None or v.ctx is None:
-            continue
+        if step is None or v.ctx is None or v.unreadable:
+            continue  # an unreadable repository is not a failed step: `code` says 4
         decision = decide(v, step, merge=merge, rebuild=rebuild)
         if isinstance(decision, Waiting):
             outcome.waiting.append(decision)
