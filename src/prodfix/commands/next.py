@@ -15,6 +15,7 @@ from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.interpreter import execute, refuse_if_suspended
+from prodfix.workflow.notices import notifier_for, tell
 from prodfix.workflow.observe import by_fix, observe_repository, related_clones
 from prodfix.workflow.reconcile import Outcome, finish_program, reconcile_once
 
@@ -40,8 +41,12 @@ def run(
     deadline = ctx.clock.monotonic() + timeout
     last_report: list[str] = []
     rounds = 0
+    notifier = None if dry_run else notifier_for(ctx.cfg)
     while True:
-        outcome = reconcile_once(ctxs, fix, merge=merge, rebuild=rebuild, dry_run=dry_run)
+        outcome = reconcile_once(
+            ctxs, fix, merge=merge, rebuild=rebuild, dry_run=dry_run, notifier=notifier
+        )
+        tell(notifier, outcome, now=ctx.clock.now())
         rebuild = False  # one new build per command, not one per look
         if not outcome.views:
             raise ProdfixError(

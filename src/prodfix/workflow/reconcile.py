@@ -10,6 +10,7 @@ no master commit ever reaches a delivery build (exit 3, nothing done).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prodfix.adapters.forge import PrState
 from prodfix.errors import Exit, ProdfixError
@@ -22,6 +23,9 @@ from prodfix.workflow.observe import RepoView, observe_all
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_build import TriggerBuild
 from prodfix.workflow.ops_test import RunTests
+
+if TYPE_CHECKING:
+    from prodfix.adapters.notify import Notifier
 from prodfix.workflow.playbooks import FINISHED, State
 
 REMEDY = {
@@ -47,6 +51,15 @@ class Failure:
     remedy: str
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """A back-merge that needs a person: the paths that conflict."""
+
+    delivery: str
+    paths: tuple[str, ...]
+    url: str | None = None
+
+
 @dataclass
 class Outcome:
     fix: str
@@ -54,6 +67,8 @@ class Outcome:
     acted: list[tuple[RepoView, str]] = field(default_factory=list)  # (repository, step)
     waiting: list[Waiting] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    notifier: Notifier | None = None
 
     @property
     def done(self) -> bool:
@@ -76,16 +91,23 @@ Decision = Act | Waiting | Failure
 
 
 def reconcile_once(
-    ctxs: list[Ctx], fix: str, *, merge: bool, rebuild: bool = False, dry_run: bool = False
+    ctxs: list[Ctx],
+    fix: str,
+    *,
+    merge: bool,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    notifier: Notifier | None = None,
 ) -> Outcome:
-    """One look and one round of actions for the fix `fix` in the repositories `ctxs`."""
+    """One look and one round of actions for the fix `fix` in the repositories `ctxs`. A
+    back-merge that conflicts is told to `notifier` before its program stops for a person."""
     views = observe_all(ctxs, names=[fix])
-    outcome = Outcome(fix, views)
+    outcome = Outcome(fix, views, notifier=None if dry_run else notifier)
     for v in views:
         step = next((s for s in v.steps if s.state not in FINISHED), None)
         if step is None or v.ctx is None or v.unreadable:
             continue  # an unreadable repository is not a failed step: `code` says 4
-        decision = decide(v, step, merge=merge, rebuild=rebuild)
+        decision = decide(v, step, merge=merge, rebuild=rebuild, outcome=outcome)
         if isinstance(decision, Waiting):
             outcome.waiting.append(decision)
         elif isinstance(decision, Failure):
@@ -98,7 +120,9 @@ def reconcile_once(
     return outcome
 
 
-def decide(v: RepoView, step: Step, *, merge: bool, rebuild: bool) -> Decision:
+def decide(
+    v: RepoView, step: Step, *, merge: bool, rebuild: bool, outcome: Outcome | None = None
+) -> Decision:
     """What to do about the first unfinished step of one repository (reads what the step's
     plan needs; raises the refusal of a rule)."""
     if step.state == State.FAILED:
@@ -108,7 +132,27 @@ def decide(v: RepoView, step: Step, *, merge: bool, rebuild: bool) -> Decision:
     if step.state in (State.WAITING, State.PENDING):
         who = f" (who: {step.who})" if step.who else ""
         return Waiting(v, step, f"{step.detail}{who}")
-    return _READY[step.id](v, step, merge)
+    decision = _READY[step.id](v, step, merge)
+    if step.id == "backmerge" and isinstance(decision, Act) and outcome is not None:
+        # Told before the program stops for the person who resolves it.
+        conflicts = [op for op in decision.program if type(op).__name__ == "MergeForResolution"]
+        if conflicts and v.seed.delivery:
+            found = Conflict(v.seed.delivery, _conflict_paths(v))
+            outcome.conflicts.append(found)
+            if outcome.notifier is not None:
+                outcome.notifier.backmerge_conflict(found.delivery, found.paths, outcome.fix, None)
+    return decision
+
+
+def _conflict_paths(v: RepoView) -> tuple[str, ...]:
+    from prodfix.policy.backmerge import predict
+
+    ctx = v.ctx
+    assert ctx is not None and v.seed.delivery
+    p = predict(
+        ctx.repo, mainline=ctx.tracking(ctx.cfg.mainline), delivery=ctx.tracking(v.seed.delivery)
+    )
+    return tuple(c.path for c in p.conflicts)
 
 
 def _test(v: RepoView, step: Step, merge: bool) -> Decision:
