@@ -16,7 +16,7 @@ from prodfix.serve.service import Service
 from prodfix.serve.settings import RepoSpec, Settings
 from prodfix.serve.worker import Poller, Workers
 from tests.gitfix import Sandbox
-from tests.scenario import World, fix_proposed_and_approved, prs, service_world
+from tests.scenario import World, fix_proposed_and_approved, prs, service_toml, service_world
 
 
 def service_for(w: World, tmp: Path) -> tuple[Service, TestClient]:
@@ -86,3 +86,31 @@ def test_the_service_never_touches_a_users_checkout(tmp_path: Path) -> None:
     assert w.sb.g(w.work, "for-each-ref") == before
     clones = list((Path(str(tmp_path)) / "prodfix-home" / "serve" / "clones").iterdir())
     assert len(clones) == 1 and (clones[0] / "HEAD").exists()
+
+
+def test_advance_fixes_builds_a_merged_fix_and_opens_its_deploy_pr(tmp_path: Path) -> None:
+    """With `[policy] advance-fixes`, the service runs the same reconcile step as `next` for
+    each fix in flight — building and opening the deploy PR, never merging anything."""
+    from dataclasses import replace
+
+    sb = Sandbox(tmp_path / "sb")
+    # A served repository names its GitOps repository by URL (the service has no checkouts).
+    toml = service_toml(deploy=True).replace('"../deploy"', f'"{sb.root / "dep" / "origin.git"}"')
+    w = service_world(sb, deploy=True, toml=toml)
+    fix_proposed_and_approved(w)
+    w.ok("pr", "merge", "1")
+    svc, client = service_for(w, tmp_path)
+    svc.settings = replace(svc.settings, advance_fixes=True)
+    assert poll(svc) == ["done"]
+    builds = [r for r in w.sb.remote_refs() if r.startswith("refs/prodfix/builds/")]
+    assert builds == ["refs/prodfix/builds/1"]
+    deploy_prs = prs(w.sb, w.bares["deploy"])
+    assert [(p["head"], p["state"]) for p in deploy_prs.values()] == [
+        ("deploy/svc/delivery-1", "open")
+    ]
+    fix = client.get("/api/fixes").json()["fixes"][0]
+    steps = {s["id"]: s["state"] for s in fix["repos"][0]["steps"]}
+    assert (steps["build"], steps["deploy"]) == ("done", "waiting")  # on a reviewer now
+    assert poll(svc) == ["done"]  # nothing new: no second build, no second PR
+    assert [r for r in w.sb.remote_refs() if r.startswith("refs/prodfix/builds/")] == builds
+    assert len(prs(w.sb, w.bares["deploy"])) == 1

@@ -296,3 +296,40 @@ def drift(ctx: Ctx) -> list[tuple[str, dict[str, str]]]:
 
 def get_pr(ctx: Ctx, number: int) -> PullRequest:
     return ctx.forge.get_pr(PrNumber(number))
+
+
+# -- the reconciler ----------------------------------------------------------------------------
+
+# What the service may do for a fix on its own: never an author's tests or proposal, never a
+# merge (that takes `next --merge` or the forge's button) — builds and deploy PRs, as `next`.
+SERVICE_STEPS = frozenset({"build", "deploy"})
+MAX_ROUNDS = 5
+
+
+def reconcile_fixes(ctx: Ctx, *, advance: bool) -> None:
+    """Every fix in flight: one `reconcile_once` (the CLI's `next` step), acting only on
+    SERVICE_STEPS when the team asked for it (`[policy] advance-fixes`), and telling the
+    repository's `[notify]` channels about long waits and finished fixes."""
+    from prodfix.workflow import runstate
+    from prodfix.workflow.notices import notifier_for, tell
+    from prodfix.workflow.observe import by_fix, observe_repository
+    from prodfix.workflow.reconcile import reconcile_once
+
+    notifier = notifier_for(ctx.cfg)
+    if not advance and notifier is None:
+        return
+    names = [n for n, vs in by_fix(observe_repository(ctx, fetch=False)).items()]
+    acting = SERVICE_STEPS if advance else frozenset()
+    for name in names:
+        for _ in range(MAX_ROUNDS):  # as `next` does: look again while something was done
+            try:
+                outcome = reconcile_once(
+                    [ctx], name, merge=False, notifier=notifier, acting=acting, fetch=False
+                )
+            except ProdfixError:
+                break  # the next poll looks again; a stopped run must not block the others
+            finally:
+                runstate.clear(ctx.repo.path, name)
+            if not outcome.acted:
+                tell(notifier, outcome, now=time.time())
+                break

@@ -238,6 +238,7 @@ def refresh(svc: Service, target: Target, installation: int | None) -> None:
         for pr in ctx.forge.list_prs(state="open"):
             if pr.base == mainline or ctx.cfg.is_delivery(pr.base):
                 _poll_policy(svc, target, ctx, pr)
+    core.reconcile_fixes(ctx, advance=svc.settings.advance_fixes)
     svc.save_snapshot(target.key, observe(svc, target, ctx))
 
 

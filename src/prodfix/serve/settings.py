@@ -39,6 +39,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
     "policy": {
         "auto-merge-backmerge": ((bool,), False),
+        "advance-fixes": ((bool,), False),
     },
     "repos": {
         "url": ((str,), None),
@@ -79,6 +80,7 @@ class Settings:
     lease_seconds: int = 300
     github: GitHubApp | None = None
     auto_merge_backmerge: bool = False
+    advance_fixes: bool = False  # build merged fixes and open their deploy PRs, as `next` does
     repos: tuple[RepoSpec, ...] = ()
     source: Path | None = None
 
@@ -165,6 +167,7 @@ def parse(text: str, where: str) -> Settings:
         lease_seconds=int(server["lease-seconds"]),
         github=github,
         auto_merge_backmerge=bool(policy["auto-merge-backmerge"]),
+        advance_fixes=bool(policy["advance-fixes"]),
         repos=tuple(repos),
     )
 

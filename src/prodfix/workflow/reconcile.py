@@ -98,15 +98,22 @@ def reconcile_once(
     rebuild: bool = False,
     dry_run: bool = False,
     notifier: Notifier | None = None,
+    acting: frozenset[str] | None = None,
+    fetch: bool = True,
 ) -> Outcome:
     """One look and one round of actions for the fix `fix` in the repositories `ctxs`. A
-    back-merge that conflicts is told to `notifier` before its program stops for a person."""
-    views = observe_all(ctxs, names=[fix])
+    back-merge that conflicts is told to `notifier` before its program stops for a person.
+    `acting` limits the steps acted on (the team service never runs an author's tests or
+    proposes for them); None: every step prodfix may do."""
+    views = observe_all(ctxs, names=[fix], fetch=fetch)
     outcome = Outcome(fix, views, notifier=None if dry_run else notifier)
     for v in views:
         step = next((s for s in v.steps if s.state not in FINISHED), None)
         if step is None or v.ctx is None or v.unreadable:
             continue  # an unreadable repository is not a failed step: `code` says 4
+        if acting is not None and step.id not in acting and step.state == State.READY:
+            outcome.waiting.append(Waiting(v, step, step.detail))
+            continue
         decision = decide(v, step, merge=merge, rebuild=rebuild, outcome=outcome)
         if isinstance(decision, Waiting):
             outcome.waiting.append(decision)
