@@ -14,14 +14,15 @@ from prodfix.adapters.argocd import (
     TOKEN_ENV,
     AppStatus,
     ArgoCd,
-    DeployFailed,
-    image_repo,
+    assess,
+    image_key,
     parse_app,
 )
 from prodfix.adapters.git import Repo
 from prodfix.adapters.http import RetryPolicy
 from prodfix.errors import Exit, ProdfixError, ServiceError
 from prodfix.types import short
+from tests.argocd_driver import DeployFailed, wait_deployed
 from tests.fakes.argocd import DEGRADED, OP_FAILED, PROGRESSING, FakeArgoCd
 from tests.gitfix import Sandbox
 
@@ -98,7 +99,8 @@ def wait(
     refresh_every: float = 60.0,
     is_descendant: Callable[[str, str], bool] | None = None,
 ) -> AppStatus:
-    return client(fake).wait_deployed(
+    return wait_deployed(
+        client(fake),
         APP,
         merge_commit=h.merge,
         image=NEW,
@@ -384,17 +386,48 @@ def test_parse_app_reads_multi_source_and_omitted_fields() -> None:
     assert [(c.type, c.message) for c in st.conditions] == [("SyncError", "boom")]
 
 
+DIGEST = "sha256:" + "a" * 64
+
+
 @pytest.mark.parametrize(
-    ("ref", "repo"),
+    ("ref", "key"),
     [
-        ("registry:5000/team/app:1.2", "registry:5000/team/app"),
-        ("registry:5000/team/app", "registry:5000/team/app"),
-        ("app:1.2@sha256:abc", "app"),
-        ("docker.io/library/redis", "docker.io/library/redis"),
+        ("registry:5000/team/app:1.2", ("registry:5000/team/app", "1.2", None)),
+        ("registry:5000/team/app", ("registry:5000/team/app", None, None)),
+        (f"app:1.2@{DIGEST}", ("docker.io/library/app", "1.2", DIGEST)),
+        ("docker.io/library/redis", ("docker.io/library/redis", None, None)),
+        ("redis:7", ("docker.io/library/redis", "7", None)),
+        ("index.docker.io/library/redis:7", ("docker.io/library/redis", "7", None)),
     ],
 )
-def test_image_repo_ignores_a_registry_port(ref: str, repo: str) -> None:
-    assert image_repo(ref) == repo
+def test_image_key_is_the_tag_editors_reading(ref: str, key: tuple[str, ...]) -> None:
+    assert image_key(ref) == key
+
+
+def test_the_live_image_gate_knows_docker_hub_spellings() -> None:
+    """Argo CD reports `nginx:1.27` for the configured `docker.io/library/nginx`: the same
+    image, so the gate passes (it used to wait until the timeout)."""
+    st = AppStatus(
+        name="app",
+        sync_status="Synced",
+        sync_revision="b" * 40,
+        sync_revisions=("b" * 40,),
+        operation_phase="Succeeded",
+        operation_message="",
+        operation_revision="b" * 40,
+        retry_count=0,
+        health_status="Healthy",
+        health_message="",
+        images=("nginx:1.27",),
+        conditions=(),
+    )
+    v = assess(
+        st,
+        merge_commit="b" * 40,
+        image="docker.io/library/nginx:1.27",
+        is_descendant=lambda rev, base: rev == base,
+    )
+    assert v.done, v
 
 
 def test_tmp_git_repo_is_real(history: History, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ ignores the rest. `argocd app wait` is not enough because it never compares the 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,19 +49,6 @@ class AppStatus:
         rev = (self.sync_revision or "?")[:7]
         op = self.operation_phase or "-"
         return f"{self.name}: rev {rev}, {self.sync_status}, operation {op}, {self.health_status}"
-
-
-class DeployFailed(ProdfixError):
-    """Argo CD reports the deployment failed: the `deploy` step is `failed` (exit 1)."""
-
-    def __init__(self, app: str, message: str, status: AppStatus) -> None:
-        super().__init__(
-            f"Argo CD app {app}: {message}",
-            hint=f"look at {app} in Argo CD; to go back, revert the image-tag PR (prodfix rollback)",
-            code=Exit.FAILED,
-        )
-        self.app = app
-        self.status = status
 
 
 class ArgoCd:
@@ -150,36 +136,6 @@ class ArgoCd:
         if not isinstance(data, dict):
             raise ServiceError(f"Argo CD answered a non-object for app {app!r}")
         return data
-
-    def wait_deployed(
-        self,
-        app: str,
-        *,
-        merge_commit: str,
-        image: str,
-        is_descendant: Callable[[str, str], bool],
-        timeout: float = 900.0,
-        interval: float = 5.0,
-        grace: float = 60.0,
-        refresh_every: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        on_tick: Callable[[str], None] | None = None,
-    ) -> AppStatus:
-        return wait_deployed(
-            self,
-            app,
-            merge_commit=merge_commit,
-            image=image,
-            is_descendant=is_descendant,
-            timeout=timeout,
-            interval=interval,
-            grace=grace,
-            refresh_every=refresh_every,
-            clock=clock,
-            sleep=sleep,
-            on_tick=on_tick,
-        )
 
 
 def parse_app(doc: Mapping[str, Any], name: str) -> AppStatus:
@@ -279,96 +235,32 @@ def assess(
 
     # Sync and health can be green while the live workload runs something else
     # (ignoreDifferences, a wrong path): the live image is the proof (§5.7 image gate).
-    def is_new(ref: str) -> bool:
-        return ref == image or ref.startswith(image + "@")
+    # One parser for image references (the tag editor's): `nginx:1` and
+    # `docker.io/library/nginx:1` are the same image.
+    want = image_key(image)
 
-    # "and not the old tag": during a rollout both tags are live (§5.7).
-    same_repo = [i for i in st.images if image_repo(i) == image_repo(image)]
+    def is_new(ref: str) -> bool:
+        got = image_key(ref)
+        if got is None or want is None:
+            return ref == image
+        return got[1:] == want[1:] or (want[2] is None and got[1] == want[1])
+
+    # "and not the old tag": during a rollout both tags are live.
+    same_repo = [
+        i for i in st.images if (k := image_key(i)) is not None and want and k[0] == want[0]
+    ]
     if not same_repo or not all(is_new(i) for i in same_repo):
         live = ", ".join(same_repo) or "none of that repository"
         return Verdict(False, f"live image {image} only (live: {live})", at_revision=True)
     return Verdict(True, "", at_revision=True)
 
 
-def image_repo(ref: str) -> str:
-    """`registry:5000/team/app:tag@sha256:…` → `registry:5000/team/app` (a port is not a tag)."""
-    ref = ref.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    return ref[:colon] if colon > slash else ref
+def image_key(ref: str) -> tuple[str, str | None, str | None] | None:
+    """(canonical repository, tag, digest) of an image reference — `nginx:1` and
+    `docker.io/library/nginx:1` give the same key; a registry port is not a tag."""
+    from prodfix.adapters.gitops.images import normalise, parse_reference
 
-
-def wait_deployed(
-    reader: AppReader,
-    app: str,
-    *,
-    merge_commit: str,
-    image: str,
-    is_descendant: Callable[[str, str], bool],
-    timeout: float = 900.0,
-    interval: float = 5.0,
-    grace: float = 60.0,
-    refresh_every: float = 60.0,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    on_tick: Callable[[str], None] | None = None,
-) -> AppStatus:
-    """Poll `app` until `merge_commit` (or a descendant: `is_descendant(rev, merge_commit)`) is
-    synced, its operation succeeded, the app is Healthy and runs `image` (repo:tag).
-
-    Raises DeployFailed (exit 1) when the sync operation fails or health stays Degraded for
-    `grace` seconds at the new revision, ServiceError (exit 4) naming the unmet condition on
-    timeout. Returns the final status.
-    """
-    # Ancestry of a commit never changes, and each uncached answer forks git: ask once per SHA.
-    known: dict[tuple[str, str], bool] = {}
-
-    def descends(rev: str, base: str) -> bool:
-        if (rev, base) not in known:
-            known[rev, base] = is_descendant(rev, base)
-        return known[rev, base]
-
-    start = clock()
-    deadline = start + timeout
-    # One refresh right after the merge: without a webhook Argo CD notices new commits only on
-    # its ~3 min reconciliation poll (§5.3).
-    st = reader.refresh(app)
-    last_refresh = start
-    degraded_since: float | None = None
-    while True:
-        now = clock()
-        v = assess(st, merge_commit=merge_commit, image=image, is_descendant=descends)
-        if on_tick is not None:
-            on_tick(st.line() + ("" if v.done else f"; waiting for {v.waiting_for}"))
-        if v.done:
-            return st
-        if v.failure:
-            raise DeployFailed(app, v.failure, st)
-        if v.degraded:
-            # Mirror `argocd app wait`: Degraded counts only once it persists at the new
-            # revision; a rollout passes through short Degraded blips (§5.7 health gate).
-            degraded_since = now if degraded_since is None else degraded_since
-            if now - degraded_since >= grace:
-                raise DeployFailed(
-                    app,
-                    f"health Degraded for {now - degraded_since:.0f}s at "
-                    f"{short(st.sync_revision or '')}: {st.health_message or '(no message)'}",
-                    st,
-                )
-        else:
-            degraded_since = None
-        if now >= deadline:
-            errors = [f"{c.type}: {c.message}" for c in st.conditions if c.type.endswith("Error")]
-            raise ServiceError(
-                f"Argo CD app {app} not deployed after {timeout:.0f}s: still waiting for "
-                f"{v.waiting_for}" + (f" (conditions: {'; '.join(errors)})" if errors else ""),
-                hint=f"Argo CD may still be catching up: run the command again to keep waiting, "
-                f"or look at {app} in Argo CD",
-            )
-        sleep(max(0.0, min(interval, deadline - now)))
-        if not v.at_revision and clock() - last_refresh >= refresh_every:
-            # Still before the merge: refresh again in case the first one raced the push.
-            st = reader.refresh(app)
-            last_refresh = clock()
-        else:
-            st = reader.get(app)
+    parsed = parse_reference(ref)
+    if parsed is None:
+        return None
+    return normalise(parsed.repository), parsed.tag, parsed.digest
