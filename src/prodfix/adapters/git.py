@@ -11,10 +11,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from prodfix.adapters.locks import file_lock, key_for
 from prodfix.adapters.shacache import ShaCache
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
@@ -255,10 +257,13 @@ class Repo:
         return self.git("remote").lines
 
     def fetch(self, remote: str, *refspecs: str, prune: bool = True) -> None:
+        """One fetch at a time per repository, across threads and processes: two at once race
+        on the same remote-tracking refs ("cannot lock ref 'refs/remotes/origin/…'")."""
         args = ["-c", "fetch.writeCommitGraph=true", "fetch", "--quiet", "--no-tags"]
         if prune:
             args.append("--prune")
-        r = self.git(*args, remote, *refspecs, check=False)
+        with fetch_lock(self.path):
+            r = self.git(*args, remote, *refspecs, check=False)
         if r.returncode != 0:
             raise ProdfixError(
                 f"cannot fetch from {remote}: {_last_line(r.stderr)}",
@@ -406,6 +411,40 @@ class Repo:
 
     def check_ref_format(self, branch: str) -> bool:
         return self.git("check-ref-format", "--branch", branch, check=False).returncode == 0
+
+
+@contextmanager
+def fetch_lock(path: Path) -> Iterator[None]:
+    """Held while a fetch (or the clone that creates `path`) writes the repository's refs.
+    A holder is bounded by the network timeout, so waiting a little longer always suffices."""
+    with file_lock(
+        key_for(common_dir(path), "fetch-"),
+        what=f"fetching into {path}",
+        wait=330,  # a fetch has no timeout yet: wait long
+        hint="this is safe to retry",
+        code=Exit.SERVICE,
+    ):
+        yield
+
+
+def common_dir(path: Path) -> Path:
+    """The git directory that holds the refs of the clone at `path` (the main one for a linked
+    worktree, gitrepository-layout(5)), read from files: no git process for a lock name."""
+    dot = path / ".git"
+    try:
+        if dot.is_file():
+            text = dot.read_text().strip()
+            if text.startswith("gitdir:"):
+                gd = path / text.removeprefix("gitdir:").strip()
+                common = gd / "commondir"
+                if common.is_file():
+                    return (gd / common.read_text().strip()).resolve()
+                return gd.resolve()
+        if dot.is_dir():
+            return dot.resolve()
+    except OSError:
+        pass
+    return path.resolve()  # a bare repository, or one git will refuse anyway
 
 
 @dataclass(frozen=True)
