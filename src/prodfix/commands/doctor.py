@@ -335,16 +335,13 @@ def deploy_repo_checks(service: Repo, spec: str) -> Iterator[Check]:
     from prodfix.commands.common import load_config
 
     if _URL.match(spec):
-        # Not cloned here (doctor changes nothing): ask the remote for its HEAD instead.
-        r = git.run(
-            service.path,
-            "ls-remote",
-            "--exit-code",
-            spec,
-            "HEAD",
-            check=False,
-            env={"GIT_TERMINAL_PROMPT": "0"},
-        )
+        # Not cloned here (doctor changes nothing): ask the remote for its HEAD instead. Like
+        # every git call, it cannot prompt and gives up after PRODFIX_GIT_TIMEOUT.
+        try:
+            r = git.run(service.path, "ls-remote", "--exit-code", spec, "HEAD", check=False)
+        except ProdfixError as exc:
+            yield Check("deploy repo", "remote", FAILED, exc.message, exc.hint)
+            return
         ok = r.returncode == 0
         yield Check(
             "deploy repo",
