@@ -229,9 +229,15 @@ def jenkins_checks(where: str, cfg: Config) -> Iterator[Check]:
 def _jenkins_probe(
     where: str, client: JenkinsClient, url: str, source: str, cfg: Config
 ) -> Iterator[Check]:
+    from prodfix.adapters.http import LoginPage
+
     try:
         # `me/api/json` names the user Jenkins sees; 401/403 mean the credential is refused.
         resp = client.http.request("GET", "me/api/json", expect=(401, 403, 404))
+        me = client.http.json(resp) if resp.status_code == 200 else None
+    except LoginPage as exc:  # reachable, but something other than Jenkins' API answers
+        yield Check(where, "Jenkins", FAILED, exc.message, exc.hint)
+        return
     except ProdfixError as exc:
         yield Check(
             where,
@@ -251,7 +257,7 @@ def _jenkins_probe(
             f"{source} is read from",
         )
         return
-    who = resp.json().get("id") if resp.status_code == 200 else None
+    who = me.get("id") if isinstance(me, dict) else None
     yield Check(
         where,
         "Jenkins",
@@ -299,12 +305,9 @@ def argocd_checks(where: str, cfg: Config) -> Iterator[Check]:
                 f"generate a new one (`argocd account generate-token`), export {TOKEN_ENV}",
             )
             return
-        yield Check(
-            where,
-            "Argo CD",
-            OK,
-            f"{redact(url)} reachable, version {resp.json().get('Version', '?')}",
-        )
+        about = argo.http.json(resp)
+        version = about.get("Version", "?") if isinstance(about, dict) else "?"
+        yield Check(where, "Argo CD", OK, f"{redact(url)} reachable, version {version}")
         first = cfg.waves[0][0]
         app = str(cfg["deploy.argocd.app"]).format(dc=first)
         status = argo.get(app)
