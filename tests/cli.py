@@ -22,14 +22,19 @@ class Run:
 
 
 def prodfix(cwd: Path, *args: str) -> Run:
+    """In-process; whatever the command sets process-wide for its output (`--quiet`, `--json`)
+    is put back afterwards, however it ends, so no later test inherits it."""
     out, err = io.StringIO(), io.StringIO()
     code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["-C", str(cwd), *args])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    output.set_quiet(False)
+    quiet = output._quiet
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(["-C", str(cwd), *args])
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+    finally:
+        output.set_quiet(quiet)
     return Run(code, out.getvalue(), err.getvalue())
 
 

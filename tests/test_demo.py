@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from prodfix import output
 from prodfix.demo import script
-from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY, build
+from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY
 from prodfix.demo.script import Driver
 
 
@@ -89,13 +90,19 @@ def assert_all_done(d: Driver) -> None:
 
 
 @pytest.fixture
-def quiet() -> None:
+def quiet() -> Iterator[None]:
+    before = output._quiet
     output.set_quiet(True)
+    yield
+    output.set_quiet(before)
 
 
-def test_demo_end_to_end(tmp_path: Path, quiet: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_end_to_end_through_a_kill_and_continue(tmp_path: Path, quiet: None) -> None:
+    """The demo as `prodfix demo` runs it, once (it is the slowest test), with `next --merge`
+    killed with SIGKILL after its merge and before the build, then `prodfix continue`: the end
+    state is that of an uninterrupted run."""
     root = tmp_path / "demo"
-    script.run_demo(root)
+    script.run_demo(root, interrupt=True)
     assert sorted(p.name for p in (root / "remotes").iterdir()) == [
         "deployment-infra.git",
         "steps-python-copy.git",
@@ -105,14 +112,3 @@ def test_demo_end_to_end(tmp_path: Path, quiet: None, monkeypatch: pytest.Monkey
     assert (root / "state" / "prodfix.db").exists()
     assert_final_state(root)
     assert_all_done(Driver(root))
-
-
-def test_demo_flow_interrupted_and_continued(tmp_path: Path, quiet: None) -> None:
-    """kill -9 inside `next --merge` (after the merge, before the build), then `continue`."""
-    root = tmp_path / "demo"
-    build(root)
-    d = Driver(root)
-    script.python_flow(d, interrupt=True)
-    script.go_flow(d)
-    assert_final_state(root)
-    assert_all_done(d)

@@ -359,9 +359,10 @@ def test_other_text_is_named_as_not_json() -> None:
 
 
 def test_retry_backoff_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRODFIX_RETRY_BACKOFF")  # the suite sets 0 (tests/conftest.py)
     assert RetryPolicy().backoff == 0.5
-    monkeypatch.setenv("PRODFIX_RETRY_BACKOFF", "0")
-    assert RetryPolicy().backoff == 0.0
+    monkeypatch.setenv("PRODFIX_RETRY_BACKOFF", "0.125")
+    assert RetryPolicy().backoff == 0.125
     monkeypatch.setenv("PRODFIX_RETRY_BACKOFF", "later")
     with pytest.raises(ProdfixError) as exc:
         RetryPolicy()

@@ -198,14 +198,15 @@ def summary(d: Driver) -> None:
         output.say(f"  {dc}: steps-python {tags[0]}, triggers-go {tags[1]}")
 
 
-def run_demo(root: Path) -> None:
+def run_demo(root: Path, *, interrupt: bool = False) -> None:
+    """The whole demo; with `interrupt`, the Python flow is killed mid-merge and continued."""
     from prodfix.demo.sandbox import build
 
     output.say(f"building the sandbox in {root} …")
     build(root)
     os.environ["PRODFIX_HOME"] = str(root / "state")
     d = Driver(root)
-    python_flow(d)
+    python_flow(d, interrupt=interrupt)
     go_flow(d)
     d.prodfix("steps-python", "status")
     planted_violation(d)
