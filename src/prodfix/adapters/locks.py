@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from prodfix.adapters.gitproc import common_dir, network_timeout
 from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.errors import Exit, ProdfixError
 
@@ -81,3 +82,17 @@ def file_lock(
         yield
     finally:
         os.close(fd)  # closing the description releases the flock
+
+
+@contextmanager
+def fetch_lock(path: Path) -> Iterator[None]:
+    """Held while a fetch (or the clone that creates `path`) writes the repository's refs.
+    A holder is bounded by the network timeout, so waiting a little longer always suffices."""
+    with file_lock(
+        key_for(common_dir(path), "fetch-"),
+        what=f"fetching into {path}",
+        wait=network_timeout() + 30,
+        hint="this is safe to retry",
+        code=Exit.SERVICE,
+    ):
+        yield

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodfix.adapters.git import Repo, fetch_lock, run
+from prodfix.adapters.git import Repo, run
+from prodfix.adapters.locks import fetch_lock
 from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
