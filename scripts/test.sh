@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run the whole test suite. pytest's exit 5 (no tests ran) is a failure.
+# Set up (if needed) and run the whole test suite, in a random order (pytest-randomly; the seed
+# is printed so a failing order can be replayed). pytest's exit 5 (no tests ran) is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pytest_randomly' 2>/dev/null; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q -e '.[dev]'
 fi
+# The YAML corpus lives beside the checkout (../shared/corpus/k8s-yaml). Without it its test is
+# skipped; in CI (CI set) a missing corpus is an error, never a silent skip.
+corpus="$(cd .. && pwd)/shared/corpus/k8s-yaml"
+if [ -d "$corpus" ]; then
+  export PRODFIX_CORPUS="$corpus"
+elif [ -n "${CI:-}" ]; then
+  echo "scripts/test.sh: CI is set but the YAML corpus is missing at $corpus" >&2
+  echo "  (CI must place shared/ beside the checkout)" >&2
+  exit 1
+else
+  echo "scripts/test.sh: note: no YAML corpus at $corpus: its test is skipped" >&2
+fi
+seed="${PRODFIX_TEST_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
+echo "test order: --randomly-seed=$seed (PRODFIX_TEST_SEED=$seed replays it)"
 set +e
-.venv/bin/python -m pytest -n 2 -q "$@"
+.venv/bin/python -m pytest -n 2 -q -p randomly --randomly-seed="$seed" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi

@@ -74,5 +74,6 @@ def prodfix_proc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Ru
         env=e,
         check=False,
         timeout=120,
+        stdin=subprocess.DEVNULL,  # nothing may wait for the user
     )
     return Run(p.returncode, p.stdout, p.stderr)

@@ -11,13 +11,15 @@ from tests.gitfix import Sandbox
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """HOME, XDG dirs and PRODFIX_HOME in the test's temp dir; no user or system git config."""
+    """HOME, XDG dirs and PRODFIX_HOME in the test's temp dir; no user or system git config;
+    no credentials; no real waiting between HTTP retries (a test that cares sets a policy)."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".state"))
     monkeypatch.setenv("PRODFIX_HOME", str(tmp_path / "prodfix-home"))
+    monkeypatch.setenv("PRODFIX_RETRY_BACKOFF", "0")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada Tester")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "ada@example.com")
@@ -31,6 +33,8 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         "JENKINS_USER",
         "JENKINS_API_TOKEN",
         "ARGOCD_AUTH_TOKEN",
+        "PRODFIX_GIT_TIMEOUT",
+        "PRODFIX_LOCK_WAIT",
     ):
         monkeypatch.delenv(var, raising=False)
     (home / ".gitconfig").write_text(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from prodfix.demo import script
-from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY, build
+from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY
 from prodfix.demo.script import Driver
 from prodfix.output import Reporter
 
@@ -105,9 +105,12 @@ def quiet() -> None:
     return None
 
 
-def test_demo_end_to_end(tmp_path: Path, quiet: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_end_to_end_through_a_kill_and_continue(tmp_path: Path, quiet: None) -> None:
+    """The demo as `prodfix demo` runs it, once (it is the slowest test), with `next --merge`
+    killed with SIGKILL after its merge and before the build, then `prodfix continue`: the end
+    state is that of an uninterrupted run."""
     root = tmp_path / "demo"
-    script.run_demo(root, Reporter(quiet=True))
+    script.run_demo(root, Reporter(quiet=True), interrupt=True)
     assert sorted(p.name for p in (root / "remotes").iterdir()) == [
         "deployment-infra.git",
         "steps-python-copy.git",
@@ -117,14 +120,3 @@ def test_demo_end_to_end(tmp_path: Path, quiet: None, monkeypatch: pytest.Monkey
     assert (root / "state" / "prodfix.db").exists()
     assert_final_state(root)
     assert_all_done(Driver(root, Reporter(quiet=True)))
-
-
-def test_demo_flow_interrupted_and_continued(tmp_path: Path, quiet: None) -> None:
-    """kill -9 inside `next --merge` (after the merge, before the build), then `continue`."""
-    root = tmp_path / "demo"
-    build(root)
-    d = Driver(root, Reporter(quiet=True))
-    script.python_flow(d, interrupt=True)
-    script.go_flow(d)
-    assert_final_state(root)
-    assert_all_done(d)

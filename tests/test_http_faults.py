@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 import pytest
 
 from prodfix.adapters.http import Http, RetryPolicy
-from prodfix.errors import Exit, ServiceError
+from prodfix.errors import Exit, ProdfixError, ServiceError
 from tests.fakes.flaky import (
     OK,
+    SSO_PAGE,
     FlakyServer,
     Step,
     close,
     reset,
     secondary_rate_limit,
     slow,
+    sso_page,
     status,
     too_many,
 )
@@ -239,3 +241,129 @@ def test_a_post_is_not_resent_after_the_server_received_it() -> None:
         with pytest.raises(ServiceError):
             http(srv.url, Sleeps()).request("POST", "/build", json={"x": 1})
         assert len(srv.seen) == 1
+
+
+# -- only what is safe to send twice is sent twice ------------------------------------------
+
+
+@pytest.mark.parametrize("code", [500, 502, 503, 504])
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_post_that_got_a_5xx_reaches_the_server_exactly_once(method: str, code: int) -> None:
+    """The server got it and may have acted on it (a Jenkins build, a GitHub review)."""
+    sleeps = Sleeps()
+    with FlakyServer([], then=status(code)) as srv:
+        with pytest.raises(ServiceError) as exc:
+            http(srv.url, sleeps).request(method, "/job/x/build", json={"x": 1})
+        assert [(s.method, s.path) for s in srv.seen] == [(method, "/job/x/build")]
+    assert sleeps.calls == []
+    assert exc.value.code == Exit.SERVICE
+    assert exc.value.message == (
+        f"{SERVICE}: {method} /job/x/build answered HTTP {code}; "
+        "it may or may not have been carried out"
+    )
+    assert exc.value.hint == "check its state, then run the command again"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
+def test_an_idempotent_request_is_retried_after_a_502(method: str) -> None:
+    with FlakyServer([status(502)]) as srv:
+        resp = http(srv.url, Sleeps(srv)).request(method, "/thing")
+        assert resp.status_code == 200
+        assert [s.method for s in srv.seen] == [method, method]
+
+
+def test_a_post_the_caller_declares_repeatable_is_retried() -> None:
+    """A read-only GraphQL query is a POST; the caller says it may be sent again."""
+    with FlakyServer([status(502)]) as srv:
+        client = http(srv.url, Sleeps(srv))
+        assert client.request("POST", "/graphql", idempotent=True).status_code == 200
+        assert len(srv.seen) == 2
+
+
+def test_a_post_that_never_reached_the_server_is_retried() -> None:
+    with socket.socket() as s:  # nobody listens: the connection is refused, nothing was sent
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps = Sleeps()
+    with pytest.raises(ServiceError) as exc:
+        http(f"http://127.0.0.1:{port}", sleeps).request("POST", "/job/x/build")
+    assert exc.value.message.startswith(f"{SERVICE} failed after {ATTEMPTS} attempts: ConnectError")
+    assert len(sleeps.calls) == ATTEMPTS - 1
+
+
+def test_a_post_that_was_rate_limited_is_waited_for_and_sent_again() -> None:
+    """429: the server did not process it, so sending it again is what the server asks for."""
+    with FlakyServer([too_many("2")]) as srv:
+        sleeps = Sleeps(srv)
+        assert http(srv.url, sleeps).request("POST", "/reviews").status_code == 200
+        assert [s.method for s in srv.seen] == ["POST", "POST"]
+    assert sleeps.waits() == [pytest.approx(2.0, abs=0.01)]
+
+
+# -- only 2xx succeeds; SSO pages and redirects are named -----------------------------------
+
+
+@pytest.mark.parametrize("code", [200, 201, 202, 204])
+def test_every_2xx_succeeds_by_default(code: int) -> None:
+    with FlakyServer([], then=Step(code, b"")) as srv:
+        assert http(srv.url, Sleeps()).request("POST", "/x").status_code == code
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307])
+def test_a_redirect_is_an_error_unless_the_caller_expects_it(code: int) -> None:
+    login = "https://sso.example.com/login?next=%2Fapi&token=abc"
+    step = Step(code, b"", (("Location", login),), content_type="text/html")
+    with FlakyServer([], then=step) as srv:
+        with pytest.raises(ServiceError) as exc:
+            http(srv.url, Sleeps()).request("GET", "/api/v1/applications/app?project=p")
+        assert len(srv.seen) == 1
+        assert http(srv.url, Sleeps()).request("POST", "/b", ok=(201, code)).status_code == code
+    assert exc.value.code == Exit.SERVICE
+    assert exc.value.message == (
+        f"{SERVICE} redirected GET /api/v1/applications/app to https://sso.example.com/login "
+        f"(HTTP {code}) — SSO? check the URL and token"
+    )
+    assert "abc" not in exc.value.message + exc.value.hint
+
+
+def test_an_html_page_is_not_json() -> None:
+    with FlakyServer([], then=sso_page()) as srv:
+        client = http(srv.url, Sleeps())
+        resp = client.request("GET", "/api/json?tree=jobs&token=abc")
+        with pytest.raises(ServiceError) as exc:
+            client.json(resp)
+    assert exc.value.code == Exit.SERVICE
+    assert exc.value.message == (
+        f"got an HTML page from {SERVICE} ({srv.url}/api/json) — SSO? check the URL and token"
+    )
+
+
+def test_html_without_a_content_type_is_recognised_too() -> None:
+    with FlakyServer([], then=Step(200, SSO_PAGE, content_type="application/json")) as srv:
+        client = http(srv.url, Sleeps())
+        with pytest.raises(ServiceError) as exc:
+            client.json(client.request("GET", "/api"))
+    assert exc.value.message.startswith(f"got an HTML page from {SERVICE} ({srv.url}/api)")
+
+
+def test_other_text_is_named_as_not_json() -> None:
+    with FlakyServer(
+        [], then=Step(200, b"maintenance until 5pm\n", content_type="text/plain")
+    ) as srv:
+        client = http(srv.url, Sleeps())
+        with pytest.raises(ServiceError) as exc:
+            client.json(client.request("GET", "/api"))
+    assert exc.value.message == (
+        f"{SERVICE} answered {srv.url}/api with something that is not JSON: maintenance until 5pm"
+    )
+
+
+def test_retry_backoff_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRODFIX_RETRY_BACKOFF")  # the suite sets 0 (tests/conftest.py)
+    assert RetryPolicy().backoff == 0.5
+    monkeypatch.setenv("PRODFIX_RETRY_BACKOFF", "0.125")
+    assert RetryPolicy().backoff == 0.125
+    monkeypatch.setenv("PRODFIX_RETRY_BACKOFF", "later")
+    with pytest.raises(ProdfixError) as exc:
+        RetryPolicy()
+    assert exc.value.message == "PRODFIX_RETRY_BACKOFF='later' is not a number of seconds"

@@ -382,8 +382,11 @@ def test_race_push_to_fix_branch_between_propose_read_and_push(
     assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == theirs[0]
 
 
-def test_race_two_processes_on_one_repository(tmp_path: Path) -> None:
-    """A second prodfix waits for the lock, then exits 2 naming the holder's pid."""
+def test_race_two_processes_on_one_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second prodfix waits for the lock (PRODFIX_LOCK_WAIT), then exits 2 naming the
+    holder's pid."""
     import os
     import subprocess
     import sys
@@ -408,12 +411,13 @@ def test_race_two_processes_on_one_repository(tmp_path: Path) -> None:
         else:
             raise AssertionError("the holder never took the lock")
         before = heads(snapshot(w)["remotes"]["service"])
+        monkeypatch.setenv("PRODFIX_LOCK_WAIT", "0.5")
         began = time.monotonic()
         r = prodfix(w.work, "start", "y")
         waited = time.monotonic() - began
         assert r.code == 2, r.out + r.err
         assert f"another prodfix process (pid {holder.pid})" in r.err and "next:" in r.err
-        assert waited >= 4.5  # it waited for the lock (5 s) before giving up
+        assert 0.5 <= waited < 5  # it waited for the lock as long as told, then gave up
         assert w.sb.g(w.work, "symbolic-ref", "--short", "HEAD") == "master"
         assert heads(snapshot(w)["remotes"]["service"]) == before
     finally:

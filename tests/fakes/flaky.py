@@ -21,10 +21,11 @@ from typing import Any, Literal
 @dataclass(frozen=True)
 class Step:
     status: int = 200
-    body: Any = field(default_factory=lambda: {"ok": True})
+    body: Any = field(default_factory=lambda: {"ok": True})  # bytes are sent as they are
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0  # seconds before answering (or before dropping)
     drop: Literal["close", "reset"] | None = None  # hang up instead of answering
+    content_type: str = "application/json"
 
 
 OK = Step()
@@ -48,6 +49,22 @@ def status(code: int, message: str = "upstream trouble") -> Step:
 
 def too_many(retry_after: str) -> Step:
     return Step(429, {"message": "slow down"}, (("Retry-After", retry_after),))
+
+
+SSO_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
+    b"<body><form action=/login>...</form></body></html>\n"
+)
+
+
+def sso_page() -> Step:
+    """What a single-sign-on proxy answers in place of the API: a login page, with 200."""
+    return Step(200, SSO_PAGE, content_type="text/html; charset=utf-8")
+
+
+def sso_redirect(login: str = "https://sso.example.com/login?next=%2Fapi&token=abc") -> Step:
+    """The same proxy when it redirects to its login page instead."""
+    return Step(302, b"", (("Location", login),), content_type="text/html")
 
 
 def secondary_rate_limit(reset_epoch: int) -> Step:
@@ -104,10 +121,14 @@ def _handler(srv: FlakyServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._serve()
 
+        do_HEAD = do_OPTIONS = do_GET
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             self.rfile.read(length)
             self._serve()
+
+        do_PUT = do_PATCH = do_DELETE = do_POST
 
         def _serve(self) -> None:
             step = srv.next_step(self.command, self.path, dict(self.headers.items()))
@@ -121,15 +142,17 @@ def _handler(srv: FlakyServer) -> type[BaseHTTPRequestHandler]:
                         socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                     )
                 return
-            data = json.dumps(step.body).encode()
+            body = step.body
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
             try:
                 self.send_response(step.status)
                 for k, v in step.headers:
                     self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", step.content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client timed out and hung up first
 

@@ -132,7 +132,7 @@ class ArgoCd:
                 "and that the token's role allows `applications, get`",
                 code=Exit.USAGE,
             )
-        data = resp.json()
+        data = self.http.json(resp)
         if not isinstance(data, dict):
             raise ServiceError(f"Argo CD answered a non-object for app {app!r}")
         return data

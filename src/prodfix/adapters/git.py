@@ -1,7 +1,8 @@
-"""The git CLI through one subprocess helper.
+"""The git CLI through one subprocess helper (`run`; gitproc.py has its environment and
+timeouts: git never prompts, and a network operation never hangs).
 
 Why the CLI and not a library: it honours the user's ssh config, credential helpers and partial
-clones, and with a commit-graph it is the fastest option measured (NOTES/measurements.md §2).
+clones, and with a commit-graph it is the fastest option measured.
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prodfix.adapters.gitproc import (
+    NETWORK,
+    add_batch_mode,
+    communicate,
+    network_timeout,
+    subcommand,
+)
+from prodfix.adapters.gitproc import clean_env as clean_env  # the one environment for git
+from prodfix.adapters.locks import fetch_lock
+from prodfix.adapters.shacache import ShaCache
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
@@ -22,29 +33,6 @@ if TYPE_CHECKING:
     from prodfix.adapters.shacache import ShaCache
 
 MIN_GIT = (2, 38)  # `merge-tree --write-tree` (NOTES/git.md §3)
-
-# Variables a user sets on purpose to reach their remotes; every other GIT_* (GIT_DIR,
-# GIT_INDEX_FILE, GIT_WORK_TREE from a hook that called us…) would silently retarget git.
-_KEEP_ENV = frozenset(
-    {
-        "GIT_EXEC_PATH",
-        "GIT_SSH",
-        "GIT_SSH_COMMAND",
-        "GIT_SSL_CAINFO",
-        "GIT_SSL_NO_VERIFY",
-        "GIT_ASKPASS",
-        "GIT_TERMINAL_PROMPT",
-        "GIT_HTTP_PROXY_AUTHMETHOD",
-        "GIT_ALLOW_PROTOCOL",
-        "GIT_CONFIG_NOSYSTEM",
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_AUTHOR_DATE",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-        "GIT_COMMITTER_DATE",
-    }
-)
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
@@ -66,14 +54,6 @@ class GitError(ProdfixError):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_ENV}
-    env["LC_ALL"] = "C"  # parse English messages, never translated ones
-    if extra:
-        env.update(extra)
-    return env
 
 
 @dataclass(frozen=True)
@@ -99,23 +79,38 @@ def run(
     input: str | None = None,
     env: Mapping[str, str] | None = None,
     ok_codes: Iterable[int] = (0,),
+    timeout: float | None = None,
 ) -> Result:
-    """Run `git ARGS` in cwd. The only place prodfix starts git."""
+    """Run `git ARGS` in cwd. The only place prodfix starts git.
+
+    Network operations (fetch, pull, push, ls-remote, clone) time out after `timeout` seconds,
+    by default PRODFIX_GIT_TIMEOUT (300); on timeout the whole process group is killed and a
+    ServiceError (exit 4) names the operation. Local operations run to completion."""
     global spawned
     argv = ("git", *args)
+    sub, operand = subcommand(args)
+    full_env = clean_env(env)
+    if sub in NETWORK:
+        add_batch_mode(Path(cwd), full_env, lambda: _ssh_command(cwd))
+        if timeout is None:
+            timeout = network_timeout()
     spawned += 1
     try:
-        proc = subprocess.run(
-            argv,
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="surrogateescape",
-            env=clean_env(env),
-            check=False,
-        )
+        if timeout is None:
+            proc = subprocess.run(
+                argv,
+                cwd=cwd,
+                input=input,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="surrogateescape",
+                env=full_env,
+                check=False,
+            )
+            code, out, err = proc.returncode, proc.stdout, proc.stderr
+        else:
+            code, out, err = communicate(argv, cwd, input, full_env, timeout, sub, operand)
     except FileNotFoundError as exc:
         if not Path(cwd).is_dir():
             raise ProdfixError(
@@ -125,9 +120,15 @@ def run(
             "git is not installed or not on PATH",
             hint=f"install git {MIN_GIT[0]}.{MIN_GIT[1]} or newer",
         ) from exc
-    if check and proc.returncode not in tuple(ok_codes):
-        raise GitError(argv, proc.returncode, proc.stdout, proc.stderr)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    if check and code not in tuple(ok_codes):
+        raise GitError(argv, code, out, err)
+    return Result(code, out, err)
+
+
+def _ssh_command(cwd: Path | str) -> str | None:
+    """core.sshCommand as git resolves it in `cwd`."""
+    r = run(cwd, "config", "--get", "core.sshCommand", check=False, ok_codes=(0, 1))
+    return r.stdout.strip() or None
 
 
 @cache
@@ -263,10 +264,13 @@ class Repo:
         return self.git("remote").lines
 
     def fetch(self, remote: str, *refspecs: str, prune: bool = True) -> None:
+        """One fetch at a time per repository, across threads and processes: two at once race
+        on the same remote-tracking refs ("cannot lock ref 'refs/remotes/origin/…'")."""
         args = ["-c", "fetch.writeCommitGraph=true", "fetch", "--quiet", "--no-tags"]
         if prune:
             args.append("--prune")
-        r = self.git(*args, remote, *refspecs, check=False)
+        with fetch_lock(self.path):
+            r = self.git(*args, remote, *refspecs, check=False)
         if r.returncode != 0:
             raise ProdfixError(
                 f"cannot fetch from {remote}: {_last_line(r.stderr)}",

@@ -1,10 +1,14 @@
 """One HTTP helper for every service client (GitHub, Jenkins, Argo CD).
 
-Timeouts on every request, bounded retries with jitter on connection errors and 5xx, 429 and
-secondary rate limits waited out (capped) with a visible countdown, TLS verification on (a CA
-bundle from SSL_CERT_FILE / REQUESTS_CA_BUNDLE), Authorization redacted from debug output, and
-a clean `ServiceError` (exit 4) naming the service when retries are exhausted.
-httpx is imported lazily: it costs ~100 ms at start-up (NOTES/measurements.md §4).
+Timeouts on every request; bounded retries with jitter, but only of what is safe to send twice:
+an idempotent request (RFC 9110 §9.2.2: GET, HEAD, OPTIONS, PUT, DELETE) after a 5xx or a lost
+answer, and any request that provably never reached the server (it could not connect). 429 and
+secondary rate limits are waited out (capped) with a visible countdown whatever the method: the
+server did not process the request (GitHub's REST docs, "Rate limits for the REST API"). Only 2xx
+counts as success unless a caller lists more; a redirect is most often a single-sign-on login
+page, and so is HTML where JSON was expected: both are a clear `ServiceError` (exit 4). TLS
+verification on (a CA bundle from SSL_CERT_FILE / REQUESTS_CA_BUNDLE), Authorization redacted
+from debug output. httpx is imported lazily: it costs ~100 ms at start-up.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prodfix.errors import ServiceError
+from prodfix.errors import ProdfixError, ServiceError
 
 if TYPE_CHECKING:
     import httpx
@@ -30,7 +34,14 @@ log = logging.getLogger("prodfix.http")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
+SUCCESS = tuple(range(200, 300))
+BACKOFF_ENV = "PRODFIX_RETRY_BACKOFF"
 SECRET_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-api-key", "jenkins-crumb"})
+
+
+class LoginPage(ServiceError):
+    """The service answered with a page for people (HTML, or a redirect to a login) where its
+    API should have answered: single sign-on in front of it, or a URL that is not the API's."""
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -50,10 +61,25 @@ def ssl_context(cafile: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
+def default_backoff() -> float:
+    """The first retry delay: PRODFIX_RETRY_BACKOFF seconds, else 0.5."""
+    raw = os.environ.get(BACKOFF_ENV, "").strip()
+    try:
+        value = float(raw) if raw else 0.5
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also rejects nan
+        raise ProdfixError(
+            f"{BACKOFF_ENV}={raw!r} is not a number of seconds",
+            hint=f"set {BACKOFF_ENV} to e.g. 0.5, or unset it",
+        )
+    return value
+
+
 @dataclass
 class RetryPolicy:
     attempts: int = 4  # total tries for retryable failures
-    backoff: float = 0.5  # first delay in seconds; doubles, with full jitter
+    backoff: float = field(default_factory=default_backoff)  # first delay; doubles, full jitter
     max_wait: float = 60.0  # cap for Retry-After / rate-limit resets
     timeout: float = 30.0
     sleep: Callable[[float], None] = field(default=time.sleep)
@@ -101,15 +127,19 @@ class Http:
         method: str,
         url: str,
         *,
-        ok: tuple[int, ...] = (200, 201, 202, 204, 302, 303),
+        ok: tuple[int, ...] = SUCCESS,
         expect: tuple[int, ...] = (),
+        idempotent: bool | None = None,
         **kw: Any,
     ) -> httpx.Response:
         """Send with retries. Returns responses whose status is in `ok` or `expect`; a status in
-        neither raises ServiceError (after retries for retryable ones)."""
+        neither raises ServiceError (after retries for retryable ones). `idempotent` (default:
+        by the method) says whether the request may be sent again after the server got it,
+        e.g. True for a read-only GraphQL query, which is a POST."""
         import httpx
 
         p = self.policy
+        repeatable = method.upper() in _IDEMPOTENT if idempotent is None else idempotent
         last = ""
         for attempt in range(1, p.attempts + 1):
             try:
@@ -117,14 +147,9 @@ class Http:
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 log.debug("%s %s -> %s (attempt %d)", method, url, last, attempt)
-                reached = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-                if reached and method.upper() not in _IDEMPOTENT:
-                    # The server may have acted on it (a second build, a duplicate PR).
-                    raise ServiceError(
-                        f"{self.service}: {method} {url} got no answer ({last}); it may or may "
-                        "not have been carried out",
-                        hint=self.retry_hint or "check its state, then run the command again",
-                    ) from exc
+                never_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+                if not repeatable and not isinstance(exc, never_sent):
+                    raise self._maybe_done(method, url, f"got no answer ({last})") from exc
                 if attempt < p.attempts:
                     p.sleep(self._backoff(attempt))
                     continue
@@ -151,6 +176,10 @@ class Http:
                     )
                 _countdown(f"{self.service} rate limit", wait, p.sleep)
                 continue
+            if resp.status_code in RETRY_STATUSES and not repeatable:
+                # The server got it and may have acted on it (a second build, a duplicate
+                # review): sending it again is the caller's decision, after looking.
+                raise self._maybe_done(method, _path(resp), f"answered HTTP {resp.status_code}")
             if resp.status_code in RETRY_STATUSES and attempt < p.attempts:
                 last = f"HTTP {resp.status_code}"
                 p.sleep(self._backoff(attempt))
@@ -158,6 +187,8 @@ class Http:
             if resp.status_code in RETRY_STATUSES or wait is not None:
                 last = f"HTTP {resp.status_code}"
                 break
+            if 300 <= resp.status_code < 400:
+                raise self._redirected(method, resp)
             raise ServiceError(
                 f"{self.service}: {method} {_path(resp)} answered HTTP {resp.status_code}: "
                 f"{_short_body(resp)}",
@@ -166,6 +197,40 @@ class Http:
         raise ServiceError(
             f"{self.service} failed after {p.attempts} attempts: {last}",
             hint=self.retry_hint or f"check that {self.service} is reachable, then retry",
+        )
+
+    def json(self, resp: httpx.Response) -> Any:
+        """The JSON body of a response. An HTML page (typically a single-sign-on login in front
+        of the service) or any other non-JSON answer is a ServiceError naming the URL."""
+        where = _where(resp.request.url)
+        text = resp.text
+        if "html" in resp.headers.get("content-type", "").lower() or text.lstrip().startswith("<"):
+            raise LoginPage(
+                f"got an HTML page from {self.service} ({where}) — SSO? check the URL and token",
+                hint=_SSO_HINT,
+            )
+        try:
+            return resp.json()
+        except ValueError:
+            first = text.strip().splitlines()[0][:200] if text.strip() else "an empty body"
+            raise ServiceError(
+                f"{self.service} answered {where} with something that is not JSON: {first}",
+                hint=self.retry_hint or f"check that the URL points at {self.service}'s API",
+            ) from None
+
+    def _maybe_done(self, method: str, where: str, what: str) -> ServiceError:
+        return ServiceError(
+            f"{self.service}: {method} {where} {what}; it may or may not have been carried out",
+            hint=self.retry_hint or "check its state, then run the command again",
+        )
+
+    def _redirected(self, method: str, resp: httpx.Response) -> LoginPage:
+        location = resp.headers.get("location", "")
+        to = _where(resp.request.url.join(location)) if location else "nowhere"
+        return LoginPage(
+            f"{self.service} redirected {method} {_path(resp)} to {to} "
+            f"(HTTP {resp.status_code}) — SSO? check the URL and token",
+            hint=_SSO_HINT,
         )
 
     def _backoff(self, attempt: int) -> float:
@@ -213,11 +278,32 @@ def _path(resp: httpx.Response) -> str:
     return resp.request.url.path
 
 
-def _short_body(resp: httpx.Response) -> str:
+def _where(url: httpx.URL) -> str:
+    """scheme://host[:port]/path: no query (it may carry a token), no user info."""
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{url.path}"
+
+
+_SSO_HINT = (
+    "a login page means prodfix is not reaching the API itself: use the API's URL in "
+    ".prodfix.toml and a token the API accepts (not a browser session)"
+)
+
+
+def body_message(resp: httpx.Response) -> str | None:
+    """The `message` of a JSON error body (GitHub, Argo CD), or None: error paths read it
+    leniently, since an error page need not be JSON."""
     try:
         data = resp.json()
-        if isinstance(data, dict) and "message" in data:
-            return str(data["message"])[:300]
     except ValueError:
-        pass
+        return None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])
+    return None
+
+
+def _short_body(resp: httpx.Response) -> str:
+    message = body_message(resp)
+    if message is not None:
+        return message[:300]
     return resp.text.strip().splitlines()[0][:300] if resp.text.strip() else "(empty body)"

@@ -133,9 +133,15 @@ def jenkins_checks(where: str, cfg: Config) -> Iterator[Check]:
 def _jenkins_probe(
     where: str, client: JenkinsClient, url: str, source: str, cfg: Config
 ) -> Iterator[Check]:
+    from prodfix.adapters.http import LoginPage
+
     try:
         # `me/api/json` names the user Jenkins sees; 401/403 mean the credential is refused.
         resp = client.http.request("GET", "me/api/json", expect=(401, 403, 404))
+        me = client.http.json(resp) if resp.status_code == 200 else None
+    except LoginPage as exc:  # reachable, but something other than Jenkins' API answers
+        yield Check(where, "Jenkins", FAILED, exc.message, exc.hint)
+        return
     except ProdfixError as exc:
         yield Check(
             where,
@@ -155,7 +161,7 @@ def _jenkins_probe(
             f"{source} is read from",
         )
         return
-    who = resp.json().get("id") if resp.status_code == 200 else None
+    who = me.get("id") if isinstance(me, dict) else None
     yield Check(
         where,
         "Jenkins",
@@ -203,14 +209,11 @@ def argocd_checks(where: str, cfg: Config) -> Iterator[Check]:
                 f"generate a new one (`argocd account generate-token`), export {TOKEN_ENV}",
             )
             return
-        yield Check(
-            where,
-            "Argo CD",
-            OK,
-            f"{redact(url)} reachable, version {resp.json().get('Version', '?')}",
-        )
+        about = argo.http.json(resp)
+        version = about.get("Version", "?") if isinstance(about, dict) else "?"
+        yield Check(where, "Argo CD", OK, f"{redact(url)} reachable, version {version}")
         first = cfg.deploy.waves[0][0]
-        app = str(cfg.deploy.argocd.app).format(dc=first)
+        app = cfg.deploy.argocd.app_of(first)
         status = argo.get(app)
         yield Check(
             where,
@@ -239,16 +242,13 @@ def deploy_repo_checks(service: Repo, spec: str) -> Iterator[Check]:
     from prodfix.config import load_for_repo
 
     if _URL.match(spec):
-        # Not cloned here (doctor changes nothing): ask the remote for its HEAD instead.
-        r = git.run(
-            service.path,
-            "ls-remote",
-            "--exit-code",
-            spec,
-            "HEAD",
-            check=False,
-            env={"GIT_TERMINAL_PROMPT": "0"},
-        )
+        # Not cloned here (doctor changes nothing): ask the remote for its HEAD instead. Like
+        # every git call, it cannot prompt and gives up after PRODFIX_GIT_TIMEOUT.
+        try:
+            r = git.run(service.path, "ls-remote", "--exit-code", spec, "HEAD", check=False)
+        except ProdfixError as exc:
+            yield Check("deploy repo", "remote", FAILED, exc.message, exc.hint)
+            return
         ok = r.returncode == 0
         yield Check(
             "deploy repo",

@@ -225,7 +225,8 @@ def summary(d: Driver) -> None:
         d.out.say(f"  {dc}: steps-python {tags[0]}, triggers-go {tags[1]}")
 
 
-def run_demo(root: Path, out: Reporter | None = None) -> None:
+def run_demo(root: Path, out: Reporter | None = None, *, interrupt: bool = False) -> None:
+    """The whole demo; with `interrupt`, the Python flow is killed mid-merge and continued."""
     from prodfix.demo.sandbox import build
 
     out = out or Reporter()
@@ -233,7 +234,7 @@ def run_demo(root: Path, out: Reporter | None = None) -> None:
     build(root)
     os.environ["PRODFIX_HOME"] = str(root / "state")
     d = Driver(root, out)
-    python_flow(d)
+    python_flow(d, interrupt=interrupt)
     go_flow(d)
     d.prodfix("steps-python", "status", "--all")
     planted_violation(d)

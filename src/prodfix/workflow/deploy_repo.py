@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import Repo, run
+from prodfix.adapters.locks import fetch_lock
 from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
@@ -48,17 +50,11 @@ def locate(service: Ctx) -> Repo:
         spec, path = str(path), None
     if path is None:
         cache = cache_dir(spec)
-        if not (cache / ".git").exists():
-            ensure_private_dir(cache.parent)
-            r = run(
-                cache.parent, "clone", "--quiet", "--no-checkout", spec, str(cache), check=False
-            )
-            if r.returncode != 0:
-                raise ProdfixError(
-                    f"cannot clone the deploy repository {spec}: {r.stderr.strip()}",
-                    hint="check [deploy] repo and your access to it; this is safe to retry",
-                    code=Exit.SERVICE,
-                )
+        # Under the fetch lock: status observes fixes in threads, and two of them may clone
+        # (or fetch into) the same cache at once.
+        with fetch_lock(cache):
+            if not (cache / ".git").exists():
+                _clone(spec, cache)
         return Repo(cache)
     if not (path / ".git").exists():
         raise ProdfixError(
@@ -66,6 +62,23 @@ def locate(service: Ctx) -> Repo:
             hint="set [deploy] repo to the path of a clone or of a bare repository, or a URL",
         )
     return Repo(path)
+
+
+def _clone(spec: str, cache: Path) -> None:
+    """Clone beside the cache and rename it into place: a clone cut short (a timeout, a kill)
+    leaves no half-made repository that would later pass for the cache."""
+    ensure_private_dir(cache.parent)
+    tmp = cache.with_name(cache.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    r = run(cache.parent, "clone", "--quiet", "--no-checkout", spec, str(tmp), check=False)
+    if r.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ProdfixError(
+            f"cannot clone the deploy repository {spec}: {r.stderr.strip()}",
+            hint="check [deploy] repo and your access to it; this is safe to retry",
+            code=Exit.SERVICE,
+        )
+    tmp.rename(cache)
 
 
 def deploy_ctx(service: Ctx) -> Ctx:

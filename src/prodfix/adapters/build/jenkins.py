@@ -98,7 +98,7 @@ class JenkinsBuilder:
             resp = c._send("GET", c.rel(queue_url) + "api/json", ok=(200, 404))
             if resp.status_code == 404:  # left items expire after 5 minutes (NOTES §3.3)
                 return self._by_queue_id(build, job_path, queue_url)
-            item = resp.json()
+            item = c.http.json(resp)
             if item.get("cancelled"):
                 return Build(build.id, BuildState.ABORTED, sha=build.sha)
             executable = item.get("executable")

@@ -108,7 +108,7 @@ class JenkinsClient:
             return {}
         if resp.status_code in (401, 403):
             raise self._auth_error(resp)
-        data = resp.json()
+        data = self.http.json(resp)
         return {str(data["crumbRequestField"]): str(data["crumb"])}
 
     def _auth_error(self, resp: httpx.Response) -> JenkinsAuthError:
@@ -124,7 +124,7 @@ class JenkinsClient:
         )
 
     def json(self, path: str, **params: str) -> dict[str, Any]:
-        data = self._send("GET", path.rstrip("/") + "/api/json", params=params).json()
+        data = self.http.json(self._send("GET", path.rstrip("/") + "/api/json", params=params))
         if not isinstance(data, dict):
             raise ServiceError(f"Jenkins: /{path}api/json did not return an object")
         return data
@@ -188,7 +188,9 @@ class JenkinsClient:
         resp = self._send("GET", build_path + "injectedEnvVars/api/json", ok=(200, 404))
         if resp.status_code == 404:
             return {}
-        return {str(k): str(v) for k, v in (resp.json().get("envMap") or {}).items()}
+        data = self.http.json(resp)
+        env = data.get("envMap") if isinstance(data, dict) else None
+        return {str(k): str(v) for k, v in (env or {}).items()}
 
 
 def branch_item_name(branch: str) -> str:

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from prodfix.adapters.http import Http, RetryPolicy
+from prodfix.adapters.http import Http, RetryPolicy, body_message
 from prodfix.errors import ProdfixError, ServiceError
 
 if TYPE_CHECKING:
@@ -94,16 +94,20 @@ class GitHubApi:
         query: dict[str, str | int] | None = {**params, "per_page": PER_PAGE}
         while url is not None:
             resp = self.call("GET", url, params=query)
-            items.extend(resp.json())
+            items.extend(self.http.json(resp))
             url = self._next_link(resp)
             query = None  # the next link carries the whole query
         return items
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        # A query only reads: safe to send again after a 502, though it is a POST.
         resp = self.call(
-            "POST", self.remote.graphql_url, json={"query": query, "variables": variables}
+            "POST",
+            self.remote.graphql_url,
+            json={"query": query, "variables": variables},
+            idempotent=True,
         )
-        doc = resp.json()
+        doc = self.http.json(resp)
         if doc.get("errors"):
             msgs = "; ".join(str(e.get("message", e)) for e in doc["errors"])[:300]
             raise ServiceError(f"GitHub GraphQL ({self.remote.host}) answered: {msgs}")
@@ -158,10 +162,5 @@ def _is_rate_limit(resp: httpx.Response) -> bool:
 
 
 def _message(resp: httpx.Response) -> str:
-    try:
-        doc = resp.json()
-    except ValueError:
-        return resp.reason_phrase or "no message"
-    if isinstance(doc, dict) and isinstance(doc.get("message"), str):
-        return str(doc["message"])[:200]
-    return resp.reason_phrase or "no message"
+    message = body_message(resp)
+    return message[:200] if message is not None else resp.reason_phrase or "no message"

@@ -108,7 +108,7 @@ class GitHubAppClient:
             known = self._installations.get(full_name.lower())
         if known is not None:
             return known
-        doc = self._app_call("GET", f"/repos/{full_name}/installation").json()
+        doc = self.http.json(self._app_call("GET", f"/repos/{full_name}/installation"))
         with self._lock:
             self._installations[full_name.lower()] = int(doc["id"])
         return int(doc["id"])
@@ -126,7 +126,7 @@ class GitHubAppClient:
         if cached is not None and cached[1] - TOKEN_MARGIN > now:
             return Credential(f"GitHub App installation {installation}", cached[0])
         resp = self._app_call("POST", f"/app/installations/{installation}/access_tokens")
-        doc = resp.json()
+        doc = self.http.json(resp)
         expires = _parse_time(str(doc["expires_at"]))
         with self._lock:
             self._tokens[installation] = (str(doc["token"]), expires)
@@ -140,7 +140,7 @@ class GitHubAppClient:
         params: dict[str, Any] | None = {"per_page": 100}
         while path is not None:
             resp = self._app_call("GET", path, params=params)
-            page = resp.json()
+            page = self.http.json(resp)
             for d in page:
                 at = _parse_time(str(d["delivered_at"]))
                 if at < since:

@@ -23,7 +23,7 @@ def find_check_run(api: GitHubApi, head_sha: str, name: str) -> dict[str, Any] |
         f"{api.repo_path}/commits/{head_sha}/check-runs",
         params={"check_name": name, "filter": "latest", "per_page": 100},
     )
-    runs = [r for r in resp.json().get("check_runs", []) if r.get("name") == name]
+    runs = [r for r in api.http.json(resp).get("check_runs", []) if r.get("name") == name]
     if not runs:
         return None
     run: dict[str, Any] = max(runs, key=lambda r: int(r["id"]))
@@ -36,7 +36,7 @@ def create_check_run(api: GitHubApi, head_sha: str, name: str) -> int:
         f"{api.repo_path}/check-runs",
         json={"name": name, "head_sha": head_sha, "status": "in_progress"},
     )
-    return int(resp.json()["id"])
+    return int(api.http.json(resp)["id"])
 
 
 def complete_check_run(

@@ -105,7 +105,7 @@ class GitHubForge:
     def repo_allows_merge_commits(self) -> bool | None:
         """Whether merge commits are enabled (back-merges need them, WORKFLOW.md). None when
         GitHub does not say (the field is returned only to users who may push)."""
-        repo = self.api.call("GET", self.api.repo_path).json()
+        repo = self.api.http.json(self.api.call("GET", self.api.repo_path))
         value = repo.get("allow_merge_commit")
         return value if isinstance(value, bool) else None
 
@@ -116,7 +116,7 @@ class GitHubForge:
         scopes = (
             None if header is None else tuple(s.strip() for s in header.split(",") if s.strip())
         )
-        return str(resp.json()["login"]), scopes
+        return str(self.api.http.json(resp)["login"]), scopes
 
     def prime(self) -> None:
         return None  # PRs come from the API; the caller fetches the branches itself
@@ -160,21 +160,24 @@ class GitHubForge:
     def create_pr(
         self, head: BranchName, base: BranchName, title: str, body: str, *, draft: bool = False
     ) -> PullRequest:
+        # Safe to send again after a 502: a PR that the first try did open makes GitHub
+        # answer 422, and the existing PR is returned below.
         resp = self.api.call(
             "POST",
             f"{self.api.repo_path}/pulls",
             json={"title": title, "head": head, "base": base, "body": body, "draft": draft},
             expect=(422,),
+            idempotent=True,
         )
         if resp.status_code == 422:
             existing = self.find_pr(head, base)
             if existing is not None:  # created meanwhile (another run): report, not duplicate
                 return existing
             raise ProdfixError(
-                f"GitHub refused to open {head} → {base}: {_errors(resp.json())}",
+                f"GitHub refused to open {head} → {base}: {_errors(self.api.http.json(resp))}",
                 hint=f"check that {head} is pushed and has commits that {base} lacks",
             )
-        return self.get_pr(PrNumber(resp.json()["number"]))
+        return self.get_pr(PrNumber(self.api.http.json(resp)["number"]))
 
     def approve(self, number: PrNumber, body: str = "") -> PullRequest:
         payload: dict[str, str] = {"event": "APPROVE"}
@@ -185,7 +188,7 @@ class GitHubForge:
         )
         if resp.status_code == 422:
             raise ProdfixError(
-                f"GitHub refused the approval of PR #{number}: {_errors(resp.json())}",
+                f"GitHub refused the approval of PR #{number}: {_errors(self.api.http.json(resp))}",
                 hint="a pull request must be approved by someone other than its author",
             )
         return self.get_pr(number)
@@ -217,7 +220,7 @@ class GitHubForge:
             return pr  # merged by someone else meanwhile: the goal is reached
         if resp.status_code == 409 or pr.head_sha != expected_head:
             raise HeadMoved(number, expected_head, pr.head_sha)
-        said = f"GitHub says: {_errors(resp.json())}"
+        said = f"GitHub says: {_errors(self.api.http.json(resp))}"
         # GitHub's own 405 text is more precise than "blocked" when GraphQL could not tell why
         # (a required check that never reported, merge commits disabled on the repository).
         specific = [b for b in pr.blockers if b != gql.UNSPECIFIC]
@@ -239,7 +242,7 @@ class GitHubForge:
                 f"{self.remote.full_name} has no pull request #{number}",
                 hint="list them with `prodfix pr list`",
             )
-        raw: dict[str, Any] = resp.json()
+        raw: dict[str, Any] = self.api.http.json(resp)
         return raw
 
     def _approvals(self, number: PrNumber, *, author: str) -> tuple[Approval, ...]:
