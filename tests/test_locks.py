@@ -194,7 +194,8 @@ def test_status_of_two_fixes_sharing_the_deploy_repository(tmp_path: Path) -> No
     for rep in range(REPEAT):
         b.commit(world.infra, f"unrelated {rep}", {"README.md": f"rev {rep}\n"})
         b.g(world.infra, "push", "-q", "origin", "master")
-        r = prodfix(world.service, "status", "--json")
+        # Outside any repository: every clone this machine started a fix in, in threads.
+        r = prodfix(tmp_path, "status", "--json")
         assert r.code == 0, (rep, r.err)
         deploy = {
             f["name"]: next(s for s in f["repos"][0]["steps"] if s["id"] == "deploy")
