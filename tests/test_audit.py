@@ -403,3 +403,22 @@ def test_an_unexpected_error_in_one_repository_is_its_row_only(
         (str(fleet.leak), False, "internal error: RuntimeError: boom"),
         (str(fleet.clean), True, None),
     ]
+
+
+def test_drift_follows_the_configured_dc_folders(fleet: Fleet) -> None:
+    """DC folders are `[deploy] path`'s (the folder above `{dc}` names the application), not a
+    fixed `apps/<app>/<dc>`: a repository laid out `k8s/<app>/<dc>` is compared too."""
+    sb = Sandbox(fleet.root / "deployment-infra")
+    sb.commit(
+        fleet.infra,
+        "k8s layout",
+        {
+            ".prodfix.toml": '[deploy]\npath = "k8s/{dc}"\n',
+            "k8s/us1/deployment.yaml": deploy_file("us1", "2.0"),
+            "k8s/eu1/deployment.yaml": deploy_file("eu1", "2.1"),
+        },
+    )
+    sb.push(fleet.infra, "master")
+    _, doc = fleet.audit_json(fleet.infra)
+    (drift,) = doc["repos"][0]["drift"]
+    assert (drift["app"], drift["tags"]) == ("k8s", {"eu1": "2.1", "us1": "2.0"})

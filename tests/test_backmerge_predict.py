@@ -9,7 +9,7 @@ import pytest
 from prodfix.adapters.git import Repo
 from prodfix.errors import Exit, ProdfixError
 from prodfix.policy import backmerge
-from prodfix.policy.backmerge import Conflict, merge_batch, predict, simulate_after_fix
+from prodfix.policy.backmerge import Conflict, merge_batch, predict
 from tests.gitfix import Sandbox, lines
 
 NINE = [f"line{i}" for i in range(1, 10)]
@@ -228,41 +228,6 @@ def test_bisection_matches_linear_walk(
     assert linear == bisected
     # b.txt: n4 edits line 5 (i % 9 == 4); g.txt: n8 edits line 9.
     assert linear.conflicts == (Conflict("b.txt", landings[4]), Conflict("g.txt", landings[8]))
-
-
-def test_simulate_after_fix_names_the_new_conflict(sandbox: Sandbox, w: Path) -> None:
-    l1 = land(sandbox, w, "old", {"a.txt": edit(2, "D")})
-    on_master(sandbox, w, "master", {"a.txt": edit(2, "M"), "b.txt": edit(7, "M")})
-    sandbox.checkout(w, "-b", "fix/new", "delivery")
-    fix = sandbox.commit(w, "fix new", {"b.txt": edit(7, "F")})
-    sandbox.checkout(w, "delivery")
-    sandbox.push(w, "fix/new")
-    repo = publish(sandbox, w)
-    before = predict(repo, mainline="origin/master", delivery="origin/delivery")
-    sim = simulate_after_fix(
-        repo, mainline="origin/master", delivery="origin/delivery", fix_head="origin/fix/new"
-    )
-    assert before.conflicts == (Conflict("a.txt", l1),)
-    assert sim.conflicts == (Conflict("a.txt", l1), Conflict("b.txt", fix))
-    assert sim.introduced_by(fix) == ("b.txt",)
-    assert sim.commits == (*before.commits, fix)
-    # Same answer as really merging the fix, then predicting.
-    sandbox.merge(w, "fix/new", "Merge PR fix/new")
-    after = predict(Repo(w), mainline="master", delivery="delivery")
-    assert {c.path for c in after.conflicts} == {c.path for c in sim.conflicts}
-    assert after.conflicts[1].introduced_by == sandbox.g(w, "rev-parse", "delivery")
-
-
-def test_simulate_with_a_fix_that_conflicts_with_delivery(sandbox: Sandbox, w: Path) -> None:
-    sandbox.checkout(w, "-b", "fix/late", "delivery")
-    sandbox.commit(w, "fix late", {"a.txt": edit(3, "F")})
-    sandbox.checkout(w, "delivery")
-    land(sandbox, w, "first", {"a.txt": edit(3, "D")})
-    repo = Repo(w)
-    with pytest.raises(ProdfixError) as err:
-        simulate_after_fix(repo, mainline="master", delivery="delivery", fix_head="fix/late")
-    assert err.value.code == Exit.FAILED
-    assert "does not merge cleanly into delivery: a.txt" in err.value.message
 
 
 def test_bisection_only_for_few_conflicts_in_a_long_backlog() -> None:

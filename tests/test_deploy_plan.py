@@ -274,18 +274,6 @@ def test_no_folder_and_refused_file(tree: Path) -> None:
     jsonschema.validate(p.to_json(), PLAN_JSON_SCHEMA)
 
 
-def test_summary_lines(tree: Path) -> None:
-    p = plan(tree)
-    assert p.changed_dcs == ["us1"]
-    assert p.summary_lines() == [
-        "us1: change (now 1.4.2)",
-        f"  apps/sre-triggers/us1/base/deployment.yaml:8  {IMG}:1.4.2 → {IMG}:1.5.0",
-        "  apps/sre-triggers/us1/kustomization.yaml:7  1.4.2 → 1.5.0",
-        "eu1: already (now 1.5.0)",
-        "ap1: missing (now -)",
-    ]
-
-
 def test_mixed_tags_inside_one_dc(tree: Path) -> None:
     write(
         tree,

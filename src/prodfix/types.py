@@ -6,8 +6,6 @@ from typing import NewType
 
 Sha = NewType("Sha", str)
 BranchName = NewType("BranchName", str)  # short name: "delivery-2026.11", "fix/npe"
-RefName = NewType("RefName", str)  # full name: "refs/heads/master"
-RemoteName = NewType("RemoteName", str)
 PrNumber = NewType("PrNumber", int)
 ImageTag = NewType("ImageTag", str)
 

@@ -9,7 +9,6 @@ left by a killed process is never stale; the file only carries the holder's PID 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prodfix.adapters.gitproc import common_dir, network_timeout
-from prodfix.adapters.store import ensure_private_dir, home
+from prodfix.adapters.store import ensure_private_dir, home, path_key
 from prodfix.errors import Exit, ProdfixError
 
 WAIT_ENV = "PRODFIX_LOCK_WAIT"
@@ -43,7 +42,7 @@ def lock_wait() -> float:
 
 def key_for(path: Path, prefix: str = "") -> str:
     """A lock name for a directory: the same for every spelling of its path."""
-    return prefix + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    return prefix + path_key(path)
 
 
 def lock_path(key: str) -> Path:

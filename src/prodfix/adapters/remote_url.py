@@ -36,6 +36,14 @@ class RemoteRepo:
         return is_github_com(self.host)
 
 
+_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
+
+
+def is_url(spec: str) -> bool:
+    """A git URL (`https://…`, `ssh://…`, `file://…`, `git@host:path`), not a local path."""
+    return bool(_URL.match(spec))
+
+
 def is_github_com(host: str) -> bool:
     """github.com and GHE.com tenancy read GH_TOKEN; Enterprise Server reads GH_ENTERPRISE_TOKEN
     (NOTES/jenkins-github.md §6, go-gh auth.go)."""

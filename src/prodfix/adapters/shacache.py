@@ -8,21 +8,19 @@ atomically with mode 0600; a damaged file is ignored and rebuilt.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from prodfix.adapters.store import ensure_private_dir, home
+from prodfix.adapters.store import ensure_private_dir, home, path_key
 
 _LIMIT = 20_000  # entries per file; past it the oldest half is dropped
 
 
 class ShaCache:
     def __init__(self, repo_path: Path, name: str) -> None:
-        key = hashlib.sha1(str(repo_path.resolve()).encode()).hexdigest()[:16]
+        key = path_key(repo_path)
         self.path = home() / "cache" / f"{key}-{name}.json"
         self._data: dict[str, Any] | None = None
         self._dirty = False
@@ -55,10 +53,8 @@ class ShaCache:
             if len(data) > _LIMIT:
                 data = dict(list(data.items())[len(data) // 2 :])
                 self._data = data
+            from prodfix.adapters.files import write_atomic
+
             ensure_private_dir(self.path.parent)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f)
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(data), mode=0o600)
             self._dirty = False

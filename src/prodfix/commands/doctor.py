@@ -8,7 +8,6 @@ userinfo replaced, because `https://user:TOKEN@host/...` remotes are common.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from prodfix.adapters import git
 from prodfix.adapters.diagnostics import FAILED, OK, WARNING, Check, policy, redact
 from prodfix.adapters.git import Repo
+from prodfix.adapters.remote_url import is_url
 from prodfix.app import App
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
@@ -23,8 +23,6 @@ from prodfix.output import Reporter
 
 if TYPE_CHECKING:
     from prodfix.adapters.build.jenkins_client import JenkinsClient
-
-_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
 
 
 def git_checks() -> Iterator[Check]:
@@ -241,7 +239,7 @@ def service_checks(repo: Repo, cfg: Config) -> Iterator[Check]:
 def deploy_repo_checks(service: Repo, spec: str) -> Iterator[Check]:
     from prodfix.config import load_for_repo
 
-    if _URL.match(spec):
+    if is_url(spec):
         # Not cloned here (doctor changes nothing): ask the remote for its HEAD instead. Like
         # every git call, it cannot prompt and gives up after PRODFIX_GIT_TIMEOUT.
         try:

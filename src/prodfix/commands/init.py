@@ -237,9 +237,9 @@ def run(app: App, *, kind: str | None, force: bool, dry_run: bool, probe: bool =
     if dry_run:
         app.out.say(text)
         return Exit.OK
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, target)
+    from prodfix.adapters.files import write_atomic
+
+    write_atomic(target, text)
     matched = [b for b in branches if fnmatch.fnmatchcase(b, "delivery*")]
     app.out.say(f"wrote {target}")
     app.out.say(

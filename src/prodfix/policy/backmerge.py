@@ -20,16 +20,6 @@ from prodfix.types import Sha
 # Up to this many landings the linear prefix walk (n-1 merges, one process) always runs.
 LINEAR_MAX = 32
 
-# Fixed identity and date for the dangling commit of `simulate_after_fix`: the same inputs give
-# the same object, so repeated simulations do not pile up objects, and no user identity is needed.
-_SIM_ENV = {
-    "GIT_AUTHOR_NAME": "prodfix",
-    "GIT_AUTHOR_EMAIL": "prodfix@localhost",
-    "GIT_COMMITTER_NAME": "prodfix",
-    "GIT_COMMITTER_EMAIL": "prodfix@localhost",
-    "GIT_AUTHOR_DATE": "@1000000000 +0000",
-    "GIT_COMMITTER_DATE": "@1000000000 +0000",
-}
 
 _MERGE_TREE = ("merge-tree", "--write-tree", "--name-only", "--no-messages", "-z")
 
@@ -95,45 +85,6 @@ def predict(repo: Repo, *, mainline: str, delivery: str) -> Prediction:
     main = resolve_commit(repo, mainline, role="mainline")
     dlv = resolve_commit(repo, delivery, role="delivery")
     return _predict(repo, main, dlv)
-
-
-def simulate_after_fix(repo: Repo, *, mainline: str, delivery: str, fix_head: str) -> Prediction:
-    """The next back-merge as it will be once `fix_head` is merged into `delivery`:
-    merge-tree delivery+fix, commit-tree a dangling merge, predict.
-
-    Conflicts the fix would add are attributed to `fix_head` itself (the dangling commit will
-    never exist), so `propose` can ask `prediction.introduced_by(fix_sha)`.
-    """
-    main = resolve_commit(repo, mainline, role="mainline")
-    dlv = resolve_commit(repo, delivery, role="delivery")
-    fix = resolve_commit(repo, fix_head, role="fix branch")
-    if repo.is_ancestor(fix, dlv):
-        return _predict(repo, main, dlv)
-    into = merge_batch(repo, [(dlv, fix)])[0]
-    if not into.clean:
-        raise ProdfixError(
-            f"the fix {fix[:7]} does not merge cleanly into {delivery}: "
-            f"{', '.join(sorted(into.paths)) or 'conflict without a file entry'}",
-            hint=f"update the fix branch from {delivery} and resolve the conflicts first",
-            code=Exit.FAILED,
-        )
-    sim = Sha(
-        repo.git(
-            "commit-tree", into.tree, "-p", dlv, "-p", fix, "-m", "prodfix: simulated merge",
-            env=_SIM_ENV,
-        ).stdout.strip()
-    )  # fmt: skip
-    p = _predict(repo, main, sim)
-    return Prediction(
-        mainline=main,
-        delivery=dlv,
-        commits=tuple(c for c in p.commits if c != sim),
-        clean=p.clean,
-        conflicts=tuple(
-            Conflict(c.path, fix if c.introduced_by == sim else c.introduced_by)
-            for c in p.conflicts
-        ),
-    )
 
 
 def _predict(repo: Repo, main: Sha, dlv: Sha) -> Prediction:

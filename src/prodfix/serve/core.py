@@ -288,7 +288,7 @@ def drift(ctx: Ctx) -> list[tuple[str, dict[str, str]]]:
     try:
         dctx = deploy_ctx(ctx)
         dctx.repo.fetch(dctx.remote)
-        found, _ = scan(dctx.repo, dctx.tracking(ctx.cfg.deploy.target))
+        found, _ = scan(dctx.repo, dctx.tracking(ctx.cfg.deploy.target), ctx.cfg.deploy.path)
     except ProdfixError:
         return []
     return [(d.image, dict(d.tags)) for d in found if d.image.split(":")[0] == image]

@@ -1,9 +1,11 @@
 """DC drift in a GitOps repository: one image running different tags in different DCs.
 
-A repository is GitOps when YAML files under `apps/<app>/<dc>/` reference images (the layout
-of deployment-infra, CLI.md `[deploy] path = "apps/<app>/{dc}"`). The files are read from the
-published mainline (`<remote>/<mainline>`, after the audit's fetch), not from the work tree:
-what Argo CD deploys is the remote's branch, and a checkout may sit on a half-done change.
+A repository is GitOps when YAML files in DC folders reference images. The folders are those
+of `[deploy] path` (default `apps/sre-triggers/{dc}`), with the folder just above `{dc}` taken
+as the application's name — `apps/<app>/<dc>/` — so every application of the repository is
+compared, not only the one a service configures. The files are read from the published
+mainline (`<remote>/<mainline>`, after the audit's fetch), not from the work tree: what Argo CD
+deploys is the remote's branch, and a checkout may sit on a half-done change.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 from prodfix.adapters.git import Repo
 from prodfix.errors import Exit, ProdfixError
 
-APPS = "apps"
 YAML_SUFFIXES = (".yaml", ".yml")
 KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 SYMLINK = "120000"  # not followed, as `deploy` does not follow them (gitops/plan.py)
@@ -32,10 +33,12 @@ class Drift:
         return {"image": self.image, "app": self.app, "tags": dict(self.tags)}
 
 
-def scan(repo: Repo, rev: str) -> tuple[list[Drift], list[str]]:
+def scan(
+    repo: Repo, rev: str, path_template: str = "apps/sre-triggers/{dc}"
+) -> tuple[list[Drift], list[str]]:
     """Drift per (image, app) at `rev` (HEAD when `rev` does not exist), and notes on files
     that could not be read (a refused or templated YAML file is skipped, never fatal)."""
-    files = _app_files(repo, rev)
+    files = _app_files(repo, rev, _Layout.of(path_template))
     if not files:
         return [], []
     # ruamel is imported only for a GitOps repository: most audited repositories are not.
@@ -63,11 +66,32 @@ def scan(repo: Repo, rev: str) -> tuple[list[Drift], list[str]]:
     return drift, notes
 
 
-def _app_files(repo: Repo, rev: str) -> dict[tuple[str, str, str], str]:
-    """(app, dc, path) → blob of every YAML file under apps/<app>/<dc>/, in path order."""
-    r = repo.git("ls-tree", "-r", "-z", "--full-tree", rev, "--", f"{APPS}/", check=False)
+@dataclass(frozen=True)
+class _Layout:
+    """Where DC folders are: the literal folders before the application's, then `<app>/<dc>`."""
+
+    root: tuple[str, ...]
+
+    @classmethod
+    def of(cls, template: str) -> _Layout:
+        parts = PurePosixPath(template).parts
+        dc = parts.index("{dc}") if "{dc}" in parts else len(parts)
+        return cls(tuple(parts[: max(0, dc - 1)]))
+
+    def match(self, parts: tuple[str, ...]) -> tuple[str, str] | None:
+        """(app, dc) of a file's path parts, or None when it is not in a DC folder."""
+        n = len(self.root)
+        if len(parts) < n + 3 or parts[:n] != self.root:
+            return None
+        return parts[n], parts[n + 1]
+
+
+def _app_files(repo: Repo, rev: str, layout: _Layout) -> dict[tuple[str, str, str], str]:
+    """(app, dc, path) → blob of every YAML file in a DC folder, in path order."""
+    where = "/".join(layout.root) + "/" if layout.root else "."
+    r = repo.git("ls-tree", "-r", "-z", "--full-tree", rev, "--", where, check=False)
     if r.returncode != 0:
-        r = repo.git("ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", f"{APPS}/", check=False)
+        r = repo.git("ls-tree", "-r", "-z", "--full-tree", "HEAD", "--", where, check=False)
     if r.returncode != 0:
         return {}  # an empty repository: no commit to read
     files: dict[tuple[str, str, str], str] = {}
@@ -75,9 +99,10 @@ def _app_files(repo: Repo, rev: str) -> dict[tuple[str, str, str], str]:
         meta, _, path = rec.partition("\t")
         mode, kind, sha = meta.split(" ")
         parts = PurePosixPath(path).parts
-        if kind != "blob" or mode == SYMLINK or len(parts) < 4 or not _is_yaml(parts[-1]):
+        found = layout.match(parts)
+        if kind != "blob" or mode == SYMLINK or found is None or not _is_yaml(parts[-1]):
             continue
-        files[(parts[1], parts[2], path)] = sha
+        files[(found[0], found[1], path)] = sha
     return files
 
 

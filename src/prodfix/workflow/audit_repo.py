@@ -127,7 +127,9 @@ def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
     except ProdfixError as exc:
         result.fail(f"cannot read the fixes in flight: {exc.message}")
     try:
-        result.drift, notes = scan(repo, f"refs/remotes/{cfg.remote}/{cfg.mainline}")
+        result.drift, notes = scan(
+            repo, f"refs/remotes/{cfg.remote}/{cfg.mainline}", cfg.deploy.path
+        )
         result.notes += notes
     except ProdfixError as exc:
         result.fail(f"cannot read the GitOps folders: {exc.message}")

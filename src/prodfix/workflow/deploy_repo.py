@@ -5,7 +5,6 @@ user's own clone (HEAD, index, work tree) is never touched."""
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import Repo, run
 from prodfix.adapters.locks import fetch_lock
+from prodfix.adapters.remote_url import is_url
 from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
@@ -23,12 +23,6 @@ from prodfix.workflow.context import Ctx
 
 if TYPE_CHECKING:
     from prodfix.adapters.gitops.plan import DeployPlan
-
-_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
-
-
-def is_url(spec: str) -> bool:
-    return bool(_URL.match(spec))
 
 
 def cache_dir(spec: str) -> Path:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prodfix.adapters.files import write_atomic
 from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.errors import ProdfixError
 from prodfix.workflow.lock import run_key
@@ -110,13 +110,7 @@ def save(state: RunState) -> None:
     """Write atomically (temp file + rename) with mode 0600: a kill leaves old or new, never half."""
     p = path_for(Path(state.repo), state.fix)
     ensure_private_dir(p.parent)
-    tmp = p.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(state.to_json(), f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, p)
+    write_atomic(p, json.dumps(state.to_json(), indent=1), mode=0o600)
 
 
 def clear(repo: Path, fix: str | None) -> None:

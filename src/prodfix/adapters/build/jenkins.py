@@ -58,7 +58,6 @@ class JenkinsBuilder:
         delivery_job: str,
         image_tag: str = "{delivery}-{build}",
         contains: Callable[[Sha, Sha], bool] | None = None,
-        params: Mapping[str, str] | None = None,
         waiter: Waiter | None = None,
     ) -> None:
         self.client = client
@@ -67,7 +66,6 @@ class JenkinsBuilder:
         # contains(built, wanted): does the built commit include `wanted`? The lead wires git
         # ancestry here; without it only the exact SHA counts.
         self.contains = contains or (lambda built, wanted: built == wanted)
-        self.params = dict(params or {})  # templates with {delivery} {sha}, for parameterized jobs
         self.waiter = waiter or Waiter()
 
     @property
@@ -89,7 +87,7 @@ class JenkinsBuilder:
                 f"Jenkins job {self.delivery_job} has no branch job for {delivery}",
                 hint=f"run a scan of {self.delivery_job} in Jenkins, then retry",
             )
-        return self._trigger(path, sha, {"delivery": delivery, "sha": sha})
+        return self._trigger(path, sha)
 
     def poll(self, build: Build) -> Build:
         c = self.client
@@ -165,7 +163,7 @@ class JenkinsBuilder:
         if found is not None:
             return found
         path = self._wait_branch_job(job, branch)
-        return self._trigger(path, sha, {"delivery": branch, "sha": sha})
+        return self._trigger(path, sha)
 
     def wait(
         self,
@@ -214,12 +212,13 @@ class JenkinsBuilder:
             w.sleep(w.interval)
         return path
 
-    def _trigger(self, path: str, sha: Sha, fields: Mapping[str, str]) -> Build:
+    def _trigger(self, path: str, sha: Sha) -> Build:
         info = self._kind(path)
         defs = [
             d for p in info.get("property") or [] for d in (p.get("parameterDefinitions") or [])
         ]
-        params = {k: v.format(**fields) for k, v in self.params.items()} if defs else None
+        # A parameterized job is triggered with its defaults (buildWithParameters).
+        params: dict[str, str] | None = {} if defs else None
         queue = self.client.trigger(path, params)
         return Build(f"{self.client.absolute(queue)}#{path}", BuildState.QUEUED, sha=sha)
 

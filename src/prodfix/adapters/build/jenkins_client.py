@@ -174,12 +174,6 @@ class JenkinsClient:
         text = self.text(build_path + "consoleText").text
         return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
-    def progressive(self, build_path: str, start: int) -> tuple[str, int, bool]:
-        """New console text from `start`, the next offset, and whether more will come."""
-        resp = self.text(build_path + "logText/progressiveText", start=str(start))
-        size = int(resp.headers.get("x-text-size", start + len(resp.content)))
-        return resp.text, size, resp.headers.get("x-more-data", "").lower() == "true"
-
     def artifact(self, build_path: str, path: str) -> str:
         return self.text(build_path + "artifact/" + quote(path.lstrip("/"))).text
 

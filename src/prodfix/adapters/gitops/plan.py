@@ -16,16 +16,14 @@ the image whatever the folder says (NOTES/gitops.md §1.1, §7).
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import re
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from prodfix.adapters.files import write_atomic
 from prodfix.adapters.gitops.images import last_component, validate_image, validate_version
 from prodfix.adapters.gitops.locate import KUSTOMIZATION_NAMES
 from prodfix.adapters.gitops.tageditor import Edit, EditRefused, set_image_tag
@@ -183,15 +181,6 @@ class DeployPlan:
     @property
     def changed_dcs(self) -> list[str]:
         return [d.dc for d in self.dcs if d.status == "change"]
-
-    def summary_lines(self) -> list[str]:
-        """The plan table for humans: per DC its status and current tags, then each edit."""
-        out = []
-        for d in self.dcs:
-            now = ", ".join(c or "(none)" for c in d.current) or "-"
-            out.append(f"{d.dc}: {d.status} (now {now})")
-            out += [f"  {e.file}:{e.line}  {e.old or '(none)'} → {e.new}" for e in d.edits]
-        return out
 
     def to_json(self) -> dict[str, Any]:
         """The `deploy --dry-run --json` document; its shape is PLAN_JSON_SCHEMA."""
@@ -383,30 +372,6 @@ def _file_diff(change: FileChange) -> str:
     for line in difflib.unified_diff(a, b, f"a/{change.file}", f"b/{change.file}"):
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`: a temp file in the same folder, fsync, os.replace, so a
-    crash leaves the old or the new file, never half of one (DESIGN.md invariants)."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where possible
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 __all__ = ["DcPlan", "DeployPlan", "FileChange", "Finding", "plan_deploy", "write_atomic"]
