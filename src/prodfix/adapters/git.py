@@ -178,6 +178,7 @@ class Repo:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._urls: dict[str, str | None] = {}  # remote → URL: read once per command
 
     def __repr__(self) -> str:
         return f"Repo({str(self.path)!r})"
@@ -191,6 +192,14 @@ class Repo:
     # -- discovery ---------------------------------------------------------------------
     @classmethod
     def discover(cls, start: Path | str) -> Repo:
+        root = _plain_clone_root(Path(start))
+        if root is not None:  # the common case, read from the files git itself reads
+            if (root / ".git" / "shallow").exists():
+                raise ProdfixError(
+                    f"{root} is a shallow clone: prodfix needs full history to check the rules",
+                    hint="run `git fetch --unshallow` first",
+                )
+            return cls(root)
         r = run(start, "rev-parse", "--show-toplevel", "--is-shallow-repository", check=False)
         if r.returncode != 0:
             if "not a git repository" in r.stderr:
@@ -214,6 +223,13 @@ class Repo:
         return Path(self.out("rev-parse", "--absolute-git-dir"))
 
     def current_branch(self) -> BranchName | None:
+        head = self.path / ".git" / "HEAD"
+        if head.is_file():  # a plain clone: HEAD is "ref: refs/heads/<branch>" or a SHA
+            text = head.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("ref: refs/heads/"):
+                return BranchName(text.removeprefix("ref: refs/heads/"))
+            if SHA_RE.match(text):
+                return None
         r = self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         return BranchName(r.stdout.strip()) if r.returncode == 0 else None
 
@@ -257,8 +273,10 @@ class Repo:
     def remote_url(self, remote: str) -> str | None:
         """The remote's URL as configured — not rewritten by `url.<base>.insteadOf`, which
         maps it to a mirror or protocol but does not change which forge it is."""
-        r = self.git("config", "--get", f"remote.{remote}.url", check=False)
-        return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+        if remote not in self._urls:
+            r = self.git("config", "--get", f"remote.{remote}.url", check=False)
+            self._urls[remote] = r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+        return self._urls[remote]
 
     def remotes(self) -> list[str]:
         return self.git("remote").lines
@@ -433,3 +451,22 @@ def _last_line(text: str) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
     return (fatal[0] if fatal else lines[-1]) if lines else "no output"
+
+
+def _plain_clone_root(start: Path) -> Path | None:
+    """The top of the clone holding `start` when it is a plain clone (a `.git` folder with a
+    HEAD) and nothing in the environment redirects git; None: ask git (worktrees, submodules,
+    GIT_DIR)."""
+    if any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES")):
+        return None
+    try:
+        here = start.resolve()
+    except OSError:
+        return None
+    for d in (here, *here.parents):
+        dot = d / ".git"
+        if dot.is_dir() and (dot / "HEAD").is_file():
+            return d
+        if dot.exists():
+            return None  # a `.git` file (worktree, submodule): git knows where it points
+    return None

@@ -33,6 +33,7 @@ from prodfix.errors import Exit, ProdfixError, ServiceError
 from prodfix.types import Sha
 
 NS = "refs/prodfix"
+LOCAL = f"{NS}/local"  # this clone's records not shared yet (e.g. test results)
 FORMAT = 1
 MAX_RETRIES = 20
 _IDENT_RE = re.compile(r"^(.*?) <([^>]*)>")

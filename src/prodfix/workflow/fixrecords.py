@@ -15,7 +15,7 @@ from prodfix.types import BranchName, Sha
 
 FIXES = "fixes"
 TESTS = "tests"
-LOCAL_TESTS = "refs/prodfix/local/tests"  # results not shared yet (the branch is not pushed)
+LOCAL_TESTS = f"{records.LOCAL}/tests"  # results not shared yet (the branch is not pushed)
 
 
 def stamp(at: float | None = None) -> str:

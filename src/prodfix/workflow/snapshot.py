@@ -15,7 +15,7 @@ from prodfix.adapters.forge import PullRequest
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.fixrecords import LOCAL_TESTS, FixRecord, TestRecord, read_fixes, read_tests
+from prodfix.workflow.fixrecords import FixRecord, TestRecord, read_fixes, read_tests
 
 DELIVERY_KEY = "prodfix-delivery"  # git config branch.<fix branch>.prodfix-delivery
 
@@ -73,12 +73,16 @@ def _read(snap: RepoSnapshot, *, fetch: bool) -> None:
     repo, remote = ctx.repo, ctx.remote
     if not repo.path.is_dir():
         raise ProdfixError(f"{repo.path} is gone")
-    primed = ctx.forge.prime() if fetch else None  # the embedded forge's read is the fetch
-    if primed is None and fetch:
-        records.fetch(repo, remote)
-    snap.refs = repo.refs(
-        "refs/heads/", f"refs/remotes/{remote}/", f"{records.mirror(remote)}/", LOCAL_TESTS
-    )
+    # The embedded forge's read is the fetch and the for-each-ref: one of each per repository.
+    primed = ctx.forge.prime() if fetch else None
+    if primed is not None:
+        snap.refs = dict(primed)
+    else:
+        if fetch:
+            records.fetch(repo, remote)
+        snap.refs = repo.refs(
+            "refs/heads/", f"refs/remotes/{remote}/", f"{records.mirror(remote)}/", records.LOCAL
+        )
     if not snap.mainline_tip:
         raise ProdfixError(
             f"{remote} has no mainline branch {ctx.cfg.mainline!r}",
@@ -87,12 +91,24 @@ def _read(snap: RepoSnapshot, *, fetch: bool) -> None:
     snap.fixes = read_fixes(repo, remote, snap.refs)
     snap.tests = read_tests(repo, remote, snap.refs)
     snap.current_branch = repo.current_branch()
-    config = repo.git(
-        "config", "--get-regexp", rf"^branch\..*\.{DELIVERY_KEY}$", ok_codes=(0, 1)
-    ).lines
-    for line in config:
-        key, _, value = line.partition(" ")
-        snap.started_here[key[len("branch.") : -len(DELIVERY_KEY) - 1]] = value
+    # Which delivery branch this clone's own fix branches were started from: asked only when a
+    # local fix branch is not already known from the remote (records, branches).
+    cfg = ctx.cfg
+    unknown = [
+        r.removeprefix("refs/heads/")
+        for r in snap.refs
+        if r.startswith("refs/heads/")
+        and cfg.fix_name(r.removeprefix("refs/heads/")) is not None
+        and cfg.fix_name(r.removeprefix("refs/heads/")) not in snap.fixes
+        and not snap.remote_tip(r.removeprefix("refs/heads/"))
+    ]
+    if unknown:
+        config = repo.git(
+            "config", "--get-regexp", rf"^branch\..*\.{DELIVERY_KEY}$", ok_codes=(0, 1)
+        ).lines
+        for line in config:
+            key, _, value = line.partition(" ")
+            snap.started_here[key[len("branch.") : -len(DELIVERY_KEY) - 1]] = value
     # Without credentials a hosted forge cannot be asked (and is not): fixes are then found
     # from the remote's branches and records alone.
     snap.open_prs = ctx.forge.list_prs(state="open") if ctx.forge.has_credentials() else []

@@ -148,7 +148,9 @@ class Store:
         records.fetch(self.repo, self.remote)
         # Local heads and all records too: the reconciler reads its facts from this same
         # for-each-ref.
-        refs = self.repo.refs(records.mirror(self.remote), self._tracking, "refs/heads/")
+        refs = self.repo.refs(
+            records.mirror(self.remote), self._tracking, "refs/heads/", records.LOCAL
+        )
         metas: dict[int, Sha] = {}
         heads: dict[int, Sha] = {}
         branches: dict[str, Sha] = {}
