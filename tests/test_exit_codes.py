@@ -152,3 +152,30 @@ def test_json_commands_answer_errors_in_json_too(
     doc = json.loads(r.out)
     assert doc["ok"] is False and doc["error"]["code"] == code
     assert message in doc["error"]["message"]
+
+
+@pytest.mark.parametrize("command", ["start", "status", "next"])
+def test_a_mainline_that_does_not_exist_is_a_configuration_error(
+    command: str, sandbox: Sandbox
+) -> None:
+    w = _world(sandbox)
+    toml = (
+        (w.work / ".prodfix.toml").read_text().replace('mainline = "master"', 'mainline = "main"')
+    )
+    (w.work / ".prodfix.toml").write_text(toml)
+    r = prodfix(w.work, *COMMANDS[command])
+    assert r.code == 2, (r.code, r.out, r.err)
+    assert "origin has no mainline branch 'main'" in r.err
+
+
+def test_a_delivery_pattern_matching_the_mainline_is_refused(sandbox: Sandbox) -> None:
+    """`delivery = "*"` would let a fix start from master: the configuration is refused."""
+    w = _world(sandbox)
+    toml = (
+        (w.work / ".prodfix.toml").read_text().replace('delivery = "delivery*"', 'delivery = "*"')
+    )
+    (w.work / ".prodfix.toml").write_text(toml)
+    r = prodfix(w.work, "start", "x", "--from", "master")
+    assert r.code == 2
+    assert "the delivery pattern '*' matches the mainline 'master'" in r.err
+    assert w.sb.g(w.work, "branch", "--list", "fix/x") == ""

@@ -65,7 +65,7 @@ def test_accepted_merge_is_info_and_an_unlisted_one_stays_an_error(world: World)
     report = world.check(ref="master")
     assert rules(report) == [("master-merged-into-delivery", "info", "delivery")]
     assert only(report, "master-merged-into-delivery").message == (
-        f"merge {bad[:7]} brought 2 commit(s) of master into delivery; accepted in "
+        f"merge {bad[:7]} brought 2 change(s) of master (first-parent commits) into delivery; accepted in "
         "[check] allow-merges"
     )
     assert report.ok
@@ -210,8 +210,8 @@ def test_forge_merge_of_the_sync_head_is_accepted(world: World) -> None:
     finding = only(report, "master-merged-into-delivery")
     assert finding.commits == (merged,)
     assert finding.message == (
-        f"merge {merged[:7]} brings the marked sync {sync[:7]} (Prodfix-Sync): 2 commit(s) of "
-        "master into delivery, no more than the sync brought"
+        f"merge {merged[:7]} brings the marked sync {sync[:7]} (Prodfix-Sync): 2 change(s) of "
+        "master (first-parent commits) into delivery, no more than the sync brought"
     )
     assert (
         delivery_refusals(Repo(world.w), config.load(world.w), delivery="delivery", tip=merged)
@@ -242,7 +242,7 @@ def test_unmarked_master_merge_after_the_sync_is_still_an_error(world: World) ->
     errors = report.errors()
     assert [(f.rule, f.commits) for f in errors] == [("master-merged-into-delivery", (bad,))]
     assert errors[0].message == (
-        f"merge {bad[:7]} brought 1 commit(s) of master into delivery without a Prodfix-Sync "
+        f"merge {bad[:7]} brought 1 change(s) of master (first-parent commits) into delivery without a Prodfix-Sync "
         "trailer"
     )
     assert c in Repo(world.w).rev_list(bad)
@@ -261,7 +261,7 @@ def test_merge_bringing_master_beyond_the_marked_sync_is_an_error(world: World) 
     finding = only(world.check(ref="master"), "master-merged-into-delivery")
     assert (finding.severity, finding.commits) == ("error", (merged,))
     assert finding.message == (
-        f"merge {merged[:7]} brought 1 commit(s) of master into delivery beyond the marked "
+        f"merge {merged[:7]} brought 1 change(s) of master (first-parent commits) into delivery beyond the marked "
         f"sync {sync[:7]}"
     )
     assert c != sync

@@ -29,6 +29,14 @@ class RuleRefusal(ProdfixError):
         super().__init__(message, hint=hint, code=Exit.REFUSED)
 
 
+class ConfigError(ProdfixError):
+    """The configuration does not fit the repository (e.g. its mainline does not exist): exit
+    2 wherever it is met — never taken for a network failure."""
+
+    def __init__(self, message: str, *, hint: str) -> None:
+        super().__init__(message, hint=hint, code=Exit.USAGE)
+
+
 class ServiceError(ProdfixError):
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message, hint=hint or "this is safe to retry", code=Exit.SERVICE)

@@ -275,7 +275,9 @@ class Repo:
         maps it to a mirror or protocol but does not change which forge it is."""
         if remote not in self._urls:
             r = self.git("config", "--get", f"remote.{remote}.url", check=False)
-            self._urls[remote] = r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+            self._urls[remote] = (
+                r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
+            )
         return self._urls[remote]
 
     def remotes(self) -> list[str]:

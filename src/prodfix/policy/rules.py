@@ -93,7 +93,10 @@ def master_merged(
     out: list[Finding] = []
     for leak in leaks.merges:
         merge, n = leak.merge, len(leak.brought)
-        what = f"{n} commit(s) of {mainline} into {delivery}"
+        # Counted on the mainline's first-parent chain — a merged PR is one change there, however
+        # many commits it had — and said so, so the number matches what `git log
+        # --first-parent` shows.
+        what = f"{n} change(s) of {mainline} (first-parent commits) into {delivery}"
         sync_names = ", ".join(short(s) for s in leak.syncs)
         if merge.sync:
             text = f"{short(merge.sha)} is a marked sync (Prodfix-Sync) that brought {what}"
@@ -107,8 +110,9 @@ def master_merged(
         else:
             if leak.syncs:
                 text = (
-                    f"merge {short(merge.sha)} brought {len(leak.beyond)} commit(s) of "
-                    f"{mainline} into {delivery} beyond the marked sync {sync_names}"
+                    f"merge {short(merge.sha)} brought {len(leak.beyond)} change(s) of "
+                    f"{mainline} (first-parent commits) into {delivery} beyond the marked sync "
+                    f"{sync_names}"
                 )
             else:
                 text = f"merge {short(merge.sha)} brought {what} without a Prodfix-Sync trailer"

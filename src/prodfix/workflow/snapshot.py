@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from prodfix.adapters import records
 from prodfix.adapters.forge import PullRequest
-from prodfix.errors import ProdfixError
+from prodfix.errors import ConfigError, ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.fixrecords import FixRecord, TestRecord, read_fixes, read_tests
@@ -63,6 +63,8 @@ def read(ctx: Ctx, *, fetch: bool = True) -> RepoSnapshot:
     snap = RepoSnapshot(ctx)
     try:
         _read(snap, fetch=fetch)
+    except ConfigError:
+        raise  # the configuration is wrong everywhere: exit 2, not a failed repository
     except ProdfixError as exc:
         snap.error = exc.message
     return snap
@@ -84,7 +86,7 @@ def _read(snap: RepoSnapshot, *, fetch: bool) -> None:
             "refs/heads/", f"refs/remotes/{remote}/", f"{records.mirror(remote)}/", records.LOCAL
         )
     if not snap.mainline_tip:
-        raise ProdfixError(
+        raise ConfigError(
             f"{remote} has no mainline branch {ctx.cfg.mainline!r}",
             hint="set `mainline` in .prodfix.toml to the branch new features land on",
         )
