@@ -57,19 +57,31 @@ class Reporter:
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         if self.quiet:
             return
-        if not sys.stdout.isatty() or plain_terminal():
+        if not sys.stdout.isatty() or plain_terminal() or not self._fits(columns, rows):
+            # Pipes, logs, NO_COLOR/TERM=dumb, and terminals too narrow for a boxed table (at
+            # 80 columns rich would cut "steps-python" to "steps-p…"): aligned plain text.
             self._plain_table(title, columns, rows)
             return
         from rich.console import Console
         from rich.table import Table
 
         t = Table(title=title or None, title_justify="left", show_lines=False)
-        for i, c in enumerate(columns):
-            # The first column names a repository: never truncated ("steps-p…").
-            t.add_column(c, no_wrap=i == 0)
+        for c in columns:
+            t.add_column(c, no_wrap=True)
         for r in rows:
             t.add_row(*r)
         Console().print(t)
+
+    @staticmethod
+    def _fits(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> bool:
+        """Whether a boxed table (one space of padding and a rule per column) fits the
+        terminal without cutting or wrapping any cell."""
+        import shutil
+
+        widths = [
+            max([cell_width(c), *(cell_width(r[i]) for r in rows)]) for i, c in enumerate(columns)
+        ]
+        return sum(w + 3 for w in widths) + 1 <= shutil.get_terminal_size((80, 24)).columns
 
     # -- stderr ----------------------------------------------------------------------------
     def info(self, text: str) -> None:
