@@ -1,0 +1,53 @@
+"""`prodfix demo --dir D` then `prodfix serve D/remotes/*.git`: the service shows the demo's
+repositories, their recently finished fixes, and a fix started afterwards in a clone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from prodfix.demo import script
+from prodfix.output import Reporter
+from prodfix.serve.app import create_app
+from prodfix.serve.db import Database
+from prodfix.serve.service import Service
+from prodfix.serve.settings import RepoSpec, Settings
+from tests.cli import prodfix
+from tests.serve.test_polling import poll
+
+
+@pytest.mark.slow
+def test_the_demo_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "demo"
+    script.run_demo(root, Reporter(quiet=True))
+    remotes = sorted(str(p) for p in (root / "remotes").glob("*.git"))
+    monkeypatch.setenv("PRODFIX_HOME", str(tmp_path / "serve-home"))
+    settings = Settings(repos=tuple(RepoSpec(r) for r in remotes))
+    db = Database(f"sqlite:///{tmp_path / 'serve.sqlite3'}")
+    db.migrate()
+    svc = Service.build(settings, db)
+    client = TestClient(create_app(settings, db, service=svc, secret=b""))
+    poll(svc)
+    fixes = {f["name"]: f for f in client.get("/api/fixes").json()["fixes"]}
+    assert {n: f["done"] for n, f in fixes.items()} == {"parser-npe": True, "due-boundary": True}
+    served = {f["repos"][0]["path"] for f in fixes.values()}
+    assert served == {
+        str(root / "remotes" / "steps-python.git"),
+        str(root / "remotes" / "triggers-go.git"),
+    }
+    page = client.get("/").text
+    assert "parser-npe" in page and "due-boundary" in page
+
+    # Someone starts a fix in their clone: the next poll shows it, in flight.
+    monkeypatch.setenv("PRODFIX_HOME", str(root / "state"))
+    r = prodfix(root / "work" / "steps-python", "start", "late-fix", "--from", "delivery-2026.11")
+    assert r.code == 0, r.err
+    monkeypatch.setenv("PRODFIX_HOME", str(tmp_path / "serve-home"))
+    poll(svc)
+    fixes = {f["name"]: f for f in client.get("/api/fixes").json()["fixes"]}
+    late = fixes["late-fix"]
+    assert late["done"] is False
+    states = {s["id"]: s["state"] for s in late["repos"][0]["steps"]}
+    assert (states["branch"], states["test"]) == ("done", "waiting")
