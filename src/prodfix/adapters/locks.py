@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prodfix.adapters.gitproc import common_dir, network_timeout
-from prodfix.adapters.store import ensure_private_dir, home, path_key
+from prodfix.adapters.paths import ensure_private_dir, home, path_key
 from prodfix.errors import Exit, ProdfixError
 
 WAIT_ENV = "PRODFIX_LOCK_WAIT"

@@ -52,7 +52,7 @@ class Dedupe:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        from prodfix.adapters.store import ensure_private_dir
+        from prodfix.adapters.paths import ensure_private_dir
 
         ensure_private_dir(self.path.parent)
         with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
@@ -110,7 +110,7 @@ class Notifier:
         warn: Callable[[str], None] | None = None,
         timeout: float = TIMEOUT,
     ) -> None:
-        from prodfix.adapters.store import home
+        from prodfix.adapters.paths import home
 
         self.channels = tuple(channels)
         self.wait_minutes = wait_minutes

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from prodfix.adapters.store import ensure_private_dir, home, path_key
+from prodfix.adapters.paths import ensure_private_dir, home, path_key
 
 _LIMIT = 20_000  # entries per file; past it the oldest half is dropped
 

@@ -8,7 +8,6 @@ Two processes at once: WAL + `timeout=` + BEGIN IMMEDIATE for read-modify-write 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -20,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prodfix.adapters.paths import ensure_private_dir, home, path_key
 from prodfix.errors import ProdfixError
+
+__all__ = ["FixRepo", "Store", "ensure_private_dir", "home", "path_key"]
 
 SCHEMA_VERSION = 1
 
@@ -63,26 +65,6 @@ MIGRATIONS: list[str] = [
     CREATE INDEX journal_fix ON journal(fix, id);
     """,
 ]
-
-
-def home() -> Path:
-    if env := os.environ.get("PRODFIX_HOME"):
-        return Path(env)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "prodfix"
-
-
-def path_key(path: Path | str) -> str:
-    """A short stable key for a local path (lock, run-state and cache file names)."""
-    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` and every missing parent 0700 (mkdir's mode covers the leaf only)."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for p in reversed(missing):
-        p.mkdir(mode=0o700, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)

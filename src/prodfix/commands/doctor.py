@@ -84,7 +84,7 @@ def repo_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
         )
     else:
         yield Check(where, "remote", OK, f"{remote} → {redact(url)} reachable")
-    from prodfix.adapters.forge.registry import doctor_checks
+    from prodfix.adapters.forges import doctor_checks
 
     yield from doctor_checks(where, repo, cfg)
 

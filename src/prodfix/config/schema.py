@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prodfix.adapters.forge.registry import FORGES
+from prodfix.adapters.forges import FORGES
 
 KINDS = ("python", "go")
 TEST_DEFAULTS = {"python": "python -m pytest", "go": "go test -v ./test/*.go"}

@@ -219,7 +219,7 @@ class Observed:
 
 def service_store() -> Store:
     """The service's own fix-record store (identities only; steps are observed)."""
-    from prodfix.adapters.store import ensure_private_dir, home
+    from prodfix.adapters.paths import ensure_private_dir, home
 
     return Store(ensure_private_dir(home() / "serve") / "fixes.db")
 

@@ -57,7 +57,7 @@ class Database:
     """`url`: "sqlite" (PRODFIX_HOME/serve.sqlite3), "sqlite:///abs/path", or postgresql://…"""
 
     def __init__(self, url: str) -> None:
-        from prodfix.adapters.store import ensure_private_dir, home
+        from prodfix.adapters.paths import ensure_private_dir, home
 
         self.url = url
         self._local = threading.local()

@@ -17,8 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from prodfix.adapters.git import Repo, Result, run
+from prodfix.adapters.paths import ensure_private_dir, home
 from prodfix.adapters.remote_url import RemoteRepo, graphql_url_for, parse_remote_url
-from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.errors import Exit, ProdfixError
 
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")

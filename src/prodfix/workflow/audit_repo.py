@@ -17,7 +17,7 @@ from typing import Any
 
 from prodfix.adapters import forge as forge_api
 from prodfix.adapters.git import Repo
-from prodfix.adapters.store import home
+from prodfix.adapters.paths import home
 from prodfix.config import Config
 from prodfix.errors import ProdfixError
 from prodfix.policy.gate import check_repo
@@ -140,7 +140,7 @@ def _fetch_and_list_prs(
     repo: Repo, cfg: Config, result: RepoAudit
 ) -> list[forge_api.PullRequest] | None:
     """Fetch once; the open PRs, or None when a hosted forge could not list them (recorded)."""
-    from prodfix.adapters.forge.registry import make_forge
+    from prodfix.adapters.forges import make_forge
 
     forge = make_forge(repo, cfg)
     if forge.prime() is not None:

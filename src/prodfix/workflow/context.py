@@ -47,7 +47,7 @@ class Ctx:
 
     @cached_property
     def forge(self) -> Forge:
-        from prodfix.adapters.forge.registry import make_forge
+        from prodfix.adapters.forges import make_forge
 
         return make_forge(self.repo, self.cfg)
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import Repo, run
 from prodfix.adapters.locks import fetch_lock
+from prodfix.adapters.paths import ensure_private_dir, home
 from prodfix.adapters.remote_url import is_url
-from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
 from prodfix.workflow.context import Ctx

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from prodfix.adapters.files import write_atomic
-from prodfix.adapters.store import ensure_private_dir, home
+from prodfix.adapters.paths import ensure_private_dir, home
 from prodfix.errors import ProdfixError
 from prodfix.workflow.lock import run_key
 from prodfix.workflow.ops import FORMAT_VERSION, Op, from_json

@@ -1,7 +1,9 @@
 """The forges prodfix knows: name → the package that builds one (imported only when used).
 
 Adding a forge is one package under `adapters/forge/<name>/` whose `make(repo, cfg)` returns a
-`Forge`, plus one line here; configuration validation reads this table.
+`Forge` (and whose `doctor_checks` adds its rows to `prodfix doctor`), plus one line here;
+configuration validation reads this table. It lives outside the `forge` package so that reading
+it (every command validates its config) does not import the forge model.
 """
 
 from __future__ import annotations
