@@ -8,7 +8,7 @@ from prodfix.adapters import records
 from prodfix.app import App
 from prodfix.commands.common import context, require_clean_state
 from prodfix.errors import ConfigError, Exit, ProdfixError, RuleRefusal
-from prodfix.types import Sha
+from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.fixrecords import FIXES
 from prodfix.workflow.interpreter import execute, refuse_if_suspended
@@ -23,8 +23,8 @@ MAX_NAME = 100  # characters: a branch name is a file name in .git/refs, and peo
 @dataclass(frozen=True)
 class StartFacts:
     name: str
-    branch: str
-    delivery: str
+    branch: BranchName
+    delivery: BranchName
     delivery_tip: Sha
     kind: str
 
@@ -106,7 +106,7 @@ def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
             f"branch {branch} already exists in this clone",
             hint=f"pick another name, or delete the branch: git branch -D {branch}",
         )
-    return StartFacts(name, branch, delivery, tracking[delivery], cfg.kind)
+    return StartFacts(name, branch, BranchName(delivery), tracking[delivery], cfg.kind)
 
 
 def plan(f: StartFacts) -> list[Op]:

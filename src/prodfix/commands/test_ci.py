@@ -8,6 +8,7 @@ wait, and record passed/failed against HEAD's SHA like a local `prodfix test`.
 from __future__ import annotations
 
 from prodfix.errors import Exit, ProdfixError
+from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.interpreter import execute
 from prodfix.workflow.ops import Op
@@ -61,4 +62,4 @@ def _push(ctx: Ctx, branch: str, head: str) -> list[Op]:
             f"{ctx.remote}/{branch} has commits that your {branch} does not",
             hint=f"integrate them first: git pull --rebase {ctx.remote} {branch}",
         )
-    return [Push(branch, head, remote_now)]
+    return [Push(BranchName(branch), Sha(head), remote_now)]

@@ -20,8 +20,8 @@ class TriggerBuild(Op):
     """A build cannot be undone (an image may already be published): say so, never pretend."""
 
     reversible: ClassVar[bool] = False
-    delivery: str
-    sha: str
+    delivery: BranchName
+    sha: Sha
     again: bool = False  # `next --rebuild`: a new build even though one of this commit failed
 
     def describe(self) -> str:

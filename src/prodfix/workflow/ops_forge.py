@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 class OpenPr(Op):
     """Find or create the PR head → base; remember its number under `key` for the fix."""
 
-    head: str
-    base: str
+    head: BranchName
+    base: BranchName
     title: str
     body: str
     key: str  # ident key: "pr", "backmerge_pr", "deploy_pr"
@@ -70,7 +70,7 @@ class ApprovePr(Op):
 
     reversible: ClassVar[bool] = False
     number: int
-    head_sha: str  # the head reviewed: an approval counts for it only
+    head_sha: Sha  # the head reviewed: an approval counts for it only
 
     def describe(self) -> str:
         return f"approve pull request #{self.number} at {self.head_sha[:7]}"
@@ -94,7 +94,7 @@ class MergePr(Op):
     reversible: ClassVar[bool] = False
     number: int
     method: str
-    expected_head: str
+    expected_head: Sha
 
     def describe(self) -> str:
         return f"merge pull request #{self.number} ({self.method})"

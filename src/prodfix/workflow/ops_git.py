@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prodfix.errors import Exit, ProdfixError
+from prodfix.types import BranchName, Sha
 from prodfix.workflow.ops import Op, register
 
 if TYPE_CHECKING:
@@ -15,8 +16,8 @@ if TYPE_CHECKING:
 @register
 @dataclass(frozen=True)
 class CreateBranch(Op):
-    branch: str
-    at: str  # full SHA: the remote delivery tip, never a stale local branch
+    branch: BranchName
+    at: Sha  # full SHA: the remote delivery tip, never a stale local branch
 
     def describe(self) -> str:
         return f"create branch {self.branch} at {self.at[:7]}"
@@ -38,7 +39,7 @@ class CreateBranch(Op):
 @register
 @dataclass(frozen=True)
 class Switch(Op):
-    branch: str
+    branch: BranchName
 
     def describe(self) -> str:
         return f"switch to {self.branch}"
@@ -61,7 +62,7 @@ class Switch(Op):
 class SetBranchConfig(Op):
     """Remember the fix branch's delivery branch in the clone itself (`check` reads it too)."""
 
-    branch: str
+    branch: BranchName
     key: str
     value: str
 
@@ -76,7 +77,7 @@ class SetBranchConfig(Op):
 @register
 @dataclass(frozen=True)
 class UnsetBranchConfig(Op):
-    branch: str
+    branch: BranchName
     key: str
 
     def describe(self) -> str:
@@ -94,7 +95,7 @@ class RecordFix(Op):
     role: str
     kind: str
     delivery: str | None
-    branch: str | None
+    branch: BranchName | None
     base_sha: str | None
 
     def describe(self) -> str:
@@ -134,8 +135,8 @@ class Push(Op):
     Never a force push: when the lease fails someone else pushed, and the command re-plans.
     """
 
-    branch: str
-    sha: str  # "" = the local branch's tip when the op runs (made by an earlier op)
+    branch: BranchName
+    sha: Sha  # "" = the local branch's tip when the op runs (made by an earlier op)
     expect: str
 
     def describe(self) -> str:
@@ -150,7 +151,7 @@ class Push(Op):
             )
         now = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
         inverse: Op = (
-            ResetRemoteBranch(self.branch, sha, self.expect)
+            ResetRemoteBranch(self.branch, sha, Sha(self.expect))
             if self.expect
             else DeleteRemoteBranch(self.branch, sha)
         )
@@ -173,8 +174,8 @@ class Push(Op):
 @register
 @dataclass(frozen=True)
 class DeleteRemoteBranch(Op):
-    branch: str
-    sha: str  # only if it still points here: never delete work someone pushed on top
+    branch: BranchName
+    sha: Sha  # only if it still points here: never delete work someone pushed on top
 
     def describe(self) -> str:
         return f"delete remote branch {self.branch} (if still at {self.sha[:7]})"
@@ -200,9 +201,9 @@ class ResetRemoteBranch(Op):
     """Undo of a push onto an existing fix branch: put it back where it was, if nobody pushed
     since. Never master or a delivery branch (prodfix never rewrites them)."""
 
-    branch: str
-    sha: str  # where our push left it
-    to: str  # where it was before
+    branch: BranchName
+    sha: Sha  # where our push left it
+    to: Sha  # where it was before
 
     def describe(self) -> str:
         return f"reset remote branch {self.branch} to {self.to[:7]} (if still at {self.sha[:7]})"

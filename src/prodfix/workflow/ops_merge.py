@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prodfix.errors import ProdfixError
+from prodfix.types import BranchName, Sha
 from prodfix.workflow.ops import Op, StopForUser, register
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ class MergeForResolution(Op):
     """Start `git merge --no-ff delivery` on the checked-out resolution branch; stop for the
     user on conflicts. On `continue` it commits — refusing while conflict markers remain."""
 
-    delivery: str
-    delivery_sha: str
+    delivery: BranchName
+    delivery_sha: Sha
     message: str
 
     def describe(self) -> str:

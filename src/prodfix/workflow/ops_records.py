@@ -24,9 +24,9 @@ class PublishFix(Op):
     people starting the same fix name, one wins and the other is told who has it."""
 
     name: str
-    branch: str
-    delivery: str
-    base: str
+    branch: BranchName
+    delivery: BranchName
+    base: Sha
     kind: str
 
     def describe(self) -> str:
@@ -80,9 +80,9 @@ class UnpublishFix(Op):
     """Undo of PublishFix: delete the record and the branch, if both are still as pushed."""
 
     name: str
-    branch: str
-    base: str
-    record_sha: str
+    branch: BranchName
+    base: Sha
+    record_sha: Sha
 
     def describe(self) -> str:
         return f"withdraw fix {self.name!r} from the remote (if nobody built on it)"
@@ -112,7 +112,7 @@ class RecordFixHead(Op):
     after the branch is deleted."""
 
     name: str
-    head: str
+    head: Sha
 
     def describe(self) -> str:
         return f"record {self.head[:7]} as the proposed head of fix {self.name!r}"
@@ -171,7 +171,7 @@ class RecordImage(Op):
     (the build system may forget old builds). A tag never names two commits: refused."""
 
     tag: str
-    sha: str
+    sha: Sha
 
     def describe(self) -> str:
         return f"record image {self.tag} as built from {self.sha[:7]}"

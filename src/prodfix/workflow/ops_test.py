@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import clean_env
 from prodfix.errors import ProdfixError
+from prodfix.types import Sha
 from prodfix.workflow.ops import Op, register
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class RunTests(Op):
     """
 
     command: str
-    sha: str
+    sha: Sha
     record: bool = True  # False: the tests ran on uncommitted changes, so not "for sha"
     share: bool = False  # the branch is on the remote: share the result at once
 
@@ -75,7 +76,7 @@ class RunTests(Op):
 class SkipTests(Op):
     """The user states why the tests cannot run here (e.g. `go` not installed); shown in status."""
 
-    sha: str
+    sha: Sha
     reason: str
     share: bool = False
 

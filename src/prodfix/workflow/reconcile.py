@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from prodfix.adapters.forge import PrState
 from prodfix.errors import Exit, ProdfixError
+from prodfix.types import BranchName
 from prodfix.workflow import gates
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.evaluate import Step
@@ -313,7 +314,8 @@ def finish_program(v: RepoView) -> list[Op]:
         merged = ctx.repo.merged_into(f.mainline_tip, *heads) if heads else set()
         for r, s in sorted(heads.items()):
             if s in merged:
-                program.append(DeleteRemoteBranch(r.removeprefix(f"refs/remotes/{ctx.remote}/"), s))
+                name = BranchName(r.removeprefix(f"refs/remotes/{ctx.remote}/"))
+                program.append(DeleteRemoteBranch(name, s))
     first = seed.record is None or seed.record.done_at is None
     if first and ctx.cfg.build.type == "jenkins" and ctx.cfg.build.fix_job:
         from prodfix.workflow.ops_jenkins import RemoveJobBranch

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from prodfix.adapters.forge import PullRequest
 from prodfix.errors import ProdfixError
 from prodfix.policy.backmerge import Prediction, predict
-from prodfix.types import BranchName, short
+from prodfix.types import BranchName, Sha, short
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.facts import BACKMERGE_PREFIX
 from prodfix.workflow.ops import Op
@@ -137,7 +137,7 @@ def plan(f: BackmergeFacts) -> list[Op]:
         CreateBranch(head, p.mainline),
         Switch(head),
         MergeForResolution(f.delivery, p.delivery, message),
-        Push(head, "", ""),
+        Push(head, Sha(""), ""),  # "": the resolution branch's tip when the op runs
         OpenPr(head, f.mainline, title, body(f), "backmerge_pr"),
     ]
     if f.current_branch and f.current_branch != head:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from prodfix.adapters.forge import MergeMethod
 from prodfix.errors import ProdfixError
+from prodfix.types import Sha
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_forge import MergePr, VerifyBackmerge
 
 
 def merge_program(
-    number: int, head_sha: str, *, backmerge: bool, method: str = "merge"
+    number: int, head_sha: Sha, *, backmerge: bool, method: str = "merge"
 ) -> list[Op]:
     ops: list[Op] = [MergePr(number, MergeMethod(method).value, head_sha)]
     if backmerge:
