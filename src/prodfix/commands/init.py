@@ -188,7 +188,7 @@ def _question(lines: tuple[str, ...]) -> list[str]:
 
 def render(kind: Detected, delivery: str, forge: Forge, remote: str) -> str:
     lines = [
-        "# prodfix configuration — see `prodfix --help` and the README's reference.",
+        "# prodfix configuration — every key with examples: docs/configuration.md of prodfix.",
         *_question(kind.question),
         f'kind = "{kind.value}"',
         'mainline = "master"',
