@@ -65,6 +65,7 @@ A fix, start to finish:
     "-C",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="PATH",
     help="Run as if prodfix was started in this directory.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP/git details.")
@@ -171,6 +172,7 @@ def status(name: str | None, all_: bool, as_json: bool) -> None:
 @click.option(
     "--timeout",
     type=click.IntRange(min=1),
+    metavar="SECONDS",
     default=3600,
     show_default=True,
     help="With --wait: give up after this many seconds.",
@@ -178,6 +180,7 @@ def status(name: str | None, all_: bool, as_json: bool) -> None:
 @click.option(
     "--interval",
     type=click.IntRange(min=1),
+    metavar="SECONDS",
     default=15,
     show_default=True,
     help="With --wait: seconds between observations.",
@@ -251,15 +254,18 @@ def backmerge(from_: str | None, dry_run: bool, as_json: bool, no_fetch: bool) -
 @cli.command(
     epilog="Examples:\n\n\b\n  prodfix deploy --tag delivery-2026.11-42 --dry-run\n  prodfix deploy --tag 1.4.2 --dc us1 --dc eu1"
 )
-@click.option("--tag", required=True, help="The image tag (or sha256:… digest) to pin.")
+@click.option(
+    "--tag", required=True, metavar="TAG", help="The image tag (or sha256:… digest) to pin."
+)
 @click.option(
     "--dc",
     "dcs",
     multiple=True,
+    metavar="DC",
     help="Only these data centers (repeatable).",
     shell_complete=_complete("dc"),
 )
-@click.option("--image", help="The image repository (default: [deploy] image).")
+@click.option("--image", metavar="IMAGE", help="The image repository (default: [deploy] image).")
 @click.option("--allow-missing", is_flag=True, help="Skip DCs that do not reference the image.")
 @click.option(
     "--rollback",
@@ -294,11 +300,14 @@ def deploy(
 
 
 @cli.command(epilog="Example: prodfix audit ~/src/* --jobs 8 --json")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path)
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
+    metavar="N",
     default=None,
     help="Parallel repositories (default: min(16, 4 × cores)).",
 )
@@ -355,6 +364,7 @@ def pr_merge(number: int, method: str | None, dry_run: bool) -> None:
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
     help="Build the sandbox here and keep it (fixed layout).",
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary sandbox and print where it is.")
@@ -373,8 +383,8 @@ def demo(directory: Path | None, keep: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="prodfix-serve.toml (default: ./prodfix-serve.toml when present).",
 )
-@click.option("--host", help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8080).")
+@click.option("--host", metavar="HOST", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), metavar="PORT", help="Port (default 8080).")
 @click.option("--database", metavar="URL", help='"sqlite" (default) or postgresql://…')
 def serve(
     repos: tuple[str, ...],
