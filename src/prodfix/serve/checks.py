@@ -15,7 +15,8 @@ _NEXT = {
     "branched-from-master": "recreate the fix branch from its delivery branch "
     "(`prodfix start NAME --from DELIVERY`) and cherry-pick only the fix's commits",
     "master-merged-into-delivery": "do not merge master into a delivery branch during a fix; "
-    "a planned sync goes through `prodfix sync`",
+    "bring master in only by a planned sync: its own reviewed PR whose merge carries a "
+    "`Prodfix-Sync:` trailer (docs/workflow.md)",
     "wrong-target": "open fix branches into a delivery branch, and delivery only into the "
     "mainline (as a back-merge)",
     "missing-backmerge": "run `prodfix backmerge --from DELIVERY` (the service opens it when it can)",
