@@ -2,7 +2,7 @@
 
     python bench/bench_audit.py [--runs 3] [--repos 50] [--commits 3000] [--force]
 
-Targets (issue 8 part 3): speedup default/`--jobs 1` ≥ 1.8× on 2 cores; peak RSS ≤ 150 MB.
+Targets: speedup default/`--jobs 1` ≥ 1.8× on 2 cores; peak RSS ≤ 150 MB.
 Each run is measured in a fresh child process that starts the installed `prodfix` and reports
 its wall time and `getrusage(RUSAGE_CHILDREN).ru_maxrss` — the largest of prodfix and the git
 processes it waited for, unpolluted by earlier runs. One more run reports the prodfix process

@@ -6,7 +6,8 @@ merge commit each), 3 of which conflict with master. Then times, in the same run
 
 * `predict()` — prodfix, in-process (median of --runs);
 * the raw calls it replaces, as a shell loop: the full `merge-tree`, then one `merge-tree`
-  per cumulative first-parent prefix (NOTES/git.md §4.7 recipe 4).
+  per cumulative first-parent prefix (a conflict is attributed to the first prefix where it
+  appears).
 
     /work/venv/bin/python bench/bench_backmerge.py [--commits 80000] [--runs 7] [--dir DIR]
 
@@ -105,7 +106,8 @@ def build(dest: Path, commits: int, behind: int, fixes: int) -> float:
     proc.stdin.close()
     if proc.wait() != 0:
         sys.exit("fast-import failed")
-    # What `fetch.writeCommitGraph=true` gives prodfix's clones (NOTES/git.md §5.2).
+    # What `fetch.writeCommitGraph=true` gives prodfix's clones (git-config(1),
+    # git-commit-graph(1)).
     run(dest, "commit-graph", "write", "--reachable", "--changed-paths")
     return time.perf_counter() - start
 

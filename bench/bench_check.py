@@ -2,7 +2,7 @@
 
     python bench/bench_check.py [--runs 7] [--commits 80000]
 
-Targets (issue 2 part 6): median ratio ≤ 1.5×, peak RSS of the prodfix process ≤ 80 MB.
+Targets: median ratio ≤ 1.5×, peak RSS of the prodfix process ≤ 80 MB.
 Both commands run alternately in the same process, so machine noise hits both alike.
 """
 

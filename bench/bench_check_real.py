@@ -2,12 +2,11 @@
 
     python bench/bench_check_real.py [--runs 15] [--bundle PATH] [--state NAME]
 
-The repository is werkzeug (`../shared/real-repos/werkzeug.bundle` beside the repository
-root; skipped with a message when absent): cloned into a temp dir with a bare origin and a
-commit-graph, then put into states built from its own history, with and without findings.
-For each state both commands run as real processes, alternately (machine noise hits both
-alike); the findings of both must be the same, then the medians and their ratio are printed.
-Target: ratio ≤ 2× (moonshot 1.5×).
+The repository is werkzeug (a git bundle of it, `--bundle`, by default beside the repository root;
+skipped with a message when absent): cloned into a temp dir with a bare origin and a commit-graph,
+then put into states built from its own history, with and without findings. For each state both
+commands run as real processes, alternately (machine noise hits both alike); the findings of both
+must be the same, then the medians and their ratio are printed. Target: ratio ≤ 2× (moonshot 1.5×).
 
 The package is byte-compiled first (`compileall`), as an installed package is: with
 PYTHONDONTWRITEBYTECODE set, every run would otherwise compile prodfix's modules again. The

@@ -1,4 +1,4 @@
-"""Dashboard render time: 100 repositories × 20 fixes (issue 14's load), in-process.
+"""Dashboard render time: 100 repositories × 20 fixes (the team service's target load), in-process.
 
 Prints the median of `build_model` + `render_page` (what `GET /` does per request) and of
 `render_fragment` (what every poll does), against two baselines measured in the same run,

@@ -2,7 +2,7 @@
 
 Prints the median wall time of `prodfix status` (a real process) and of `status --json`, the
 number of git processes one status spawns (counted in-process), and the baseline `prodfix
---version` start-up in the same run. Targets (issue 3): ≤ 400 ms, ≤ repositories × 3 git
+--version` start-up in the same run. Targets: ≤ 400 ms, ≤ repositories × 3 git
 processes.
 
     python bench/bench_status.py [--fixes 20] [--repos 3] [--runs 5]

@@ -2,8 +2,9 @@
 
     python bench/bench_tageditor.py [--runs 3] [--corpus DIR] [--plan-runs 7]
 
-1. Corpus (shared/corpus/k8s-yaml, 2,310 files): per file `find_image_refs`, then one
-   `set_image_tag` per referenced image (locate, splice, re-parse, verify). Reported as
+1. Corpus (`--corpus`: 2,310 real Kubernetes YAML files from the Argo CD and Flux projects):
+   per file `find_image_refs`, then one `set_image_tag` per referenced image (locate, splice,
+   re-parse, verify). Reported as
    files/second (median of --runs; target ≥ 200) and as a ratio to plain ruamel.yaml
    `compose_all` of the same files — the parse cost no editor can avoid — measured in the
    same run, alternating, so machine noise hits both alike. CPU time (process_time) is

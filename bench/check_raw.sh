@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The raw git pipeline `prodfix check --no-fetch` is measured against: the same questions, asked
-# with the one-shot recipes of shared/NOTES/git.md §7, nothing more (no parsing into findings,
+# with git's own one-shot commands, nothing more (no parsing into findings,
 # no landing attribution, no trailer matching beyond the grep).
 #   bench/check_raw.sh REPO [FIX] [MASTER] [DELIVERY]
 set -euo pipefail

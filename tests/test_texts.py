@@ -1,9 +1,11 @@
 """The product's texts stand alone: what a user reads points only at what a user has.
 
-Every command a text tells the user to run exists: each `` `prodfix ...` `` span in the
-package's strings (hints, messages, help, docstrings) and in docs/*.md and the README, and each
-command line in their examples, names a real command of the click tree, and each `--flag` in it
-is an option of that command. Every link between the docs leads to a page and heading that exist.
+(a) Nothing in the package, `docs/` or the README cites the team's internal notes or issue
+    numbers: a user has the package and the repository, nothing else.
+(b) Every command a text tells the user to run exists: each `` `prodfix ...` `` span in the
+    package's strings (hints, messages, help, docstrings) and in docs/*.md and the README, and
+    each command line in their examples, names a real command of the click tree, and each
+    `--flag` in it is an option of that command.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "prodfix"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
+# Places a user does not have: the team's notes and contract files, and issue numbers.
+OUTSIDE = re.compile(
+    r"\bNOTES\b|\bCLI\.md\b|\bWORKFLOW\.md\b|\bDESIGN\.md\b|\bSTYLE\.md\b|\.\./shared\b|"
+    r"\bshared/|(?i:\bissues? ?#?\d+)"
+)
 HOLE = "\x00"  # stands for an f-string's replacement field: a value only known at run time
 SPAN = re.compile(r"`(prodfix(?: [^`]*)?)`")
 # A command line on a line of its own: an example in help (indented, or after "Example:"), a
@@ -31,6 +38,22 @@ LINE = re.compile(
 )
 GLOBAL_WITH_VALUE = {"-C"}
 GLOBAL_FLAGS = {"--debug", "--version", "--help", "-h"}
+
+
+def _text_files() -> Iterator[Path]:
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and path.suffix not in (".pyc", ".png", ".ico"):
+            yield path
+    yield from DOCS
+
+
+def test_no_text_points_outside_the_product() -> None:
+    found = []
+    for path in _text_files():
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if OUTSIDE.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert found == []
 
 
 def _strings(path: Path) -> Iterator[tuple[int, str, bool]]:

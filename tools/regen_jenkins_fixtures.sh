@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerate tests/fixtures/jenkins/*.xml from jobs.yaml with Jenkins Job Builder
-# (NOTES/jenkins-github.md §1, §4: JJB output is the closest thing to real config.xml offline).
+# (no Jenkins can run offline: JJB's output is the closest thing to a real config.xml).
 # Needs: pip install jenkins-job-builder (6.5.0 was used).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,6 +1,7 @@
 """Regenerate tests/fixtures/github-openapi/*.subset.json from GitHub's official OpenAPI description.
 
-The full descriptions are 11-13 MB each (NOTES/jenkins-github.md §8), too big to vendor; the fake
+The full descriptions (github/rest-api-description, or npm @octokit/openapi) are 11-13 MB each,
+too big to vendor; the fake
 GitHub only needs the operations prodfix calls and the schemas they reference, so this keeps
 exactly those (`$ref`s resolved transitively) and drops prose and examples.
 

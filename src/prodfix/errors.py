@@ -1,4 +1,4 @@
-"""The one user-facing error type and the exit codes of CLI.md."""
+"""The one user-facing error type and the exit codes (docs/concepts.md, "Exit codes")."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ class Exit(IntEnum):
     OK = 0
     FAILED = 1  # a check found violations, a test failed, a step failed
     USAGE = 2  # usage or configuration error, dirty state that blocks the step
-    REFUSED = 3  # would break a rule of WORKFLOW.md
+    REFUSED = 3  # would break a rule of the strategy (docs/workflow.md)
     SERVICE = 4  # an external service failed or was unreachable; safe to retry
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 

@@ -1,9 +1,11 @@
-"""Argo CD: read an Application and wait until a merge is really deployed.
+"""Argo CD: read an Application and judge whether a merge is really deployed.
 
-REST with a bearer token over the shared Http helper (NOTES/gitops.md §5.1, §5.5). No PyPI
-client is worth using (§5.6), so this reads only the status fields the deploy gate needs and
-ignores the rest. `argocd app wait` is not enough because it never compares the revision
-(§5.4, kargo#6357): `wait_deployed` gates on revision, sync, operation, health and live image.
+REST with a bearer token over the shared Http helper: `GET /api/v1/applications/{name}` of Argo
+CD's API (https://argo-cd.readthedocs.io/en/stable/developer-guide/api-docs/, whose Swagger
+description is the server's assets/swagger.json). The Python clients on PyPI are stale generated
+code, so this reads only the status fields the deploy gate needs and ignores the rest. `argocd
+app wait` is not enough because it never compares the revision (akuity/kargo#6357): `assess`
+gates on revision, operation, sync, health and live image.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class ArgoCd:
         # or traceback local of ours can show it; the Http helper redacts it in debug logs.
         self.base_url = base_url.rstrip("/")
         # With `project=` Argo CD answers 404 for a missing app instead of a 403 that hides
-        # whether it exists (NOTES/gitops.md §5.5, CVE-2022-41354).
+        # whether it exists (CVE-2022-41354).
         self.project = project
         self.http = Http(
             SERVICE,
@@ -106,8 +108,9 @@ class ArgoCd:
         return parse_app(self._get(app, {}), app)
 
     def refresh(self, app: str) -> AppStatus:
-        # Refresh is a query parameter on get; the server blocks until the app is re-compared
-        # and returns it (§5.1). `normal`, not `hard`: no need to drop the manifest cache.
+        # Refresh is a query parameter on get (`refresh=normal|hard` of ApplicationService.Get);
+        # the server blocks until the app is re-compared and returns it (server/application/
+        # application.go). `normal`, not `hard`: no need to drop the manifest cache.
         return parse_app(self._get(app, {"refresh": "normal"}), app)
 
     def _get(self, app: str, params: dict[str, str]) -> dict[str, Any]:
@@ -195,10 +198,14 @@ class Verdict:
 def assess(
     st: AppStatus, *, merge_commit: str, image: str, is_descendant: Callable[[str, str], bool]
 ) -> Verdict:
-    """Which gate of NOTES/gitops.md §5.7 the app has not passed yet."""
+    """The first gate the app has not passed yet, in order: its sync revision at or past the
+    merge, its sync operation Succeeded there, sync status Synced, health Healthy, and only the
+    new image live (`status.summary.images`). The fields: Argo CD's Application status
+    (https://argo-cd.readthedocs.io/en/stable/operator-manual/health/ for health)."""
 
     def reached(rev: str | None) -> bool:
-        # `master` is shared and moves: Argo CD may already be past the merge (§5.7).
+        # `master` is shared and moves: Argo CD may already be past the merge, so a
+        # descendant of the merge counts (equality alone could wait forever).
         return bool(rev) and (rev == merge_commit or is_descendant(str(rev), merge_commit))
 
     at_rev = any(reached(r) for r in st.sync_revisions)
@@ -234,7 +241,7 @@ def assess(
         )
 
     # Sync and health can be green while the live workload runs something else
-    # (ignoreDifferences, a wrong path): the live image is the proof (§5.7 image gate).
+    # (ignoreDifferences, a wrong path): the live image is the proof.
     # One parser for image references (the tag editor's): `nginx:1` and
     # `docker.io/library/nginx:1` are the same image.
     want = image_key(image)

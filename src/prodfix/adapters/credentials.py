@@ -24,8 +24,8 @@ GH_TIMEOUT = 10.0  # seconds; gh may have to unlock a keyring, but must never ha
 
 @dataclass(frozen=True)
 class Credential:
-    """A token and where it came from. Only `source` is ever shown (CLI.md: secrets never
-    appear in any output), so repr/str are overridden rather than trusting field(repr=False)."""
+    """A token and where it came from. Only `source` is ever shown (secrets never appear in
+    any output), so repr/str are overridden rather than trusting field(repr=False)."""
 
     source: str  # "environment variable GH_TOKEN", "`gh auth token --hostname HOST`"
     secret: str = field(repr=False)

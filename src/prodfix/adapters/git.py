@@ -32,11 +32,12 @@ from prodfix.types import BranchName, Sha
 if TYPE_CHECKING:
     from prodfix.adapters.shacache import ShaCache
 
-MIN_GIT = (2, 38)  # `merge-tree --write-tree` (NOTES/git.md §3)
+MIN_GIT = (2, 38)  # `merge-tree --write-tree` came with git 2.38 (its release notes)
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
-# Counts spawned processes; `bench/` reports it (issue: status spawns ≤ 3 per repository).
+# Counts spawned processes; bench/bench_status.py reports it (`status` keeps to a few git
+# processes per repository).
 spawned = 0
 
 
@@ -344,10 +345,13 @@ class Repo:
 
     def merge_tree(self, ours: str, theirs: str, *, merge_base: str | None = None) -> MergeTree:
         """Predict a merge without a work tree. Inputs must be verified commits first:
-        merge-tree exits 1 for an unknown ref, the same as for a conflict (NOTES/git.md §4.6)."""
+        merge-tree exits 1 for an unknown ref, the same as for a conflict (git's help.c:
+        help_unknown_ref() ends in exit(1))."""
         args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z"]
         if merge_base:
-            if version() < (2, 40):  # git 2.39 prints its usage and exits 129 (NOTES/git.md §3)
+            # --merge-base came with git 2.40 (git-merge-tree(1)); 2.39 prints its usage and
+            # exits 129.
+            if version() < (2, 40):
                 raise ProdfixError(
                     "this prediction needs `git merge-tree --merge-base` (git 2.40 or newer)",
                     hint="upgrade git",

@@ -1,9 +1,9 @@
 """Where a git remote lives on GitHub: host, owner, repository, and the API bases that follow.
 
-API bases as `gh` derives them (NOTES/jenkins-github.md §6, src cli/go-gh rest_client.go,
-graphql_client.go): github.com → `https://api.github.com` (+ `/graphql`); GHE.com tenancy
-`SUB.ghe.com` → `https://api.SUB.ghe.com`; anything else is Enterprise Server →
-`https://HOST/api/v3` and `https://HOST/api/graphql`.
+API bases as `gh` derives them (cli/go-gh, pkg/api/rest_client.go and graphql_client.go):
+github.com → `https://api.github.com` (+ `/graphql`); GHE.com tenancy `SUB.ghe.com` →
+`https://api.SUB.ghe.com`; anything else is Enterprise Server → `https://HOST/api/v3` and
+`https://HOST/api/graphql`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def is_url(spec: str) -> bool:
 
 def is_github_com(host: str) -> bool:
     """github.com and GHE.com tenancy read GH_TOKEN; Enterprise Server reads GH_ENTERPRISE_TOKEN
-    (NOTES/jenkins-github.md §6, go-gh auth.go)."""
+    (`gh help environment`; cli/go-gh, pkg/auth/auth.go)."""
     h = host.lower()
     return h == "github.com" or h.endswith(".github.com") or h.endswith(".ghe.com")
 

@@ -1,9 +1,10 @@
 """The fix records: SQLite in the user's state directory (WAL, BEGIN IMMEDIATE, busy timeout).
 
 The store remembers *identities* only — which PR, which build, which tag, which delivery branch —
-never a step's state: that is observed every time (DESIGN.md, "Two time scales").
-Two processes at once: WAL + `timeout=` + BEGIN IMMEDIATE for read-modify-write loses nothing
-(NOTES/measurements.md §5).
+never a step's state: that is observed every time (docs/concepts.md). Two processes at once: WAL +
+`timeout=` + BEGIN IMMEDIATE for read-modify-write loses nothing (https://www.sqlite.org/wal.html;
+BEGIN IMMEDIATE takes the write lock at the start, so a read-modify-write never fails half-way on
+SQLITE_BUSY: https://www.sqlite.org/lang_transaction.html).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ exactly one document, repositories in the order given (duplicates once):
      "repos": [{"path": str,            # the repository's top level (as given, if none)
                 "ok": bool,
                 "error": str | null,    # why the repository (or a part of it) failed
-                "findings": [...],      # `check --json` findings (CLI.md "Policy rules")
+                "findings": [...],      # `check --json` findings (docs/commands.md)
                 "fixes": [{"name": str, "step": str, "state": str}],
                 "backmerge_prs": [{"number": int, "url": str,
                                    "age_days": int | null}],   # null: the forge does not say

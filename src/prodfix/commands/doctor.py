@@ -2,7 +2,7 @@
 
 Read-only and quick: services get one try with a short timeout (a diagnosis that retries for
 seconds hides the answer), and nothing is cloned, pushed or written. Only a credential's
-*source* is ever printed (CLI.md: secrets never appear in any output); remote URLs have their
+*source* is ever printed (secrets never appear in any output); remote URLs have their
 userinfo replaced, because `https://user:TOKEN@host/...` remotes are common.
 """
 
@@ -42,7 +42,8 @@ def git_checks() -> Iterator[Check]:
             "upgrade git (your package manager, or https://git-scm.com/downloads)",
         )
     elif have < (2, 39):
-        # NOTES/git.md §3: `merge-tree --stdin` (2.39) batches the back-merge prediction.
+        # `git merge-tree --stdin` (git-merge-tree(1); in git since 2.39) batches the
+        # back-merge prediction.
         yield Check(
             "",
             "git",

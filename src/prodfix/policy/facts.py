@@ -31,7 +31,8 @@ class Branches(NamedTuple):
 
 
 def fetch_refspecs(cfg: Config) -> list[str]:
-    """Refspecs that update exactly the branches `check` reads (CLI.md: fetch first)."""
+    """Refspecs that update exactly the branches `check` reads (it fetches them first unless
+    --no-fetch: docs/commands.md)."""
     remote, main, glob = cfg.remote, cfg.mainline, cfg.delivery
     # A refspec pattern takes one `*` and nothing else of glob syntax.
     pattern = glob if glob.count("*") == 1 and not set(glob) & set("?[") else "*"

@@ -31,7 +31,7 @@ DAY = 86_400
 @dataclass(frozen=True)
 class FixStage:
     name: str
-    step: str  # the first step not done (CLI.md "Step ids and states")
+    step: str  # the first step not done (the step ids of docs/workflow.md)
     state: str
 
     def to_json(self) -> dict[str, Any]:

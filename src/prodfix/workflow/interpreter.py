@@ -229,8 +229,8 @@ def undo_last(ctx: Ctx) -> int:
     with repo_lock(ctx.repo.path):
         refuse_if_suspended(ctx)
         # The last command that changed something: an idempotent re-run (a second `propose`
-        # that found its PR) has nothing to reverse and is passed over (CLI.md: "the last step
-        # ... that can be reversed").
+        # that found its PR) has nothing to reverse and is passed over: `undo` reverses the last
+        # command that changed something (docs/commands.md).
         chosen = next(
             (
                 (run_id, command, *journal)

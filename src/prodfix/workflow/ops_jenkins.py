@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 IDENT = "jenkins_fix_branch"
 # A Git branch-list job builds the oldest unbuilt head among all its branches, then schedules
-# catch-up builds (NOTES/jenkins-github.md §1a): a few builds of other branches may come first.
+# catch-up builds (the git plugin's DefaultBuildChooser and GitSCM, jenkinsci/git-plugin): a
+# few builds of other branches may come first.
 MAX_BUILDS = 5
 
 
@@ -133,7 +134,8 @@ class RunCiBuild(Op):
 
 def _ensure_branch_job(b: JenkinsBuilder, job: str, branch: BranchName) -> None:
     """A multibranch project learns of a new branch only by a scan; REST config uploads do not
-    start one (NOTES §1c). Scanned here, after the push, so the scan sees the branch."""
+    start one (cloudbees-folder plugin: only the web form's save rescans,
+    ComputedFolder.doConfigSubmit). Scanned here, after the push, so the scan sees the branch."""
     path = b.client.job_path(job)
     info = b.client.json(path, tree="_class,jobs[name]")
     multibranch = "MultiBranch" in str(info.get("_class", "")) or "jobs" in info

@@ -1,4 +1,4 @@
-"""The two flows of WORKFLOW.md as data, with the step ids and orders of CLI.md."""
+"""The two flows of the strategy as data: step ids and their order (docs/workflow.md)."""
 
 from __future__ import annotations
 

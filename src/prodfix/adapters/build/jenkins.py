@@ -2,8 +2,9 @@
 of `prodfix test --ci` (add/remove the fix branch, scan, build, wait).
 
 Build ids are absolute URLs: a build's URL, or while queued the queue item's URL with the job
-path after "#" (left queue items expire after 5 minutes, NOTES/jenkins-github.md §3.3, so the
-job is needed to find the build by its queueId later).
+path after "#" (Jenkins forgets a queue item 5 minutes after it left the queue — the
+`leftItems` cache of core/src/main/java/hudson/model/Queue.java — so the job is needed to find
+the build by its queueId later).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ BUILDS_TREE = (
 
 @dataclass(frozen=True)
 class JobEdit:
-    """What `add_fix_branch` changed, enough for `undo` to remove exactly that (DESIGN.md)."""
+    """What `add_fix_branch` changed, enough for `undo` to remove exactly that."""
 
     job: str
     branch: BranchName
@@ -46,7 +47,8 @@ class JobEdit:
 
     @property
     def needs_scan(self) -> bool:
-        # REST config uploads do not rescan a multibranch project (NOTES §1c).
+        # A config.xml upload does not rescan a multibranch project; only the web form's save
+        # does (cloudbees-folder plugin, ComputedFolder.doConfigSubmit).
         return self.changed and self.shape in (jx.Shape.WILDCARD, jx.Shape.REGEX)
 
 
@@ -94,7 +96,7 @@ class JenkinsBuilder:
         if "/queue/item/" in build.id:
             queue_url, _, job_path = build.id.partition("#")
             resp = c._send("GET", c.rel(queue_url) + "api/json", ok=(200, 404))
-            if resp.status_code == 404:  # left items expire after 5 minutes (NOTES §3.3)
+            if resp.status_code == 404:  # left items expire after 5 minutes (Queue.java)
                 return self._by_queue_id(build, job_path, queue_url)
             item = c.http.json(resp)
             if item.get("cancelled"):
@@ -156,9 +158,11 @@ class JenkinsBuilder:
         return None if path is None else self._find(path, branch, sha, lambda a, b: a == b)
 
     def trigger_branch_build(self, job: str, branch: BranchName, sha: Sha) -> Build:
-        """The build of `sha` if one exists (a scan auto-builds new branches, NOTES §1c), else a
-        new one. For a Git branch-list job Jenkins builds the oldest unbuilt head (NOTES §1a):
-        the caller compares the finished build's `sha` with the one it wanted."""
+        """The build of `sha` if one exists (a scan builds a newly found branch by itself:
+        branch-api's MultiBranchProject.isAutomaticBuild), else a new one. For a Git branch-list
+        job Jenkins builds the oldest unbuilt head of all its branches (git plugin,
+        DefaultBuildChooser): the caller compares the finished build's `sha` with the one it
+        wanted."""
         found = self.find_branch_build(job, branch, sha)
         if found is not None:
             return found
@@ -294,7 +298,7 @@ class JenkinsBuilder:
 
 
 def _revision(build: Mapping[str, Any]) -> tuple[str | None, list[str]]:
-    """The git plugin's BuildData: built SHA and branch names (NOTES §1a)."""
+    """The git plugin's BuildData (`lastBuiltRevision`): built SHA and branch names."""
     for action in build.get("actions") or []:
         rev = (action or {}).get("lastBuiltRevision")
         if rev:

@@ -1,6 +1,6 @@
 """Jenkins credentials: user + API token from the environment, else a netrc entry for the host.
 
-CLI.md "Environment": JENKINS_USER / JENKINS_API_TOKEN, or a netrc entry. The source is kept
+JENKINS_USER / JENKINS_API_TOKEN, or a netrc entry (docs/configuration.md). The source is kept
 so errors can say where a rejected credential came from; the token never leaves this object
 (repr hides it, messages name only the source).
 """

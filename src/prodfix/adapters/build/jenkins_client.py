@@ -1,8 +1,10 @@
-"""A thin Jenkins REST client (NOTES/jenkins-github.md §2.4, §3); `jenkins.py` builds on it.
+"""A thin client of Jenkins' remote access API; `jenkins.py` builds on it.
 
-Own client rather than python-jenkins: that library has no default timeout, raises on the
-302/303 answers of scans and coalesced triggers, and splits branch names on "/" (NOTES §2.1).
-All HTTP goes through `adapters.http.Http` (timeouts, retries on 5xx, redirects not followed).
+The API: https://www.jenkins.io/doc/book/using/remote-access-api/. Own client rather than
+python-jenkins: that library (1.8) has no default timeout, raises on the 302/303 answers of
+scans and coalesced triggers (`Jenkins.build_job` wants a Location), and splits branch names on
+"/" (`_get_job_folder`). All HTTP goes through `adapters.http.Http` (timeouts, retries on 5xx,
+redirects not followed).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from prodfix.errors import ProdfixError, ServiceError
 if TYPE_CHECKING:
     import httpx
 
-TRIGGERED = (201, 302, 303)  # created / scan forwarded / merged into an existing item (§3.2)
+# 201 created; 302 a multibranch scan scheduled (ComputedFolder.doBuild forwards to the previous
+# page); 303 merged into an item already queued (core's ParametersDefinitionProperty).
+TRIGGERED = (201, 302, 303)
 _CRUMB_TEXT = "crumb"
 
 
@@ -44,7 +48,8 @@ class JenkinsClient:
         self.credentials = credentials
         auth = (credentials.user, credentials.token) if credentials else None
         self.http = Http("Jenkins", self.base, auth=auth, verify=verify, policy=policy)
-        # API-token auth needs no crumb since Jenkins 2.96 (NOTES §3.1); a crumb is fetched only
+        # API-token auth needs no crumb since Jenkins 2.96 (changelog 2.96, and
+        # https://www.jenkins.io/doc/book/security/csrf-protection/); a crumb is fetched only
         # when configured or when the server refuses a POST for lack of one.
         self.use_crumb = use_crumb
         self._crumb: dict[str, str] | None = None
@@ -64,7 +69,8 @@ class JenkinsClient:
 
     def rel(self, url: str) -> str:
         """A server-reported URL relative to our base. The host part may be an internal name
-        behind a proxy (NOTES §3.2), so only the path below Jenkins' root is kept."""
+        behind a proxy (Jenkins writes absolute URLs from its configured root URL, Manage
+        Jenkins » System » Jenkins URL), so only the path below Jenkins' root is kept."""
         path = urlsplit(url).path
         root = urlsplit(self.base).path
         return path[len(root) :] if path.startswith(root) else path.lstrip("/")
@@ -83,7 +89,8 @@ class JenkinsClient:
         resp = self.http.request(method, path, ok=ok, expect=(401, 403, 404), headers=headers, **kw)
         crumb_refused = resp.status_code == 403 and _CRUMB_TEXT in resp.text.lower()
         if crumb_refused and method == "POST" and not self._crumb:
-            # Fetch once, then resend this one request (NOTES §3.1: crumbs are session-bound,
+            # Fetch once, then resend this one request (a crumb is bound to the web session:
+            # https://www.jenkins.io/doc/book/security/csrf-protection/,
             # and the httpx client keeps the session cookie).
             self._crumb = self._fetch_crumb()
             if self._crumb:
@@ -104,7 +111,7 @@ class JenkinsClient:
 
     def _fetch_crumb(self) -> dict[str, str]:
         resp = self.http.request("GET", "crumbIssuer/api/json", expect=(401, 403, 404))
-        if resp.status_code == 404:  # CSRF protection off: no crumb needed (NOTES §3.1)
+        if resp.status_code == 404:  # CSRF protection off: no crumb issuer, no crumb needed
             return {}
         if resp.status_code in (401, 403):
             raise self._auth_error(resp)
@@ -145,7 +152,7 @@ class JenkinsClient:
 
     def branch_job(self, mb_path: str, branch: str) -> str | None:
         """The sub-job of a multibranch project for `branch`, by the server's own `url`: its
-        name is the branch with "/" as "%2F" (NOTES §3.6)."""
+        name is the branch with "/" as "%2F" (branch-api's NameEncoder)."""
         jobs = self.json(mb_path, tree="jobs[name,url]").get("jobs") or []
         want = branch_item_name(branch)
         for j in jobs:
@@ -154,7 +161,7 @@ class JenkinsClient:
         return None
 
     def trigger(self, job_path: str, params: Mapping[str, str] | None) -> str:
-        """Queue a build; the queue item's path. 201 and 303 both mean queued (NOTES §3.2)."""
+        """Queue a build; the queue item's path. 201 and 303 both mean queued (TRIGGERED)."""
         endpoint = "buildWithParameters" if params is not None else "build"
         resp = self.post(job_path + endpoint, ok=TRIGGERED, params=dict(params or {}))
         m = re.search(r"/queue/item/(\d+)/?$", resp.headers.get("location", ""))
@@ -167,7 +174,8 @@ class JenkinsClient:
         return f"queue/item/{m.group(1)}/"
 
     def scan(self, mb_path: str) -> None:
-        # POST build on a multibranch project schedules a scan and answers 302 (NOTES §3.5).
+        # POST build on a multibranch project schedules a scan and answers 302 (remote access
+        # API docs: "This also works for Multibranch Pipelines … It would trigger a scan").
         self.post(mb_path + "build", ok=TRIGGERED, params={"delay": "0"})
 
     def console_tail(self, build_path: str, lines: int = 40) -> str:
@@ -188,7 +196,8 @@ class JenkinsClient:
 
 
 def branch_item_name(branch: str) -> str:
-    """branch-api NameEncoder: "/" → "%2F", "%" → "%25" and a few more (NOTES §3.6)."""
+    """branch-api's NameEncoder (jenkinsci/branch-api-plugin, jenkins/branch/NameEncoder.java):
+    "/" → "%2F", "%" → "%25" and a few more."""
     table = {"%": "%25", "/": "%2F", "#": "%23", "?": "%3F", "[": "%5B", "]": "%5D", "\\": "%5C"}
     return "".join(table.get(ch, ch) for ch in branch)
 

@@ -1,6 +1,6 @@
 """Add or remove a fix branch in a Jenkins job's "to-be-built branches" (`config.xml`).
 
-Pure functions over bytes. Three shapes (NOTES/jenkins-github.md §1): a Git SCM `BranchSpec`
+Pure functions over bytes. Three shapes, as Jenkins Job Builder writes them: a Git SCM `BranchSpec`
 list (Pipeline, Freestyle), a multibranch `WildcardSCMHeadFilterTrait` includes list, a
 multibranch `RegexSCMHeadFilterTrait` regex. The document is edited by splicing the bytes of
 the one element that changes (like pre-commit's yaml_rewrite), never by re-serialising the
@@ -37,7 +37,9 @@ class XmlEdit:
 
 @dataclass
 class _Node:
-    tag: str  # XStream's "__" folded back to "_" (NOTES §1b), so both spellings match
+    # XStream writes "_" in element names as "__" (https://x-stream.github.io/faq.html, "XML
+    # double underscores"): folded back to "_", so both spellings match.
+    tag: str
     raw_tag: str
     attrs: dict[str, str]
     start: int  # offset of "<"
@@ -121,7 +123,8 @@ def _tag_end(data: bytes, pos: int) -> int:
 
 
 def managed_warning(data: bytes) -> str | None:
-    """A warning when a generator owns the job: its next seed run overwrites hand edits (NOTES §1b)."""
+    """A warning when a generator (Jenkins Job Builder, Job DSL) owns the job: its next seed
+    run overwrites hand edits."""
     text = data.decode("utf-8", "replace")
     if JJB_MARKER in text:
         return (
@@ -168,7 +171,8 @@ def detect(root: _Node) -> tuple[Shape, _Node]:
 
 def entry_for(shape: Shape, branch: str, *, first: bool = False) -> str:
     if shape is Shape.BRANCH_SPEC:
-        # A bare "fix/x" matches only "x" (git-plugin BranchSpec help-name.html, NOTES §1a).
+        # A bare "fix/x" matches only "x" (the git plugin's BranchSpec help, help-name.html:
+        # "foo/bar will actually match bar").
         return f"refs/heads/{branch}"
     if shape is Shape.REGEX:
         return ("" if first else "|") + java_quote(branch)
@@ -279,7 +283,8 @@ def _present(shape: Shape, holder: _Node, branch: str) -> str:
                 return f"already listed as {_name(c)}"
         return ""
     if shape is Shape.WILDCARD:
-        # scm-api: patterns split on single spaces, "*" → ".*" (also across "/") (NOTES §1b).
+        # scm-api's WildcardSCMHeadFilterTrait: patterns split on single spaces, "*" → ".*"
+        # (so it also matches across "/").
         for pattern in holder.text.split(" "):
             if pattern and _wildcard(pattern).fullmatch(branch):
                 return f"already matched by include pattern {pattern!r}"

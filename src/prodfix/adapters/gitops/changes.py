@@ -198,7 +198,8 @@ def _replace(
     line = node.start_mark.line + 1
     if isinstance(node, ScalarNode) and is_null(node) and node.value == "" and node.style is None:
         # `tag:` with nothing after it: the node's marks point past the key, maybe at the
-        # next line (NOTES/gitops.md §6.5). Insert after the key's colon instead.
+        # next line (ruamel.yaml's marks for an implicit null; splicing there would glue the
+        # value to the next key). Insert after the key's colon instead.
         if key is None:
             raise EditRefused(filename, line, "unexpected-value", "the value is empty")
         line = key.start_mark.line + 1

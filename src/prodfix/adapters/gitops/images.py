@@ -1,9 +1,10 @@
 """Image references: strict validation of what the user asks for, lenient reading of files.
 
-Matching is exact after normalising the registry (NOTES/gitops.md §7): the Docker Hub
-spellings `x`, `docker.io/x`, `docker.io/library/x` and `index.docker.io/library/x` are one
-repository, a registry host is compared case-insensitively, and nothing is ever matched by
-prefix (`app` is not `app-worker`, `registry/app` is not `registry/app/sub`).
+Matching is exact after normalising the registry (as container runtimes resolve names:
+https://docs.docker.com/reference/cli/docker/image/tag/): the Docker Hub spellings `x`,
+`docker.io/x`, `docker.io/library/x` and `index.docker.io/library/x` are one repository, a registry
+host is compared case-insensitively, and nothing is ever matched by prefix (`app` is not
+`app-worker`, `registry/app` is not `registry/app/sub`).
 """
 
 from __future__ import annotations

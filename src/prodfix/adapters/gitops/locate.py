@@ -1,7 +1,7 @@
 """Parse a file once and find every image reference the deploy step understands.
 
-ruamel.yaml only *composes* (node tree with character offsets); nothing is ever dumped
-(NOTES/gitops.md §6.6). Four places hold an image (§7 of the same note):
+ruamel.yaml only *composes* (node tree with character offsets); nothing is ever dumped, so
+nothing is ever reformatted. Four places hold an image:
 
 - kustomization `images[]` entries: `newTag` / `digest`, matched on `newName` else `name`;
 - workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job,

@@ -1,7 +1,7 @@
 """The deploy plan: which files in which DC folders change, how, and what is wrong.
 
 `plan_deploy` only reads the tree (a checkout of the GitOps repository); `DeployPlan.apply`
-is the separate step that writes (STYLE.md: decide, then do). Per DC the status is
+is the separate step that writes (decide, then do). Per DC the status is
 
 - `change`    at least one reference to the image gets a new tag;
 - `already`   every reference is at the tag already: nothing to do there;
@@ -11,7 +11,8 @@ is the separate step that writes (STYLE.md: decide, then do). Per DC the status 
 
 Warnings: DCs starting from different tags (drift), one DC holding several tags, and an
 `.argocd-source-*.yaml` in a DC folder — Argo CD applies it on top of git, so it can pin
-the image whatever the folder says (NOTES/gitops.md §1.1, §7).
+the image whatever the folder says (Argo CD Image Updater's git write-back writes such files:
+argoproj-labs/argocd-image-updater, docs/basics/update-methods.md).
 """
 
 from __future__ import annotations

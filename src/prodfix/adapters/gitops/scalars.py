@@ -3,7 +3,8 @@ read it back as a string.
 
 A plain `457`, `1.10`, `7e12345`, `0x1f`, `on`, `yes`, `null` or `~` is a number, boolean
 or null to YAML 1.1 (go-yaml v2 behind kubectl/Helm/kustomize) or 1.2, and kustomize fails
-on a numeric `newTag` (kustomize#4081). NOTES/gitops.md §6.5 lists the measured traps.
+on a numeric `newTag` (kubernetes-sigs/kustomize#4081). The YAML 1.1 types:
+https://yaml.org/type/bool.html, https://yaml.org/type/int.html, https://yaml.org/type/float.html.
 """
 
 from __future__ import annotations

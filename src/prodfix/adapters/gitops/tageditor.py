@@ -3,8 +3,10 @@
 Locate the value with the composed node tree (locate.py), replace only its characters in
 the original text, keeping the quote style (scalars.py), then re-parse and require that
 exactly the intended values changed (verify.py). Anything that cannot be done that way is
-an EditRefused naming file, line and reason. NOTES/gitops.md §6.6 is the recipe; §3 and
-§4 are the kustomize and Helm rules followed here.
+an EditRefused naming file, line and reason. The rules followed: kustomize's `images:`
+(https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/images/: `name` matched
+as written, `newName`/`newTag`/`digest`) and Helm's values conventions (`image.repository` and
+`image.tag`, as `helm create` scaffolds them).
 
 The decisions per file kind are in changes.py.
 """

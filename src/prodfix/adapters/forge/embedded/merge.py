@@ -28,12 +28,13 @@ def find_landing(
 ) -> Sha | None:
     """The commit on `base_ref` that brought `head_sha`'s changes in, or None if none did.
 
-    Layers of NOTES/git.md §4.3: ancestry first (merge commit, fast-forward, rebase-free
-    hand merge), then the patch-id of the branch's cumulative diff against each commit on the
-    base since the fork point (a squash merge, by the forge or by hand). A cherry-pick with
+    In layers: ancestry first (merge commit, fast-forward, rebase-free hand merge), then the
+    patch-id (git-patch-id(1), `--stable`) of the branch's cumulative diff against each commit on
+    the base since the fork point (a squash merge, by the forge or by hand). A cherry-pick with
     conflict edits changes the patch-id and is not found: that is for a person to judge.
-    `patch_equivalent=False` asks for ancestry only: a back-merge counts only as a true
-    merge (NOTES/git.md §4.8), never as an equivalent patch.
+    `patch_equivalent=False` asks for ancestry only: a back-merge counts only as a true merge,
+    never as an equivalent patch: after a squash the merge base does not move (git-merge-base(1)),
+    so the next back-merge counts the same commits and meets the same conflicts again.
     """
     if is_ancestor is None:  # callers that batch ancestry (one for-each-ref --merged) pass it
         is_ancestor = repo.is_ancestor(head_sha, base_ref)
@@ -100,7 +101,8 @@ CONFLICT_HINT = "merge the base branch into the PR branch locally, resolve, push
 
 
 def conflicts_text(paths: tuple[str, ...]) -> str:
-    # merge-tree can report a conflict without a per-file entry (NOTES/git.md §4.6).
+    # merge-tree can report a conflict without a per-file entry (git-merge-tree(1), "MISTAKES
+    # TO AVOID": some conflicts have no conflicted file info; the exit status is the answer).
     return f"conflicts in: {', '.join(paths)}" if paths else "conflicts with the base branch"
 
 
@@ -114,7 +116,7 @@ def _commit_tree(
 def _replay(repo: Repo, number: int, base_sha: Sha, head_sha: Sha, env: Mapping[str, str]) -> Sha:
     """Rebase merge: replay each commit of base..head onto base, keeping authors and messages.
 
-    git 2.39 has no `merge-tree --merge-base` (NOTES/git.md §3), so each cherry-pick is a
+    git 2.39 has no `merge-tree --merge-base` (it came with 2.40), so each cherry-pick is a
     merge of two commits whose only best common ancestor is the picked commit's parent P:
     a throwaway commit X = (tree of the new tip, parent P) and the picked commit C itself
     (parent P). merge-tree X C is then the three-way merge P → (tip, C), which is exactly

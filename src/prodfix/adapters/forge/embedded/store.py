@@ -1,6 +1,6 @@
 """Pull-request records of the embedded forge, kept as refs inside the remote repository.
 
-Layout on the remote (issue 4):
+Layout on the remote (docs/concepts.md lists every prodfix ref):
 
     refs/prodfix/pulls/<N>/head  the PR's head commit, so its commits live on when the
                                  branch is deleted

@@ -1,6 +1,6 @@
 """What an embedded-forge PR is *now*: its stored record read against the remote's branches.
 
-Observed facts win over the record (DESIGN.md): the head follows the branch, like a hosted
+Observed facts win over the record (docs/concepts.md): the head follows the branch, like a hosted
 forge's PR, and a PR whose changes already reached its base is merged, whoever merged it.
 """
 

@@ -1,9 +1,10 @@
 """Thin GitHub REST + GraphQL transport over the shared Http helper.
 
-NOTES/jenkins-github.md §5 recommends a thin wrapper over a library: ~10 REST calls and one
-GraphQL query, `X-GitHub-Api-Version: 2022-11-28` (served by github.com and GHES 3.17+; githubkit's
-newer default breaks older GHES). Retries, rate-limit waits and TLS are the Http helper's job;
-this module adds GitHub's headers, `Link` pagination and errors that name the token's source.
+A thin wrapper rather than a client library: ~10 REST calls and one GraphQL query, with
+`X-GitHub-Api-Version: 2022-11-28` (served by github.com and every supported GHES; see
+https://docs.github.com/en/rest/about-the-rest-api/api-versions — newer versions are not on older
+GHES). Retries, rate-limit waits and TLS are the Http helper's job; this module adds GitHub's
+headers, `Link` pagination and errors that name the token's source.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class GitHubApi:
         resp = self.http.request(method, path, ok=ok, expect=(*expect, 401, 403), **kw)
         if resp.status_code == 403 and _is_rate_limit(resp):
             # Http waits out rate limits only for statuses it was not told to return; ask again
-            # without 403 in `expect` so its countdown and cap apply (NOTES §5: secondary limits).
+            # without 403 in `expect` so its countdown and cap apply (secondary rate limits answer
+            # 403: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
             resp = self.http.request(method, path, ok=ok, expect=expect, **kw)
         if resp.status_code in (401, 403) and resp.status_code not in expect:
             raise self._auth_error(resp)

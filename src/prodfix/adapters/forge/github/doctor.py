@@ -88,7 +88,7 @@ def _merge_commits(where: str, forge: GitHubForge) -> Iterator[Check]:
         yield Check(where, "GitHub repository", FAILED, exc.message, exc.hint)
         return
     if allowed is False:
-        # WORKFLOW.md rule 3: back-merges must be merge commits, never squash or rebase.
+        # Rule 3: back-merges must be merge commits, never squash or rebase (docs/backmerge.md).
         yield Check(
             where,
             "GitHub repository",

@@ -1,9 +1,10 @@
 """The Forge protocol on GitHub and GitHub Enterprise Server (REST, plus GraphQL for blockers).
 
-Facts relied on (NOTES/jenkins-github.md §6): `head` must be `owner:branch` when listing PRs (a
-bare branch is silently ignored and every PR comes back); list items lack `merged`/`mergeable`,
-so the single PR is fetched; `mergeable: null` means GitHub is still computing it; merging with
-`sha` makes GitHub answer 409 when the head moved and 405 when protection blocks it.
+Facts relied on (GitHub's REST reference, https://docs.github.com/en/rest/pulls/pulls): `head` must
+be `owner:branch` when listing PRs (a bare branch is silently ignored and every PR comes back);
+list items lack `merged`/`mergeable`, so the single PR is fetched; `mergeable: null` means GitHub
+is still computing it; merging with `sha` makes GitHub answer 409 when the head moved and 405 when
+protection blocks it.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class GitHubForge:
         return pr
 
     def repo_allows_merge_commits(self) -> bool | None:
-        """Whether merge commits are enabled (back-merges need them, WORKFLOW.md). None when
+        """Whether merge commits are enabled (back-merges need them: docs/backmerge.md). None when
         GitHub does not say (the field is returned only to users who may push)."""
         repo = self.api.http.json(self.api.call("GET", self.api.repo_path))
         value = repo.get("allow_merge_commit")
@@ -151,7 +152,8 @@ class GitHubForge:
 
     def compare_url(self, base: BranchName, head: BranchName) -> str | None:
         # Base always explicit: without it GitHub compares against the default branch (master),
-        # the wrong target for a fix (NOTES/jenkins-github.md §7).
+        # the wrong target for a fix (GitHub Docs, "About comparing branches in pull requests").
+        # The same URL as `gh pr create --web` builds (cli/cli, generateCompareURL).
         b, h = quote(base, safe=""), quote(head, safe="")
         return f"{self.remote.web_url}/{self.remote.owner}/{self.remote.name}/compare/{b}...{h}?expand=1"
 

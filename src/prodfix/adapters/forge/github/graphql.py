@@ -1,10 +1,10 @@
 """Why GitHub will not merge a PR, in words a person acts on.
 
-REST cannot answer this: `mergeable_state` says "blocked" but not by what, and required checks
-need admin rights to read from branch protection (NOTES/jenkins-github.md §6). One GraphQL query
-answers all three: `reviewDecision`, unresolved `reviewThreads`, and the head commit's
-`statusCheckRollup` with `isRequired(pullRequestId:)` — the query `gh pr checks --required` uses
-(src cli/cli api/query_builder.go RequiredStatusCheckRollupGraphQL).
+REST cannot answer this: `mergeable_state` says "blocked" but not by what, and required checks need
+admin rights to read from branch protection (GitHub's REST reference, "Protected branches"). One
+GraphQL query answers all three: `reviewDecision`, unresolved `reviewThreads`, and the head
+commit's `statusCheckRollup` with `isRequired(pullRequestId:)` — the query `gh pr checks
+--required` uses (src cli/cli api/query_builder.go RequiredStatusCheckRollupGraphQL).
 """
 
 from __future__ import annotations
