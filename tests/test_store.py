@@ -115,3 +115,19 @@ def test_tls_verification_off_warns_every_time(capsys: object) -> None:
     assert err.count("TLS verification is OFF for Jenkins") == 2
     assert "insecure-skip-tls-verify" in err
     assert os.environ.get("PRODFIX_HOME")
+
+
+def test_the_test_command_gets_wildcards_expanded_like_a_shell(sandbox: Sandbox) -> None:
+    """The Go default `go test -v ./test/*.go` names files: the command runs without a shell,
+    so prodfix expands the pattern itself (two files here: the script sees two arguments)."""
+    work = service_repo(sandbox)
+    assert prodfix(work, "start", "x").code == 0
+    files = {
+        ".prodfix.toml": '[test]\ncommand = "sh count.sh ./t/*.txt"\n',
+        "count.sh": '[ "$#" -eq 2 ] || { echo "got $# arguments: $*"; exit 1; }\n',
+        "t/a.txt": "a\n",
+        "t/b.txt": "b\n",
+    }
+    sandbox.commit(work, "the fix and its tests", files)
+    r = prodfix(work, "test")
+    assert r.code == 0, r.out + r.err

@@ -121,4 +121,10 @@ def test_large_pages_are_compressed_for_clients_that_accept_gzip() -> None:
     raw = c.get("/fragment", headers={"Accept-Encoding": "gzip"})
     assert raw.headers["content-encoding"] == "gzip"
     assert raw.headers["content-security-policy"] == CSP
-    assert raw.text == plain.text  # the client decompressed it
+    # The client decompressed it (ages are relative to each request's clock: compared without).
+    import re
+
+    def ageless(text: str) -> str:
+        return re.sub(r"\d+\s*[smhd]\b", "N", text)
+
+    assert ageless(raw.text) == ageless(plain.text)

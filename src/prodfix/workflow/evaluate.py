@@ -44,6 +44,8 @@ def evaluate(f: RepoFacts) -> list[Step]:
     for step in raw:
         if step.since is None:
             step = replace(step, since=f.since.get(step.id))
+        if step.since and step.since.endswith("+00:00"):  # one spelling of UTC in the JSON
+            step = replace(step, since=step.since.removesuffix("+00:00") + "Z")
         if blocked and step.state in (State.READY, State.WAITING):
             step = replace(
                 step, state=State.PENDING, detail=step.detail if step.state == State.WAITING else ""

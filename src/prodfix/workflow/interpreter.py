@@ -21,6 +21,17 @@ from prodfix.workflow.ops import Op, StopForUser, from_json
 from prodfix.workflow.runstate import RunState
 
 
+def shown(command: str) -> str:
+    """A program's name as the user knows it: `next`'s programs are named after their step
+    ("next propose" is `prodfix next` at its propose step), the team service's are its own;
+    the others are the command line itself (`prodfix pr merge`, `prodfix test --ci`)."""
+    if command.startswith("serve-"):
+        return f"the team service's {command.removeprefix('serve-')}"
+    if command.startswith("next "):
+        return f"`prodfix next` ({command.removeprefix('next ')} step)"
+    return f"`prodfix {command}`"
+
+
 def print_program(out: Reporter, program: Sequence[Op]) -> None:
     """The dry-run executor: the same program, printed instead of run."""
     if not program:
@@ -33,7 +44,7 @@ def refuse_if_suspended(ctx: Ctx) -> None:
     state = runstate.load(ctx.repo.path, ctx.fix)
     if state is not None:
         raise ProdfixError(
-            f"`prodfix {state.command}` stopped in {ctx.repo.path} and is waiting for you"
+            f"{shown(state.command)} stopped in {ctx.repo.path} and is waiting for you"
             + (f": {state.stopped['message']}" if state.stopped else ""),
             hint="finish it with `prodfix continue`, or give it up with `prodfix abort`",
         )
@@ -144,7 +155,7 @@ def _suspended(ctx: Ctx, state: RunState, exc: ProdfixError) -> ProdfixError:
             "`prodfix continue` resumes, `prodfix abort` undoes what it did"
         )
     return ProdfixError(
-        f"`prodfix {state.command}` stopped {where}: {exc.message}", hint=hint, code=exc.code
+        f"{shown(state.command)} stopped {where}: {exc.message}", hint=hint, code=exc.code
     )
 
 
@@ -166,7 +177,7 @@ def abort(ctx: Ctx) -> int:
     with repo_lock(ctx.repo.path):
         state = _require_state(ctx)
         ctx.fix = state.fix
-        ctx.out.say(f"aborting `prodfix {state.command}`")
+        ctx.out.say(f"aborting {shown(state.command)}")
         _abort_own_merge(ctx, state)
         _reverse(
             ctx,
@@ -217,7 +228,7 @@ def _require_state(ctx: Ctx) -> RunState:
             return mine[-1]
     if len(runs) == 1:
         return runs[0]
-    listed = "; ".join(f"`prodfix {r.command}` of fix {r.fix}" for r in runs)
+    listed = "; ".join(f"{shown(r.command)} of fix {r.fix}" for r in runs)
     raise ProdfixError(
         f"several commands stopped in {ctx.repo.path}: {listed}",
         hint="switch to the branch of the fix you mean, then `prodfix continue` (or abort)",
@@ -244,10 +255,10 @@ def undo_last(ctx: Ctx) -> int:
             return Exit.OK
         run_id, command, inverses, irreversible, end = chosen
         if ctx.dry_run:
-            ctx.out.say(f"would undo `prodfix {command}`:")
+            ctx.out.say(f"would undo {shown(command)}:")
             print_program(ctx.out, [i for i in reversed(inverses) if i])
             return Exit.OK
-        ctx.out.say(f"undoing `prodfix {command}`")
+        ctx.out.say(f"undoing {shown(command)}")
         for what in irreversible:
             ctx.out.warn(f"cannot be undone (it happened outside prodfix's reach): {what}")
         _reverse(
@@ -260,7 +271,7 @@ def undo_last(ctx: Ctx) -> int:
         ctx.store.journal(
             fix=ctx.fix, path=ctx.path, command=command, run_id=run_id, kind="undo", entry={}
         )
-        ctx.out.say(f"undone: `prodfix {command}`")
+        ctx.out.say(f"undone: {shown(command)}")
         return Exit.OK
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import glob
 import shlex
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import clean_env
@@ -36,7 +38,7 @@ class RunTests(Op):
         return f"run `{self.command}` for {self.sha[:7]}"
 
     def run(self, ctx: Ctx) -> Op | None:
-        argv = shlex.split(self.command)
+        argv = _expand(shlex.split(self.command), ctx.repo.path)
         if not argv or shutil.which(argv[0]) is None:
             # Not a test result: the tests never ran, so nothing is recorded for the commit.
             tool = argv[0] if argv else "(empty)"
@@ -103,3 +105,17 @@ def record_result(ctx: Ctx, sha: str, result: dict[str, str], *, share: bool, wh
             ctx.out.warn(
                 f"test result kept in this clone only ({exc.message}); `prodfix propose` shares it"
             )
+
+
+def _expand(argv: list[str], cwd: Path) -> list[str]:
+    """Wildcards expanded as a shell would (the command runs without one): the Go default
+    `go test -v ./test/*.go` names files, not a pattern. A pattern that matches nothing stays
+    as written, as in sh."""
+    out = argv[:1]
+    for arg in argv[1:]:
+        if any(c in arg for c in "*?["):
+            matches = sorted(glob.glob(arg, root_dir=cwd))
+            out += matches or [arg]
+        else:
+            out.append(arg)
+    return out
