@@ -92,6 +92,11 @@ class Forge(Protocol):
 
     def list_prs(self, *, state: str = "open") -> list[PullRequest]: ...  # open | all
 
+    def merged_prs(self, base: BranchName, *, since: str | None = None) -> list[PullRequest]:
+        """PRs merged into `base` (at least those merged at or after `since`, ISO 8601, when
+        given): which PR brought a commit of `base` in is the one whose merge commit it is."""
+        ...
+
     def approve(self, number: PrNumber, body: str = "") -> PullRequest: ...
 
     def merge(

@@ -110,6 +110,14 @@ class EmbeddedForge:
         views = [self._viewer.view(snap.prs[n], snap) for n in sorted(snap.prs)]
         return [v for v in views if state == "all" or v.state is PrState.OPEN]
 
+    def merged_prs(self, base: BranchName, *, since: str | None = None) -> list[PullRequest]:
+        """Every PR merged into `base` (the snapshot holds them all; `since` changes nothing)."""
+        return [
+            pr
+            for pr in self.list_prs(state="all")
+            if pr.state is PrState.MERGED and pr.base == base
+        ]
+
     def find_pr(
         self, head: BranchName, base: BranchName, *, open_only: bool = True
     ) -> PullRequest | None:

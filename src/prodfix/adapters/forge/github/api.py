@@ -10,6 +10,7 @@ headers, `Link` pagination and errors that name the token's source.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -91,15 +92,17 @@ class GitHubApi:
 
     def paginate(self, path: str, params: dict[str, str | int]) -> list[Any]:
         """All items of a list endpoint, following `Link: rel="next"` (GitHub's pagination)."""
-        items: list[Any] = []
+        return [item for page in self.pages(path, params) for item in page]
+
+    def pages(self, path: str, params: dict[str, str | int]) -> Iterator[list[Any]]:
+        """The pages of a list endpoint one by one: a caller that has read enough stops."""
         url: str | None = path
         query: dict[str, str | int] | None = {**params, "per_page": PER_PAGE}
         while url is not None:
             resp = self.call("GET", url, params=query)
-            items.extend(self.http.json(resp))
+            yield list(self.http.json(resp))
             url = self._next_link(resp)
             query = None  # the next link carries the whole query
-        return items
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         # A query only reads: safe to send again after a 502, though it is a POST.

@@ -90,6 +90,27 @@ class GitHubForge:
         items = self.api.paginate(f"{self.api.repo_path}/pulls", {"state": state})
         return [_to_pr(i) for i in items]
 
+    def merged_prs(self, base: BranchName, *, since: str | None = None) -> list[PullRequest]:
+        """Closed PRs into `base`, newest update first, read until a page's PRs were all last
+        updated before `since` (a PR is updated when it merges, so older ones cannot have
+        merged since). List items carry `merged_at` and `merge_commit_sha` (the
+        pull-request-simple schema), so no PR is fetched one by one."""
+        params: dict[str, str | int] = {
+            "state": "closed",
+            "base": base,
+            "sort": "updated",
+            "direction": "desc",
+        }
+        found: list[PullRequest] = []
+        for page in self.api.pages(f"{self.api.repo_path}/pulls", params):
+            for item in page:
+                pr = _to_pr(item)
+                if pr.state is PrState.MERGED and pr.base == base:
+                    found.append(pr)
+            if since and all(str(i.get("updated_at") or "") < since for i in page):
+                break
+        return found
+
     def get_pr(self, number: PrNumber) -> PullRequest:
         raw = self._get_raw(number)
         for _ in range(self.mergeable_polls):
