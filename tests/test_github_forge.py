@@ -535,3 +535,35 @@ def test_response_validation_catches_a_wrong_shape(gh_fake: FakeGitHub) -> None:
     assert spec.check_response(op, 200, good) == ["(root): 'merged' is a required property"]
     assert spec.check_response(op, 418, None) == []  # undeclared error without a body
     assert spec.check_response(op, 201, good) == ["pulls/get does not declare status 201"]
+
+
+# -- merged PRs (the sync preview asks which PR brought a mainline commit) ------------------------
+
+
+def test_merged_prs_reads_closed_prs_into_the_base_until_older_than_since(
+    gh_fake: FakeGitHub,
+) -> None:
+    r = repo(gh_fake)
+    day = "2026-11-{:02d}T10:00:00Z".format
+    for n, (base, merged, updated) in enumerate(
+        [("master", True, day(1))] * 150  # old: never read past the page that reaches them
+        + [("master", True, day(20)), ("delivery", True, day(21)), ("master", False, day(22))]
+        + [("master", True, day(23))],
+        1,
+    ):
+        r.prs[n] = FakePr(
+            n, f"PR {n}", "", f"feat/{n}", base, "e" * 40, "alice", state="closed",
+            merged_at=updated if merged else None, closed_at=updated,
+            merge_commit_sha=f"{n:040x}" if merged else None, updated_at=updated,
+        )  # fmt: skip
+    forge = make_forge(gh_fake)
+    recent = forge.merged_prs(BranchName("master"), since=day(10))
+    assert [int(p.number) for p in recent[:2]] == [154, 151]
+    assert all(p.state is PrState.MERGED and p.base == "master" for p in recent)
+    assert {p.merge_commit for p in recent[:2]} == {f"{154:040x}", f"{151:040x}"}
+    pulls = gh_fake.requests_to("GET", r"/pulls$")
+    assert len(pulls) == 1  # the first page held everything since: no second request
+    assert pulls[0].query["sort"] == ["updated"] and pulls[0].query["direction"] == ["desc"]
+    assert pulls[0].query["state"] == ["closed"] and pulls[0].query["base"] == ["master"]
+    everything = forge.merged_prs(BranchName("master"))
+    assert len(everything) == 152 and len(gh_fake.requests_to("GET", r"/pulls$")) == 3

@@ -51,6 +51,7 @@ class FakePr:
     merged_by: str | None = None
     closed_at: str | None = None
     merge_commit_sha: str | None = None
+    updated_at: str | None = None  # None: the fake's NOW
     mergeable_pending: int = 0  # GETs left that answer mergeable: null
     conflict: bool = False
     reviews: list[Review] = field(default_factory=list)

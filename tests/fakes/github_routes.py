@@ -89,7 +89,7 @@ def pull(
         merged_at=pr.merged_at,
         closed_at=pr.closed_at,
         created_at=NOW,
-        updated_at=NOW,
+        updated_at=pr.updated_at or NOW,
         # Like GitHub: an open PR's merge_commit_sha is a test merge, not on the base branch.
         merge_commit_sha=pr.merge_commit_sha or fake.new_sha("test-merge", pr.number),
     )
@@ -152,7 +152,14 @@ def _list(
         items = [p for p in items if owner == repo.owner and p.head == branch]
     if "base" in q:
         items = [p for p in items if p.base == q["base"][-1]]
-    items.sort(key=lambda p: p.number, reverse=True)  # sort=created, direction=desc
+    # GitHub's defaults: sort=created; direction desc for created, asc otherwise.
+    sort = q.get("sort", ["created"])[-1]
+    if sort == "updated":
+        items.sort(key=lambda p: (p.updated_at or NOW, p.number))
+    else:
+        items.sort(key=lambda p: p.number)  # in the order they were opened
+    if q.get("direction", ["desc" if sort == "created" else "asc"])[-1] == "desc":
+        items.reverse()
     headers, page = fake.page(items, q, f"{fake.prefix}/repos/{repo.owner}/{repo.name}/pulls")
     return 200, headers, [pull(fake, repo, p, "pull-request-simple") for p in page]
 

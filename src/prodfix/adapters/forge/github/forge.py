@@ -91,8 +91,8 @@ class GitHubForge:
         return [_to_pr(i) for i in items]
 
     def merged_prs(self, base: BranchName, *, since: str | None = None) -> list[PullRequest]:
-        """Closed PRs into `base`, newest update first, read until a page's PRs were all last
-        updated before `since` (a PR is updated when it merges, so older ones cannot have
+        """Closed PRs into `base`, newest update first, read until a page ends with a PR last
+        updated before `since` (a PR is updated when it merges: the pages after hold none
         merged since). List items carry `merged_at` and `merge_commit_sha` (the
         pull-request-simple schema), so no PR is fetched one by one."""
         params: dict[str, str | int] = {
@@ -107,7 +107,7 @@ class GitHubForge:
                 pr = _to_pr(item)
                 if pr.state is PrState.MERGED and pr.base == base:
                     found.append(pr)
-            if since and all(str(i.get("updated_at") or "") < since for i in page):
+            if since and page and str(page[-1].get("updated_at") or "") < since:
                 break
         return found
 
