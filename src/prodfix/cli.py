@@ -252,6 +252,33 @@ def backmerge(from_: str | None, dry_run: bool, as_json: bool, no_fetch: bool) -
 
 
 @cli.command(
+    epilog="Examples:\n\n\b\n  prodfix sync --dry-run\n"
+    "  prodfix sync --into delivery-2026.11 --reason 'monthly sync, agreed with payments'\n"
+    "  prodfix sync --dry-run --json --no-fetch"
+)
+@click.option(
+    "--into",
+    metavar="BRANCH",
+    help="The delivery branch to bring master into.",
+    shell_complete=_complete("delivery"),
+)
+@click.option("--reason", metavar="TEXT", help="Why now (recorded in the Prodfix-Sync trailer).")
+@click.option("--dry-run", is_flag=True, help="Preview only; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dry-run: print the preview as JSON.")
+@click.option("--no-fetch", is_flag=True, help="Use the remote-tracking branches as they are.")
+def sync(
+    into: str | None, reason: str | None, dry_run: bool, as_json: bool, no_fetch: bool
+) -> None:
+    """The planned sync of master into a delivery branch, through a PR (never part of a fix).
+
+    Lists what master would bring and whom to ask, predicts conflicts, then opens a PR from a
+    throwaway sync/* head whose merge of master is marked Prodfix-Sync; stops on conflicts
+    like backmerge. Test the head on your side; `prodfix next <head> --merge` merges it.
+    """
+    _run("sync", into=into, reason=reason, dry_run=dry_run, as_json=as_json, fetch=not no_fetch)
+
+
+@cli.command(
     epilog="Examples:\n\n\b\n  prodfix deploy --tag delivery-2026.11-42 --dry-run\n  prodfix deploy --tag 1.4.2 --dc us1 --dc eu1"
 )
 @click.option(

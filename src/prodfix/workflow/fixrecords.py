@@ -14,7 +14,9 @@ from prodfix.adapters.git import Repo
 from prodfix.types import BranchName, Sha
 
 FIXES = "fixes"
+SYNCS = "syncs"  # planned syncs of the mainline into a delivery branch (workflow/steps/sync.py)
 TESTS = "tests"
+SYNC_PREFIX = "sync/"  # the throwaway head of a sync PR: sync/<delivery>-<short mainline sha>
 LOCAL_TESTS = f"{records.LOCAL}/tests"  # results not shared yet (the branch is not pushed)
 
 
@@ -69,9 +71,12 @@ class FixRecord:
         }
 
 
-def read_fixes(repo: Repo, remote: str, refs: Mapping[str, str]) -> dict[str, FixRecord]:
+def read_fixes(
+    repo: Repo, remote: str, refs: Mapping[str, str], kind: str = FIXES
+) -> dict[str, FixRecord]:
+    """The fix records (or, kind SYNCS, the sync records: the same fields, kind "sync")."""
     out: dict[str, FixRecord] = {}
-    for name, rec in records.read(repo, remote, FIXES, refs).items():
+    for name, rec in records.read(repo, remote, kind, refs).items():
         fix = FixRecord.from_record(rec)
         if fix is not None:
             out[name] = fix

@@ -62,6 +62,7 @@ OP_MODULES = (
     "prodfix.workflow.ops_deploy",
     "prodfix.workflow.ops_jenkins",
     "prodfix.workflow.ops_records",
+    "prodfix.workflow.ops_sync",
 )
 
 

@@ -1,9 +1,11 @@
-"""The back-merge resolution branch: a real merge of delivery into a branch made from master."""
+"""Resolution branches: a real merge started in the work tree, finished by the user on conflicts
+— delivery into a branch made from master (a back-merge), or master into a branch made from
+delivery (a sync)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
@@ -22,6 +24,8 @@ class MergeForResolution(Op):
     delivery: BranchName
     delivery_sha: Sha
     message: str
+
+    what: ClassVar[str] = "back-merge"
 
     def describe(self) -> str:
         return f"merge {self.delivery} ({self.delivery_sha[:7]}) into the resolution branch"
@@ -42,7 +46,7 @@ class MergeForResolution(Op):
         unmerged = repo.git("diff", "--name-only", "--diff-filter=U").lines
         if unmerged:
             raise StopForUser(
-                f"back-merge conflicts in: {', '.join(unmerged)}",
+                f"{self.what} conflicts in: {', '.join(unmerged)}",
                 hint="edit those files, `git add` them, then `prodfix continue` "
                 "(or `prodfix abort` to give up)",
             )
@@ -52,5 +56,8 @@ class MergeForResolution(Op):
                 "conflict markers are still in the staged files:\n" + check.stdout.strip(),
                 hint="remove them, `git add` the files, then `prodfix continue`",
             )
-        repo.git("commit", "--no-edit", "--quiet")
+        self.commit(ctx)
         return None
+
+    def commit(self, ctx: Ctx) -> None:
+        ctx.repo.git("commit", "--no-edit", "--quiet")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from prodfix.adapters import records
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
-from prodfix.workflow.fixrecords import FIXES, FixRecord, share_tests, stamp
+from prodfix.workflow.fixrecords import FIXES, SYNCS, FixRecord, share_tests, stamp
 from prodfix.workflow.ops import Op, register
 
 if TYPE_CHECKING:
@@ -130,12 +130,15 @@ class RecordFixHead(Op):
 @register
 @dataclass(frozen=True)
 class MarkFixDone(Op):
-    """Every step of the fix finished: its record says when (it leaves `status`)."""
+    """Every step of the fix finished: its record says when (it leaves `status`). A sync's
+    record (kind SYNCS) is marked the same way."""
 
     name: str
+    kind: str = FIXES
 
     def describe(self) -> str:
-        return f"mark fix {self.name!r} done"
+        what = "sync" if self.kind == SYNCS else "fix"
+        return f"mark {what} {self.name!r} done"
 
     def run(self, ctx: Ctx) -> Op | None:
         when = stamp(ctx.clock.now())
@@ -145,7 +148,10 @@ class MarkFixDone(Op):
                 return None
             return {**doc, "done_at": when}
 
-        records.update(ctx.repo, ctx.remote, FIXES, self.name, change, f"fix {self.name}: done")
+        what = "sync" if self.kind == SYNCS else "fix"
+        records.update(
+            ctx.repo, ctx.remote, self.kind, self.name, change, f"{what} {self.name}: done"
+        )
         return None
 
 

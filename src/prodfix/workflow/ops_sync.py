@@ -1,0 +1,174 @@
+"""Operations of a sync (the mainline merged into a delivery branch, through a PR): the marked
+merge on its throwaway `sync/*` head, and the sync's record in the remote."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from prodfix.adapters import records
+from prodfix.adapters.forge import PrState
+from prodfix.errors import Exit, ProdfixError, RuleRefusal
+from prodfix.types import BranchName
+from prodfix.workflow.fixrecords import SYNCS, stamp
+from prodfix.workflow.ops import Op, register
+from prodfix.workflow.ops_merge import MergeForResolution
+
+if TYPE_CHECKING:
+    from prodfix.workflow.context import Ctx
+
+
+@register
+@dataclass(frozen=True)
+class CreateSyncMerge(Op):
+    """The sync head when the merge is clean, made without the work tree: `merge-tree
+    --write-tree` and `commit-tree` (git-merge-tree(1)), then a new local branch on it. The
+    user's checkout, index and files are never touched."""
+
+    branch: str
+    onto: str  # the delivery tip the head is cut from
+    mainline: str
+    mainline_sha: str
+    message: str
+
+    def describe(self) -> str:
+        return (
+            f"create {self.branch}: {self.mainline} ({self.mainline_sha[:7]}) merged into "
+            f"{self.onto[:7]}"
+        )
+
+    def run(self, ctx: Ctx) -> Op | None:
+        repo = ctx.repo
+        ref = f"refs/heads/{self.branch}"
+        current = repo.resolve(ref)
+        if current is not None:
+            parents = repo.out("rev-list", "--parents", "-n1", current).split()[1:]
+            if parents == [self.onto, self.mainline_sha]:
+                return None  # made before an interruption
+            raise ProdfixError(
+                f"branch {self.branch} already exists at {current[:7]}",
+                hint=f"delete it (git branch -D {self.branch}), then run the command again",
+            )
+        merged = repo.merge_tree(self.onto, self.mainline_sha)
+        if not merged.clean:
+            raise ProdfixError(
+                f"merging {self.mainline} into {self.onto[:7]} conflicts in: "
+                f"{', '.join(merged.conflicts) or 'a path git does not name'}",
+                hint="run `prodfix sync` again: it prepares the merge in your work tree to resolve",
+                code=Exit.FAILED,
+            )
+        commit = repo.git(
+            "commit-tree", merged.tree, "-p", self.onto, "-p", self.mainline_sha,
+            input=self.message + "\n",
+        ).stdout.strip()  # fmt: skip
+        repo.git("update-ref", ref, commit, "")  # "" = the branch must not exist yet
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class MergeSyncForResolution(MergeForResolution):
+    """`git merge --no-ff <mainline>` on the checked-out sync head, stopping for the user on
+    conflicts. The commit made on `continue` takes the op's message as it is: the
+    `Prodfix-Sync:` trailer must stay the message's last paragraph (git-interpret-trailers(1)),
+    which the comment lines git adds to a conflicted merge's message could break."""
+
+    what: ClassVar[str] = "sync"
+
+    def describe(self) -> str:
+        return f"merge {self.delivery} ({self.delivery_sha[:7]}) into the sync branch"
+
+    def commit(self, ctx: Ctx) -> None:
+        ctx.repo.git("commit", "--quiet", "--cleanup=verbatim", "-F", "-", input=self.message)
+
+
+@register
+@dataclass(frozen=True)
+class PublishSync(Op):
+    """The sync's record in the remote (`refs/prodfix/syncs/<delivery>-<short sha>`): every
+    clone's `status` shows the sync from it, after its head branch is gone too. A record of
+    the same sync left by an abandoned attempt is taken up again."""
+
+    name: str
+    branch: str
+    delivery: str
+    base: str  # the delivery tip the head was cut from
+    mainline: str
+    mainline_sha: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"record the sync {self.branch} in the remote"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        repo = ctx.repo
+        who = records.who(repo)
+        head = repo.resolve(ctx.tracking(self.branch)) or repo.resolve(f"refs/heads/{self.branch}")
+        doc = {
+            "name": self.name,
+            "delivery": self.delivery,
+            "branch": self.branch,
+            "base": self.base,
+            "kind": "sync",
+            "mainline": self.mainline,
+            "mainline_sha": self.mainline_sha,
+            "reason": self.reason,
+            "started_by": who,
+            "started_at": stamp(ctx.clock.now()),
+            "head": head,
+            "done_at": None,
+        }
+
+        def change(now: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+            if now is None:
+                return doc
+            if now.get("done_at"):
+                return {**now, "done_at": None, "head": head}
+            return None
+
+        rec = records.update(repo, ctx.remote, SYNCS, self.name, change, f"sync {self.branch}")
+        if rec is None or rec.doc.get("started_by") != who or rec.doc.get("base") != self.base:
+            return None  # someone else's record of this very sync: not ours to withdraw
+        return UnpublishSync(self.name, self.branch, self.delivery, rec.sha)
+
+
+@register
+@dataclass(frozen=True)
+class UnpublishSync(Op):
+    """Undo of PublishSync — unless the sync is merged: prodfix never rewrites a delivery
+    branch, so a merged sync is reverted by hand (then nothing of the undo has run)."""
+
+    name: str
+    branch: str
+    delivery: str
+    record_sha: str
+
+    def describe(self) -> str:
+        return f"withdraw the sync {self.branch} from the remote (unless it is merged)"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        repo, remote = ctx.repo, ctx.remote
+        records.fetch(repo, remote)
+        pr = ctx.forge.find_pr(BranchName(self.branch), BranchName(self.delivery), open_only=False)
+        landing = pr.merge_commit if pr is not None and pr.state is PrState.MERGED else None
+        head = repo.resolve(ctx.tracking(self.branch))
+        tip = repo.resolve(ctx.tracking(self.delivery))
+        if landing is None and head and tip and repo.is_ancestor(head, tip):
+            landing = head  # merged by hand
+        if landing is not None:
+            via = f" by PR #{pr.number}" if pr is not None and pr.merge_commit else ""
+            raise RuleRefusal(
+                f"{self.branch} is merged into {self.delivery}{via}: a merged sync cannot be "
+                "undone by prodfix, which never rewrites a delivery branch",
+                hint=f"revert it on {self.delivery} by hand, through a reviewed PR "
+                f"(`git revert -m 1 <the merge commit>` on a branch from {self.delivery})",
+            )
+        target = records.ref(SYNCS, self.name)
+        now = repo.ls_remote(remote, target).get(target)
+        if now == self.record_sha:
+            if not records.push(repo, remote, {target: ("", self.record_sha)}).ok:
+                ctx.out.warn(f"the record of {self.branch} moved meanwhile: left as it is")
+        elif now is not None:
+            ctx.out.warn(f"the record of {self.branch} changed since: left as it is")
+        return None
