@@ -14,6 +14,7 @@ from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter
 from prodfix.workflow.context import Ctx
+from prodfix.workflow.fixrecords import SYNC_PREFIX
 from prodfix.workflow.interpreter import execute, refuse_if_suspended
 from prodfix.workflow.notices import notifier_for, tell
 from prodfix.workflow.observe import by_fix, observe_repository, related_clones
@@ -71,7 +72,8 @@ def run(
             return Exit.FAILED
         if outcome.done:
             finish(ctx, outcome, dry_run=dry_run)
-            app.out.say(f"fix {fix} is done: every step of every repository")
+            what = fix if fix.startswith(SYNC_PREFIX) else f"fix {fix}"
+            app.out.say(f"{what} is done: every step of every repository")
             return Exit.OK
         last_report = report(app.out, outcome, last_report)
         if outcome.code == Exit.SERVICE:
@@ -95,6 +97,8 @@ def resolve_fix(ctx: Ctx, name: str | None) -> str:
     branch = ctx.repo.current_branch()
     if branch and (of_branch := ctx.cfg.fix_name(branch)):
         return of_branch
+    if branch and branch.startswith(SYNC_PREFIX):
+        return branch  # a sync is observed like a fix, named by its head
     in_flight = [
         n for n, vs in by_fix(observe_repository(ctx)).items() if not all(v.done for v in vs)
     ]

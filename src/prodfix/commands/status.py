@@ -133,7 +133,8 @@ def render(out: Reporter, fix: str, views: list[RepoView]) -> None:
         by_id = {s.id: s for s in v.steps}
         rows.append([v.name, *(MARK[by_id[i].state] if i in by_id else "" for i in step_ids)])
     done = _finished(views)
-    out.table(f"fix {fix}" + (" — done" if done else ""), ["repository", *step_ids], rows)
+    what = fix if views[0].seed.kind == "sync" else f"fix {fix}"  # `sync/…` says what it is
+    out.table(what + (" — done" if done else ""), ["repository", *step_ids], rows)
     width = max(cell_width(v.name) for v in views)
     for v in views:
         for s in v.steps:

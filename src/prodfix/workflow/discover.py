@@ -1,7 +1,9 @@
 """Which fixes a repository has, found from what every clone can see: the fix records in the
 remote, the fix branches on the remote, open pull requests from fix branches into a delivery
 branch — and, for a fix not pushed yet, the branches this clone started. Nothing here needs
-the local database: a fresh clone on another machine finds the same fixes."""
+the local database: a fresh clone on another machine finds the same fixes. Syncs of the
+mainline into a delivery branch are found the same way and observed like fixes (kind
+"sync")."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from prodfix.errors import Exit
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.fixrecords import FixRecord
+from prodfix.workflow.fixrecords import SYNC_PREFIX, FixRecord
 from prodfix.workflow.snapshot import RepoSnapshot
 
 
@@ -56,7 +58,7 @@ def discover(snap: RepoSnapshot) -> list[FixSeed]:
         if started is not None and snap.local_tip(branch):
             note(started, branch=branch, delivery=delivery)
 
-    seeds = []
+    seeds = _syncs(snap)
     for name, facts in found.items():
         fix_branch = BranchName(str(facts.get("branch") or cfg.fix_branch(name)))
         target = facts.get("delivery") or _guess_delivery(snap, fix_branch)
@@ -73,6 +75,21 @@ def discover(snap: RepoSnapshot) -> list[FixSeed]:
         )
     seeds.sort(key=lambda s: (s.record.started_at if s.record else "~", s.name))
     return seeds
+
+
+def _syncs(snap: RepoSnapshot) -> list[FixSeed]:
+    """The syncs of the mainline into a delivery branch (kind "sync"), each named by its
+    `sync/*` head: from their records, open sync PRs, and sync heads on the remote."""
+    cfg = snap.ctx.cfg
+    found: dict[str, FixSeed] = {}
+    for rec in snap.syncs.values():
+        found[rec.branch] = FixSeed(rec.branch, rec.branch, rec.delivery, rec.base, "sync", rec)
+    heads: list[tuple[str, str]] = [(pr.head, pr.base) for pr in snap.open_prs]
+    heads += [(b, b[len(SYNC_PREFIX) :].rpartition("-")[0]) for b in snap.remote_branches()]
+    for head, delivery in heads:
+        if head.startswith(SYNC_PREFIX) and head not in found and cfg.is_delivery(delivery):
+            found[head] = FixSeed(head, BranchName(head), BranchName(delivery), None, "sync")
+    return list(found.values())
 
 
 def _guess_delivery(snap: RepoSnapshot, branch: str) -> str | None:

@@ -38,7 +38,10 @@ class Step:
 def evaluate(f: RepoFacts) -> list[Step]:
     if f.error:
         return [Step(s, State.FAILED, f.error) for s in steps_for(f.seed.kind)]
-    raw = [_STEP[s](f) for s in steps_for(f.seed.kind)]
+    table = _SYNC_STEP if f.seed.kind == "sync" else _STEP
+    raw = [table[s](f) for s in steps_for(f.seed.kind)]
+    if f.seed.kind == "sync" and f.pr is not None and f.pr.state == PrState.CLOSED:
+        raw = _abandoned(f, raw)
     out: list[Step] = []
     blocked = False
     for step in raw:
@@ -204,6 +207,35 @@ def _backmerge(f: RepoFacts) -> Step:
     )
 
 
+def _prepare(f: RepoFacts) -> Step:
+    s = f.seed
+    if f.head or f.pr or f.landing:
+        what = f"{s.branch}: {f.mainline} merged into {s.delivery} (marked Prodfix-Sync)"
+        return Step("prepare", State.DONE, what, sha=f.head)
+    return Step("prepare", State.FAILED, f"{s.branch} is gone locally and on the remote")
+
+
+def _sync_propose(f: RepoFacts) -> Step:
+    if f.pr is not None or f.landing:
+        return _propose(f)
+    again = f"open its PR into {f.seed.delivery}: `prodfix sync --into {f.seed.delivery}`"
+    return Step("propose", State.WAITING, again, who="you")
+
+
+def _sync_backmerge(f: RepoFacts) -> Step:
+    return Step("backmerge", State.SKIPPED, "a sync needs no back-merge")
+
+
+def _abandoned(f: RepoFacts, steps: list[Step]) -> list[Step]:
+    """A sync whose PR was closed without merging is over: nothing is left to do."""
+    if f.landing or f.pr is None:
+        return steps
+    why = f"abandoned: PR #{f.pr.number} was closed without merging"
+    return [
+        s if s.state in FINISHED else replace(s, state=State.SKIPPED, detail=why) for s in steps
+    ]
+
+
 _STEP = {
     "branch": _branch,
     "test": _test,
@@ -212,4 +244,10 @@ _STEP = {
     "build": _build,
     "deploy": _deploy,
     "backmerge": _backmerge,
+}
+_SYNC_STEP = {
+    **_STEP,
+    "prepare": _prepare,
+    "propose": _sync_propose,
+    "backmerge": _sync_backmerge,
 }

@@ -91,13 +91,14 @@ def _gather(snap: RepoSnapshot, f: RepoFacts) -> None:
     if f.landing and f.build_configured and ctx.builder is not None and seed.delivery:
         f.build = _delivery_build(ctx, f, seed.delivery)
         f.tag = f.build.image_tag if f.build and f.build.state is BuildState.SUCCESS else None
-    if f.landing and f.mainline_tip:
+    if f.landing and f.mainline_tip and seed.kind != "sync":  # a sync needs no back-merge
         f.backmerged = ctx.repo.is_ancestor(f.landing, f.mainline_tip)
-    if seed.delivery and f.landing and not f.backmerged:
+    if seed.delivery and f.landing and not f.backmerged and seed.kind != "sync":
         listed = _backmerge_pr(snap, seed.delivery)
         f.backmerge_pr = ctx.forge.get_pr(listed.number) if listed else None
     f.since = {
         "branch": seed.record.started_at if seed.record else None,
+        "prepare": seed.record.started_at if seed.record else None,  # a sync's first step
         "test": f.test.at if f.test else None,
         "propose": f.pr.created_at if f.pr else None,
         "merge": f.pr.created_at if f.pr and not f.landing else None,

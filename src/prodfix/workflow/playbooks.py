@@ -1,4 +1,5 @@
-"""The two flows of the strategy as data: step ids and their order (docs/workflow.md)."""
+"""The two flows of the strategy as data: step ids and their order (docs/workflow.md) — and
+the sync's, observed the same way (docs/sync.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ PLAYBOOKS: dict[str, tuple[str, ...]] = {
     "python": ("branch", "test", "propose", "merge", "build", "deploy", "backmerge"),
     # Go code, 10 steps: the back-merge PR (7) comes before the deployment-infra bump (8-10).
     "go": ("branch", "test", "propose", "merge", "build", "backmerge", "deploy"),
+    # The planned sync of the mainline into a delivery branch (kind "sync"): its head is
+    # prepared, tested on the team's side, proposed, merged, built and deployed like a fix;
+    # the back-merge is always skipped (its content is the mainline's already).
+    "sync": ("prepare", "test", "propose", "merge", "build", "deploy", "backmerge"),
 }
 
 

@@ -296,6 +296,7 @@ def finish_program(v: RepoView) -> list[Op]:
     """Every step of the fix is done in this repository: what prodfix created for it goes —
     the fix branch on the remote (as a forge's auto-delete would), merged `backmerge/*` heads
     of its delivery branch, and its record says when it finished."""
+    from prodfix.workflow.fixrecords import FIXES, SYNCS
     from prodfix.workflow.ops_git import DeleteRemoteBranch
     from prodfix.workflow.ops_records import MarkFixDone
 
@@ -323,5 +324,8 @@ def finish_program(v: RepoView) -> list[Op]:
         # The branch is gone: it leaves the fix job's to-be-built list too (not forever).
         program.append(RemoveJobBranch(ctx.cfg.build.fix_job, seed.branch))
     if seed.record is not None and seed.record.done_at is None:
-        program.append(MarkFixDone(seed.name))
+        sync = seed.kind == "sync"  # a sync's record is named without its `sync/` prefix
+        program.append(
+            MarkFixDone(seed.record.name if sync else seed.name, SYNCS if sync else FIXES)
+        )
     return program

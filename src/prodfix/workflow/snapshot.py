@@ -15,7 +15,7 @@ from prodfix.adapters.forge import PullRequest
 from prodfix.errors import ConfigError, ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.fixrecords import FixRecord, TestRecord, read_fixes, read_tests
+from prodfix.workflow.fixrecords import SYNCS, FixRecord, TestRecord, read_fixes, read_tests
 
 DELIVERY_KEY = "prodfix-delivery"  # git config branch.<fix branch>.prodfix-delivery
 
@@ -25,6 +25,7 @@ class RepoSnapshot:
     ctx: Ctx
     refs: dict[str, Sha] = field(default_factory=dict)
     fixes: dict[str, FixRecord] = field(default_factory=dict)
+    syncs: dict[str, FixRecord] = field(default_factory=dict)  # kind "sync"
     tests: dict[str, TestRecord] = field(default_factory=dict)
     started_here: dict[str, str] = field(default_factory=dict)  # fix branch → its delivery
     open_prs: list[PullRequest] = field(default_factory=list)
@@ -91,6 +92,7 @@ def _read(snap: RepoSnapshot, *, fetch: bool) -> None:
             hint="set `mainline` in .prodfix.toml to the branch new features land on",
         )
     snap.fixes = read_fixes(repo, remote, snap.refs)
+    snap.syncs = read_fixes(repo, remote, snap.refs, SYNCS)
     snap.tests = read_tests(repo, remote, snap.refs)
     snap.current_branch = repo.current_branch()
     # Which delivery branch this clone's own fix branches were started from: asked only when a
