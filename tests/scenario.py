@@ -160,7 +160,7 @@ def fix_proposed_and_approved(w: World) -> None:
 # -- snapshots -------------------------------------------------------------------------------
 
 
-RECORD_KINDS = ("fixes", "builds", "tests")
+RECORD_KINDS = ("fixes", "builds", "tests", "syncs")
 TIMELY = ("_at", "started", "by", "tail")  # record fields that carry clocks and identities
 
 

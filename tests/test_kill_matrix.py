@@ -88,6 +88,15 @@ def _deploy_world(sb: Sandbox) -> World:
     return service_world(sb, deploy=True)
 
 
+def _sync_clean_world(sb: Sandbox) -> World:
+    return service_world(sb)
+
+
+def _sync_conflict_world(sb: Sandbox) -> World:
+    """master and delivery both changed app.py: the sync stops for a resolution."""
+    return _backmerge_conflict_world(sb)
+
+
 def _next_world(sb: Sandbox) -> World:
     w = service_world(sb)
     fix_proposed_and_approved(w)
@@ -118,6 +127,18 @@ CASES = {
             _deploy_world,
             (Step(("deploy", "--tag", "2.0.0"), 0, 3),),
             blocked=("deploy", "--tag", "2.0.0"),
+        ),
+        # the marked merge (plumbing), push the sync head, open the PR, record the sync
+        Case("sync-clean", _sync_clean_world, (Step(("sync",), 0, 4),), blocked=("sync",)),
+        Case(
+            "sync-conflict",
+            _sync_conflict_world,
+            (
+                Step(("sync",), 1, 2),  # cut the sync head from delivery, switch to it
+                # commit the marked resolution, push, open the PR, record, switch back
+                Step(("continue",), 0, 5, before=_resolve),
+            ),
+            blocked=("sync",),
         ),
         # merge the fix PR, build it (build.type = command), open the back-merge PR
         Case(
@@ -297,8 +318,10 @@ def test_matrix_size() -> None:
         "backmerge-conflict": 6,
         "deploy": 3,
         "next-merge": 4,
+        "sync-clean": 4,
+        "sync-conflict": 7,
     }
-    assert len(POINTS) == 19
+    assert len(POINTS) == 30
 
 
 # -- races (issue 9.2) -----------------------------------------------------------------------
