@@ -12,7 +12,7 @@ import pytest
 from prodfix.adapters.forge import MergeMethod
 from prodfix.adapters.forge.embedded.forge import EmbeddedForge
 from prodfix.adapters.git import Repo
-from prodfix.types import BranchName
+from prodfix.types import BranchName, PrNumber
 from tests.cli import prodfix
 from tests.gitfix import Sandbox
 from tests.scenario import (
@@ -502,3 +502,24 @@ def test_usage_nothing_to_sync_and_one_sync_at_a_time(sandbox: Sandbox) -> None:
 
 def head_of_old(w: World) -> str:
     return next(p["head"] for p in prs(w.sb, w.sb.origin).values())
+
+
+def test_a_closed_sync_pr_abandons_the_sync_and_sync_proposes_it_again(sandbox: Sandbox) -> None:
+    w = service_world(sandbox)
+    assert prodfix(w.work, "sync").code == 0
+    head = head_of(w)
+    EmbeddedForge(Repo(other_clone(w))).close(PrNumber(1))
+    assert json.loads(prodfix(w.work, "status", "--json").out)["fixes"] == []  # nothing to do
+    [shown] = json.loads(prodfix(w.work, "status", "--all", "--json").out)["fixes"]
+    steps = {s["id"]: (s["state"], s["detail"]) for s in shown["repos"][0]["steps"]}
+    assert steps["prepare"][0] == "done" and steps["backmerge"][0] == "skipped"
+    assert steps["merge"] == ("skipped", "abandoned: PR #1 was closed without merging")
+    again = prodfix(w.work, "sync")
+    assert again.code == 0, again.out + again.err
+    assert "push" not in again.out  # the head on the remote is proposed as it is
+    assert {n: (p["head"], p["state"]) for n, p in prs(w.sb, w.sb.origin).items()} == {
+        1: (head, "closed"),
+        2: (head, "open"),
+    }
+    [entry] = json.loads(prodfix(w.work, "status", "--json").out)["fixes"]
+    assert entry["name"] == head
