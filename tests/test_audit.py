@@ -24,7 +24,7 @@ from tests.gitfix import EPOCH, Sandbox
 DAY = 86_400
 NOW = EPOCH + 10 * DAY  # every fixed-date commit landed ~10 days before "now"
 PR_OPENED = EPOCH + 2 * DAY  # the back-merge PR: 8 days old
-REPO_KEYS = {"path", "ok", "error", "findings", "fixes", "backmerge_prs", "drift"}
+REPO_KEYS = {"path", "ok", "error", "findings", "fixes", "backmerge_prs", "drift", "deliveries"}
 IMAGE = "registry.example.com/sre/triggers"
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -190,9 +190,41 @@ def test_json_document_is_exact_and_failures_do_not_stop_the_others(fleet: Fleet
     ]
     assert all(set(r) == REPO_KEYS for r in repos)
     clean, leak, late, not_git, gone, infra = repos
-    empty = {"error": None, "findings": [], "fixes": [], "backmerge_prs": [], "drift": []}
-    assert clean == {"path": str(fleet.clean), "ok": True, **empty}
-    assert leak == {**empty, "path": str(fleet.leak), "ok": False, "findings": findings(fleet.leak)}
+    empty = {
+        "error": None,
+        "findings": [],
+        "fixes": [],
+        "backmerge_prs": [],
+        "drift": [],
+        "deliveries": [],
+    }
+
+    def lag(path: Path, behind: int, days: int) -> list[dict[str, Any]]:
+        """Feature A on master is not on delivery (committed minutes after EPOCH: 9 whole
+        days before NOW), and no delivery branch was ever synced."""
+        return [
+            {
+                "path": str(path),
+                "branch": "delivery",
+                "behind_commits": behind,
+                "behind_days": days,
+                "last_sync": None,
+            }
+        ]
+
+    assert clean == {
+        **empty,
+        "path": str(fleet.clean),
+        "ok": True,
+        "deliveries": lag(fleet.clean, 1, 9),
+    }
+    assert leak == {
+        **empty,
+        "path": str(fleet.leak),
+        "ok": False,
+        "findings": findings(fleet.leak),
+        "deliveries": lag(fleet.leak, 0, 0),  # it has master: by an unmarked merge
+    }
     assert [(f["rule"], f["severity"], f["commits"]) for f in leak["findings"]] == [
         ("master-merged-into-delivery", "error", [fleet.leak_merge])
     ]
@@ -202,6 +234,7 @@ def test_json_document_is_exact_and_failures_do_not_stop_the_others(fleet: Fleet
         "ok": False,
         "findings": findings(fleet.late),
         "backmerge_prs": [{"number": 1, "url": fleet.pr_url, "age_days": 8}],
+        "deliveries": lag(fleet.late, 1, 9),
     }
     assert [(f["rule"], f["severity"]) for f in late["findings"]] == [
         ("missing-backmerge", "error")
@@ -271,6 +304,8 @@ def test_human_table_sorts_by_severity_and_explains_the_rows(fleet: Fleet) -> No
         "PRs",
         "DC",
         "drift",
+        "behind",
+        "master",
     ]
     rows = [ln.split()[:2] for ln in lines[1:6]]
     assert rows == [
@@ -281,6 +316,9 @@ def test_human_table_sorts_by_severity_and_explains_the_rows(fleet: Fleet) -> No
         ["clean/work", "ok"],
     ]
     assert "1 (oldest #1, 8d)" in lines[1]
+    assert lines[1].endswith("delivery: 1 (9d, never synced)")
+    assert lines[2].endswith("delivery: 0 (never synced)")  # leak: master merged unmarked
+    assert lines[4].endswith(" -")  # deployment-infra: no delivery branch
     assert "1E" in lines[1]  # one late commit, no warning
     assert f"missing: failed: {missing} does not exist" in lines
     assert (

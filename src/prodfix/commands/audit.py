@@ -3,7 +3,8 @@
 Per repository (in parallel, `--jobs` default min(16, 4 × cores)): one fetch, the repository
 rules of `check` (master-merged-into-delivery, missing-backmerge) on every delivery branch,
 the fixes in flight here and their first step not done, the open back-merge PRs and their
-age, and for a GitOps repository (`apps/<app>/<dc>/` YAML naming images) the images whose
+age, how far each delivery branch is behind master and when it was last synced, and for a
+GitOps repository (`apps/<app>/<dc>/` YAML naming images) the images whose
 DCs run different tags. A repository that cannot be audited (missing, not a git repository,
 shallow, remote unreachable) is a failed row; the others are audited all the same.
 
@@ -18,7 +19,11 @@ exactly one document, repositories in the order given (duplicates once):
                 "fixes": [{"name": str, "step": str, "state": str}],
                 "backmerge_prs": [{"number": int, "url": str,
                                    "age_days": int | null}],   # null: the forge does not say
-                "drift": [{"image": str, "app": str, "tags": {dc: tag}}]}]}
+                "drift": [{"image": str, "app": str, "tags": {dc: tag}}],
+                "deliveries": [{"path": str, "branch": str,   # per delivery branch:
+                                "behind_commits": int,        # master commits it lacks
+                                "behind_days": int,           # age of the oldest of them
+                                "last_sync": str | null}]}]}  # newest marked sync merge
 
 Exit 1 if any error finding or failed repository, else 0 — like `check`.
 
@@ -47,6 +52,7 @@ COLUMNS = (
     "fixes in flight",
     "back-merge PRs",
     "DC drift",
+    "behind master",
 )
 RANK = {"error": 0, "failed": 1, "warning": 2, "ok": 3}
 
@@ -102,7 +108,19 @@ def _cells(r: RepoAudit, cwd: Path) -> list[str]:
         ", ".join(f"{f.name}: {f.step} ({f.state})" for f in r.fixes) or "-",
         _prs_cell(r),
         f"{len(r.drift)} image{'s' if len(r.drift) != 1 else ''}" if r.drift else "-",
+        _behind_cell(r),
     ]
+
+
+def _behind_cell(r: RepoAudit) -> str:
+    """Per delivery branch: master commits it lacks, the oldest's age, the last sync —
+    `delivery: 3 (12d, synced 2026-11-02)`."""
+    cells = []
+    for b in r.deliveries:
+        synced = f"synced {b.last_sync[:10]}" if b.last_sync else "never synced"
+        age = f"{b.behind_days}d, " if b.behind_commits else ""
+        cells.append(f"{b.branch}: {b.behind_commits} ({age}{synced})")
+    return "; ".join(cells) or "-"
 
 
 def _rule_cell(findings: tuple[Finding, ...], rule: str) -> str:

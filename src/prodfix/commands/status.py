@@ -15,6 +15,8 @@ from prodfix.app import App
 from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter, cell_width
+from prodfix.workflow import behind
+from prodfix.workflow.behind import Behind
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.observe import RepoView, by_fix, observe_all, related_clones, repo_ctx
 from prodfix.workflow.playbooks import State
@@ -31,9 +33,11 @@ JSON_VERSION = 1
 
 
 def run(app: App, *, name: str | None, all_: bool, as_json: bool) -> int:
-    fixes = gather(app, name=name, include_finished=all_)
+    ctxs = _repositories(app, name)
+    fixes = gather(app, name=name, include_finished=all_, ctxs=ctxs)
+    lag = deliveries(ctxs)
     if as_json:
-        app.out.emit_json(document(fixes))
+        app.out.emit_json(document(fixes, lag))
     elif not fixes:
         if name is not None:
             raise ProdfixError(
@@ -44,6 +48,7 @@ def run(app: App, *, name: str | None, all_: bool, as_json: bool) -> int:
     else:
         for fix, views in fixes.items():
             render(app.out, fix, views)
+    render_deliveries(app.out, ctxs, lag)
     unreadable = {v.path: v.facts.error for vs in fixes.values() for v in vs if v.unreadable}
     for path, why in unreadable.items():
         app.out.error(
@@ -53,10 +58,35 @@ def run(app: App, *, name: str | None, all_: bool, as_json: bool) -> int:
     return exit_code(fixes)
 
 
-def gather(app: App, *, name: str | None, include_finished: bool) -> dict[str, list[RepoView]]:
+def deliveries(ctxs: list[Ctx]) -> list[Behind]:
+    """How far each delivery branch of the repositories shown is behind the mainline (from the
+    remote-tracking branches the observation fetched); a repository that cannot be read
+    shows none (its fixes say why)."""
+    out: list[Behind] = []
+    for ctx in ctxs:
+        try:
+            out += behind.deliveries(ctx.repo, ctx.cfg, now=ctx.clock.now())
+        except ProdfixError:
+            continue
+    return out
+
+
+def render_deliveries(out: Reporter, ctxs: list[Ctx], lag: list[Behind]) -> None:
+    mainline = {str(c.repo.path): c.cfg.mainline for c in ctxs}
+    several = len({b.path for b in lag}) > 1
+    for b in lag:
+        where = f"{Path(b.path).name}: " if several else ""
+        hint = f" — `prodfix sync --into {b.branch}`" if b.behind_commits else ""
+        out.say(f"{where}{b.describe(mainline.get(b.path, 'master'))}{hint}")
+
+
+def gather(
+    app: App, *, name: str | None, include_finished: bool, ctxs: list[Ctx] | None = None
+) -> dict[str, list[RepoView]]:
     """The fixes to show: observed in this repository (and the clones they touch), or — run
     outside a repository — in every clone this machine knows."""
-    ctxs = _repositories(app, name)
+    if ctxs is None:
+        ctxs = _repositories(app, name)
     names = [name] if name else None
     views = observe_all(ctxs, names=names)
     here = by_fix(views)
@@ -104,14 +134,18 @@ def _repositories(app: App, name: str | None) -> list[Ctx]:
     return [ctx]
 
 
-def document(fixes: dict[str, list[RepoView]]) -> dict[str, object]:
-    """The `status --json` document (version 1)."""
+def document(
+    fixes: dict[str, list[RepoView]], lag: list[Behind] | None = None
+) -> dict[str, object]:
+    """The `status --json` document (version 1); `deliveries` says per delivery branch how far
+    it is behind the mainline and when it was last synced."""
     return {
         "version": JSON_VERSION,
         "fixes": [
             {"name": fix, "done": _finished(vs), "repos": [v.to_json() for v in vs]}
             for fix, vs in fixes.items()
         ],
+        "deliveries": [b.to_json() for b in lag or []],
     }
 
 

@@ -1,4 +1,5 @@
-"""Audit one repository: the repository rules, fixes in flight, back-merge PRs, DC drift.
+"""Audit one repository: the repository rules, fixes in flight, back-merge PRs, DC drift, and
+how far each delivery branch is behind the mainline.
 
 One fetch per repository. With the embedded forge (the default) listing the PRs *is* that
 fetch: its snapshot fetches the remote's branches and PR refs in one `git fetch`
@@ -22,7 +23,9 @@ from prodfix.config import Config
 from prodfix.errors import ProdfixError
 from prodfix.policy.gate import check_repo
 from prodfix.policy.report import Finding
+from prodfix.workflow import behind
 from prodfix.workflow.audit_drift import Drift, scan
+from prodfix.workflow.behind import Behind
 
 BACKMERGE_PREFIX = "backmerge/"  # the head branch of every back-merge PR (workflow/plans.py)
 DAY = 86_400
@@ -56,6 +59,7 @@ class RepoAudit:
     fixes: list[FixStage] = field(default_factory=list)
     backmerge_prs: list[BackmergePr] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
+    deliveries: list[Behind] = field(default_factory=list)  # how far behind the mainline
     notes: list[str] = field(default_factory=list)  # for stderr, never in the JSON
 
     @property
@@ -86,6 +90,7 @@ class RepoAudit:
             "fixes": [f.to_json() for f in self.fixes],
             "backmerge_prs": [p.to_json() for p in self.backmerge_prs],
             "drift": [d.to_json() for d in self.drift],
+            "deliveries": [b.to_json() for b in self.deliveries],
         }
 
 
@@ -122,6 +127,10 @@ def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
         result.notes += report.notes
     except ProdfixError as exc:
         result.fail(exc.message)
+    try:
+        result.deliveries = behind.deliveries(repo, cfg, now=now)
+    except ProdfixError as exc:
+        result.fail(f"cannot tell how far the delivery branches are behind: {exc.message}")
     try:
         result.fixes = _fixes_in_flight(repo, cfg)
     except ProdfixError as exc:

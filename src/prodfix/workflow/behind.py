@@ -1,0 +1,102 @@
+"""How far each delivery branch is behind the mainline, and when it was last synced: the nudge
+"sync as often as possible" needs (`status`, `audit`, the team service's dashboard).
+
+Per delivery branch, from the remote-tracking branches as they are (the caller fetched):
+`behind_commits` — commits of the mainline the branch lacks (`rev-list --count D..M`);
+`behind_days` — whole days since the oldest of the mainline's first-parent commits it lacks
+landed there (how long the mainline has had work the branch lacks; 0 when it lacks nothing);
+`last_sync` — when the newest marked sync merge (`Prodfix-Sync:` trailer) in its history was
+committed, or null when it was never synced that way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prodfix.adapters.git import Repo
+from prodfix.config import Config
+from prodfix.policy.facts import SYNC_TRAILER
+
+DAY = 86_400
+# Marked merges read per branch before giving up on finding one whose trailer git parses
+# (a message that merely mentions the trailer in its body is skipped).
+_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Behind:
+    branch: str
+    behind_commits: int
+    behind_days: int
+    last_sync: str | None  # ISO 8601 (UTC)
+    path: str = ""  # the repository
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "branch": self.branch,
+            "behind_commits": self.behind_commits,
+            "behind_days": self.behind_days,
+            "last_sync": self.last_sync,
+        }
+
+    def describe(self, mainline: str) -> str:
+        """One line for people."""
+        synced = f"last synced {self.last_sync[:10]}" if self.last_sync else "never synced"
+        if not self.behind_commits:
+            return f"{self.branch} has every commit of {mainline} ({synced})"
+        n, d = self.behind_commits, self.behind_days
+        return (
+            f"{self.branch} is {n} commit{'s' if n != 1 else ''} behind {mainline}, the oldest "
+            f"from {d} day{'s' if d != 1 else ''} ago ({synced})"
+        )
+
+
+def measure(
+    repo: Repo, *, branch: str, delivery: str, mainline: str, now: float, path: str = ""
+) -> Behind:
+    """`delivery` and `mainline` are refs (remote-tracking branches)."""
+    count = int(repo.out("rev-list", "--count", f"{delivery}..{mainline}"))
+    days = 0
+    if count:
+        times = repo.git("log", "--first-parent", "--format=%ct", mainline, f"^{delivery}").lines
+        days = max(0, int((now - min(int(t) for t in times)) // DAY))
+    return Behind(branch, count, days, last_sync(repo, delivery), path)
+
+
+def last_sync(repo: Repo, ref: str) -> str | None:
+    """The committer date of the newest marked sync merge reachable from `ref`."""
+    fmt = f"%ct%x1f%(trailers:key={SYNC_TRAILER},valueonly)"
+    for rec in repo.log_records(
+        fmt, "--merges", "-E", f"--grep=^{SYNC_TRAILER}:", f"-n{_CANDIDATES}", ref
+    ):
+        if len(rec) > 1 and rec[1].strip():
+            return datetime.fromtimestamp(int(rec[0]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None
+
+
+def deliveries(repo: Repo, cfg: Config, *, now: float) -> list[Behind]:
+    """Every delivery branch of the remote (remote-tracking branches), by name; none when the
+    mainline is not there (no remote, or not fetched)."""
+    prefix = f"refs/remotes/{cfg.remote}/"
+    refs = repo.refs(prefix)
+    mainline = f"{prefix}{cfg.mainline}"
+    if mainline not in refs:
+        return []
+    names = sorted(
+        r[len(prefix) :]
+        for r in refs
+        if not r.endswith("/HEAD") and cfg.is_delivery(r[len(prefix) :])
+    )
+    return [
+        measure(
+            repo,
+            branch=name,
+            delivery=f"{prefix}{name}",
+            mainline=mainline,
+            now=now,
+            path=str(repo.path),
+        )
+        for name in names
+    ]
