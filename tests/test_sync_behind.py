@@ -92,13 +92,14 @@ def test_last_sync_needs_a_marked_merge(sandbox: Sandbox) -> None:
         w, "side", "Merge side\n\nProdfix-Sync: in the middle\nof a paragraph, then\n\nend"
     )
     repo = Repo(w)
-    assert last_sync(repo, "HEAD") is None
+    assert last_sync(repo, repo.head()) is None
     sandbox.g(w, "switch", "-q", "side")
     sandbox.commit(w, "more side work")
     sandbox.g(w, "switch", "-q", "master")
     marked = sandbox.merge(w, "side", "Merge side (sync)\n\nProdfix-Sync: Ada <a@x> monthly")
     when = int(sandbox.g(w, "log", "-1", "--format=%ct", marked))
-    assert last_sync(repo, "HEAD") == iso(when)
+    assert last_sync(repo, marked) == iso(when)
+    assert last_sync(repo, marked) == iso(when)  # the second time from the cache
 
 
 def test_measure_counts_every_commit_and_ages_the_oldest_landing(sandbox: Sandbox) -> None:

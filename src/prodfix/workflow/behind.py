@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prodfix.adapters.git import Repo
+from prodfix.adapters.shacache import ShaCache
 from prodfix.config import Config
 from prodfix.policy.facts import SYNC_TRAILER
 
@@ -56,7 +57,7 @@ class Behind:
 def measure(
     repo: Repo, *, branch: str, delivery: str, mainline: str, now: float, path: str = ""
 ) -> Behind:
-    """`delivery` and `mainline` are refs (remote-tracking branches)."""
+    """`delivery` and `mainline` are commits (the tips of the remote-tracking branches)."""
     count = int(repo.out("rev-list", "--count", f"{delivery}..{mainline}"))
     days = 0
     if count:
@@ -65,15 +66,26 @@ def measure(
     return Behind(branch, count, days, last_sync(repo, delivery), path)
 
 
-def last_sync(repo: Repo, ref: str) -> str | None:
-    """The committer date of the newest marked sync merge reachable from `ref`."""
+def last_sync(repo: Repo, tip: str) -> str | None:
+    """The committer date of the newest marked sync merge reachable from the commit `tip`.
+
+    Without a sync the walk reads the whole history (≈0.1 s for 6 k commits): the answer
+    for a commit never changes, so it is cached by SHA and paid once per delivery tip."""
+    cache = ShaCache(repo.path, "last-sync")
+    known = cache.get(tip)
+    if isinstance(known, str):
+        return known or None
+    found = ""
     fmt = f"%ct%x1f%(trailers:key={SYNC_TRAILER},valueonly)"
     for rec in repo.log_records(
-        fmt, "--merges", "-E", f"--grep=^{SYNC_TRAILER}:", f"-n{_CANDIDATES}", ref
+        fmt, "--merges", "-E", f"--grep=^{SYNC_TRAILER}:", f"-n{_CANDIDATES}", tip
     ):
         if len(rec) > 1 and rec[1].strip():
-            return datetime.fromtimestamp(int(rec[0]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return None
+            found = datetime.fromtimestamp(int(rec[0]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            break
+    cache.put(tip, found)
+    cache.save()
+    return found or None
 
 
 def deliveries(repo: Repo, cfg: Config, *, now: float) -> list[Behind]:
@@ -93,8 +105,8 @@ def deliveries(repo: Repo, cfg: Config, *, now: float) -> list[Behind]:
         measure(
             repo,
             branch=name,
-            delivery=f"{prefix}{name}",
-            mainline=mainline,
+            delivery=refs[f"{prefix}{name}"],
+            mainline=refs[mainline],
             now=now,
             path=str(repo.path),
         )
