@@ -21,14 +21,36 @@ def git(repo: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-def assert_final_state(root: Path) -> None:
+def assert_synced(r: Path, delivery: str, unreleased: str) -> str:
+    """The sync episode: delivery's tip is the merge of the sync PR, whose second parent is
+    the marked merge of master; master's unreleased work is on delivery through it, and
+    nothing else of master. Returns delivery's tip before the sync."""
+    tip = git(r, "rev-parse", delivery)
+    before, sync = git(r, "rev-list", "--parents", "-n1", tip).split()[1:]
+    assert git(r, "log", "-1", "--format=%s", tip).startswith("Merge pull request #3 from sync/")
+    assert git(r, "rev-list", "--parents", "-n1", sync).split()[1:] == [
+        before,
+        git(r, "rev-parse", "master"),
+    ]
+    trailer = git(r, "log", "-1", "--format=%(trailers:key=Prodfix-Sync,valueonly)", sync)
+    assert trailer == "Dana Demo <dana@example.com> monthly sync, agreed with the scheduler team"
+    assert unreleased in git(r, "log", "--format=%s", delivery).splitlines()
+    assert git(r, "rev-list", f"master..{delivery}").split() == [tip, sync]
+    (record,) = git(r, "for-each-ref", "--format=%(refname)", "refs/prodfix/syncs/").split()
+    doc = json.loads(git(r, "show", f"{record}:record.json"))
+    assert doc["done_at"] and doc["head"] == sync and doc["kind"] == "sync"
+    return before
+
+
+def assert_final_state(root: Path, *, synced: bool = False) -> None:
     remotes = root / "remotes"
     for name, delivery, unreleased in (
         ("steps-python", "delivery-2026.11", "steps: new scheduler (unreleased)"),
         ("triggers-go", "delivery", "triggers: cron syntax (unreleased)"),
     ):
         r = remotes / f"{name}.git"
-        tip = git(r, "rev-parse", delivery)
+        sync_here = synced and name == "steps-python"
+        tip = assert_synced(r, delivery, unreleased) if sync_here else git(r, "rev-parse", delivery)
         # the fix landed on delivery through the PR's merge commit, whose 2nd parent is the fix
         parents = git(r, "rev-list", "--parents", "-n1", tip).split()[1:]
         assert len(parents) == 2
@@ -43,16 +65,17 @@ def assert_final_state(root: Path) -> None:
         assert git(r, "log", "-1", "--format=%s", master).startswith(
             "Merge pull request #2 from backmerge/"
         )
-        # no master-only commit ever reached delivery
-        on_delivery = git(r, "log", "--format=%s", delivery).splitlines()
-        assert unreleased not in on_delivery
-        assert git(r, "rev-list", "--count", f"master..{delivery}") == "0"
+        if not sync_here:  # no master-only commit reached delivery (but by the planned sync)
+            on_delivery = git(r, "log", "--format=%s", delivery).splitlines()
+            assert unreleased not in on_delivery
+            assert git(r, "rev-list", "--count", f"master..{delivery}") == "0"
         # the fix is done: its branch and the throwaway back-merge head are deleted (as a
         # forge's auto-delete would), the PR's head was never delivery itself, the record says
         heads = git(r, "for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines()
-        assert [h for h in heads if h.startswith(("fix/", "backmerge/"))] == []
+        assert [h for h in heads if h.startswith(("fix/", "backmerge/", "sync/"))] == []
         prs = git(r, "for-each-ref", "--format=%(refname)", "refs/prodfix/pulls/*/head")
-        assert len(prs.splitlines()) == 2  # the fix PR and the back-merge PR, heads kept
+        # the fix PR and the back-merge PR (and the sync's), heads kept
+        assert len(prs.splitlines()) == (3 if sync_here else 2)
         (record,) = git(r, "for-each-ref", "--format=%(refname)", "refs/prodfix/fixes/").split()
         doc = json.loads(git(r, "show", f"{record}:record.json"))
         assert doc["done_at"] and doc["head"] == parents[1]
@@ -60,15 +83,16 @@ def assert_final_state(root: Path) -> None:
     for dc in DCS:
         kust = git(infra, "show", f"master:apps/sre-triggers/{dc}/kustomization.yaml")
         dep = git(infra, "show", f"master:apps/sre-triggers/{dc}/deployment.yaml")
+        py_tag = "delivery-2026.11-2" if synced else "delivery-2026.11-1"  # the sync's build
         assert (
-            'newTag: "delivery-2026.11-1"  # steps-python' in kust
-            or "newTag: delivery-2026.11-1  # steps-python" in kust
+            f'newTag: "{py_tag}"  # steps-python' in kust
+            or f"newTag: {py_tag}  # steps-python" in kust
         )
         assert (
             "newTag: delivery-1  # triggers-go" in kust
             or 'newTag: "delivery-1"  # triggers-go' in kust
         )
-        assert f"image: {IMAGE_PY}:delivery-2026.11-1  # pinned per DC" in dep
+        assert f"image: {IMAGE_PY}:{py_tag}  # pinned per DC" in dep
         assert f'image: "{IMAGE_GO}:delivery-1"' in dep
         assert f"dc: {dc}" in dep  # everything else untouched
 
@@ -87,6 +111,20 @@ def assert_all_done(d: Driver) -> None:
         for repo in ("steps-python", "triggers-go")
         for f in status_json(d, repo)["fixes"]
     }
+    syncs = [f for f in fixes.values() if f["repos"][0]["kind"] == "sync"]
+    for sync in syncs:  # the demo's sync episode: every step done, no back-merge needed
+        [repo] = sync["repos"]
+        assert sync["name"] == repo["branch"] and sync["name"].startswith("sync/")
+        assert [(s["id"], s["state"]) for s in repo["steps"]] == [
+            ("prepare", "done"),
+            ("test", "done"),
+            ("propose", "done"),
+            ("merge", "done"),
+            ("build", "done"),
+            ("deploy", "done"),
+            ("backmerge", "skipped"),
+        ]
+        del fixes[sync["name"]]
     assert set(fixes) == {"parser-npe", "due-boundary"}
     for fix in fixes.values():
         for repo in fix["repos"]:
@@ -119,5 +157,5 @@ def test_demo_end_to_end_through_a_kill_and_continue(tmp_path: Path, quiet: None
         "triggers-go.git",
     ]
     assert (root / "state" / "prodfix.db").exists()
-    assert_final_state(root)
+    assert_final_state(root, synced=True)
     assert_all_done(Driver(root, Reporter(quiet=True)))

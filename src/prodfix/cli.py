@@ -396,7 +396,7 @@ def pr_merge(number: int, method: str | None, dry_run: bool) -> None:
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary sandbox and print where it is.")
 def demo(directory: Path | None, keep: bool) -> None:
-    """Build a sandbox and drive one fix through every step of both flows."""
+    """Build a sandbox, drive one fix through every step of both flows, then a sync."""
     _run("demo", directory=directory, keep=keep)
 
 

@@ -1,4 +1,5 @@
-"""Drive one production fix through every step of both flows, as a user types it."""
+"""Drive one production fix through every step of both flows, as a user types it; then a
+planned sync of master into a delivery branch."""
 
 from __future__ import annotations
 
@@ -184,6 +185,36 @@ def planted_violation(d: Driver) -> None:
     d.prodfix("steps-python-copy", "check", "delivery-2026.11", expect=1)
 
 
+def sync_episode(d: Driver) -> None:
+    """After the fixes: the planned sync of master into the November train, as the strategy
+    asks — look first, ask the people behind the changes, test on our side, merge by a PR."""
+    d.out.say("\n=== the planned sync: master into delivery-2026.11 (steps-python) ===")
+    d.prodfix("steps-python", "sync", "--dry-run", expect=2)  # two trains: which one?
+    d.prodfix("steps-python", "sync", "--into", "delivery-2026.11", "--dry-run")
+    d.prodfix(
+        "steps-python",
+        "sync",
+        "--into",
+        "delivery-2026.11",
+        "--reason",
+        "monthly sync, agreed with the scheduler team",
+    )
+    head = d.git(
+        "steps-python", "branch", "--list", "--format=%(refname:short)", "sync/*", show=False
+    )
+    d.git("steps-python", "switch", "-q", head)
+    d.prodfix("steps-python", "test")  # on our side: the new scheduler with our fixes
+    d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
+    d.prodfix("steps-python", "next", "--merge")  # merge, build, open the deploy PR
+    d.prodfix("deployment-infra", "pr", "approve", d.last_pr("deployment-infra"))
+    d.prodfix("steps-python", "next", "--merge")
+    d.git("steps-python", "switch", "-q", "master")
+    d.prodfix("steps-python", "status")
+    # The marked sync is accepted (info); exit 1 only because the October train's hotfix
+    # still waits for its back-merge — a finding about another branch.
+    d.prodfix("steps-python", "check", "delivery-2026.11", expect=1)
+
+
 def summary(d: Driver) -> None:
     d.out.say("\n=== summary ===")
     for repo, delivery in (("steps-python", "delivery-2026.11"), ("triggers-go", "delivery")):
@@ -238,6 +269,7 @@ def run_demo(root: Path, out: Reporter | None = None, *, interrupt: bool = False
     go_flow(d)
     d.prodfix("steps-python", "status", "--all")
     planted_violation(d)
+    sync_episode(d)
     summary(d)
 
 
