@@ -329,3 +329,30 @@ def test_token_never_stored(world: World) -> None:
     for f in home.rglob("*"):
         if f.is_file():
             assert SENTINEL.encode() not in f.read_bytes(), f
+
+
+def test_a_sync_head_is_tested_on_jenkins_and_leaves_the_job_when_the_sync_is_done(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`test --ci` on the sync head lists it in the fix job like a fix branch; when the sync
+    is merged, built and finished, `next` removes it from the list again."""
+    built = make_world(sandbox, "freestyle", monkeypatch)
+    w = next(built)
+    try:
+        assert w.run("sync").code == 0
+        head = _git(w.work, "branch", "--list", "--format=%(refname:short)", "sync/*")
+        sha = _git(w.work, "rev-parse", head)
+        _git(w.work, "switch", "-q", head)
+        r = w.run("test", "--ci")
+        assert r.code == 0, r.out + r.err
+        assert f"refs/heads/{head}" in w.listed()
+        assert (w.job.builds[-1].branch, w.job.builds[-1].sha) == (head, sha)
+        reviewer = w.run("pr", "approve", "1")
+        assert reviewer.code == 0, reviewer.err
+        done = w.run("next", "--merge", "--wait", "--interval", "1", "--timeout", "60")
+        assert done.code == 0, done.out + done.err
+        assert f"{head} is done" in done.out
+        assert f"refs/heads/{head}" not in w.listed()
+        assert w.listed() == jx.branches(w.start_config)[1]
+    finally:
+        built.close()  # stops the fake

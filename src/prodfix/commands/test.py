@@ -5,6 +5,7 @@ from __future__ import annotations
 from prodfix.app import App
 from prodfix.commands.common import context, require_clean_state
 from prodfix.errors import Exit
+from prodfix.workflow.fixrecords import SYNC_PREFIX
 from prodfix.workflow.interpreter import execute
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_test import RunTests, SkipTests
@@ -15,6 +16,8 @@ def run(app: App, *, ci: bool, dry_run: bool, skip: str | None = None) -> int:
     require_clean_state(ctx)
     branch = ctx.repo.current_branch()
     ctx.fix = ctx.cfg.fix_name(branch) if branch else None
+    if branch and branch.startswith(SYNC_PREFIX):
+        ctx.fix = branch  # a sync's head is tested like a fix (and leaves the fix job like one)
     head = ctx.repo.head()
     # Already on the remote: the result is shared at once (else `propose` shares it).
     share = bool(branch) and ctx.repo.resolve(ctx.tracking(str(branch))) is not None
