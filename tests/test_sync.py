@@ -523,3 +523,15 @@ def test_a_closed_sync_pr_abandons_the_sync_and_sync_proposes_it_again(sandbox: 
     }
     [entry] = json.loads(prodfix(w.work, "status", "--json").out)["fixes"]
     assert entry["name"] == head
+
+
+@pytest.mark.parametrize("method", ["squash", "rebase"])
+def test_a_sync_pr_is_never_squashed_or_rebased(sandbox: Sandbox, method: str) -> None:
+    w = service_world(sandbox)
+    assert prodfix(w.work, "sync").code == 0
+    assert prodfix(w.work, "pr", "approve", "1").code == 0
+    before = rev(w, "delivery")
+    r = prodfix(w.work, "pr", "merge", "1", "--method", method)
+    assert r.code == 2
+    assert f"refusing to {method} a sync: the marked merge (Prodfix-Sync) must reach" in r.err
+    assert rev(w, "delivery") == before and prs(w.sb, w.sb.origin)[1]["state"] == "open"

@@ -12,6 +12,7 @@ from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import PrNumber
 from prodfix.workflow.context import Ctx
+from prodfix.workflow.fixrecords import SYNC_PREFIX
 from prodfix.workflow.interpreter import execute
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_forge import ApprovePr
@@ -65,7 +66,8 @@ def plan_approve(pr: PullRequest) -> list[Op]:
 def plan_merge(ctx: Ctx, pr: PullRequest, method: str | None) -> list[Op]:
     """Preconditions first (exit 1, no run state): open, approved, no conflicts."""
     backmerge = pr.head.startswith("backmerge/")
-    chosen = require_merge_method(method, backmerge=backmerge)
+    sync = pr.head.startswith(SYNC_PREFIX) and ctx.cfg.is_delivery(pr.base)
+    chosen = require_merge_method(method, backmerge=backmerge, sync=sync)
     if pr.state is PrState.MERGED:
         return []
     if pr.state is not PrState.OPEN:

@@ -20,7 +20,13 @@ def merge_program(
     return ops
 
 
-def require_merge_method(method: str | None, *, backmerge: bool) -> str:
+def require_merge_method(method: str | None, *, backmerge: bool, sync: bool = False) -> str:
+    if sync and method not in (None, "merge"):
+        raise ProdfixError(
+            f"refusing to {method} a sync: the marked merge (Prodfix-Sync) must reach the "
+            "delivery branch's history, or master's changes arrive there unmarked",
+            hint="merge it with --method merge (the default)",
+        )
     if backmerge and method not in (None, "merge"):
         raise ProdfixError(
             f"refusing to {method} a back-merge: it must be a merge commit, or the merge base "
