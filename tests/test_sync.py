@@ -383,6 +383,11 @@ def test_a_sync_merged_by_hand_is_still_a_sync(sandbox: Sandbox, how: str) -> No
     assert entry["name"] == head and entry["repos"][0]["kind"] == "sync"
     steps = {s["id"]: s["state"] for s in entry["repos"][0]["steps"]}
     assert steps["merge"] == "done" and steps["backmerge"] == "skipped"
+    # the other clone, which did not make the sync, observes the very same steps
+    theirs = json.loads(prodfix(colleague, "status", "--json").out)["fixes"]
+    assert [(f["name"], f["repos"][0]["steps"]) for f in theirs] == [
+        (head, entry["repos"][0]["steps"])
+    ]
     check = prodfix(w.work, "check", "delivery")
     assert check.code == 0, check.out + check.err
     assert "marked sync" in check.out
@@ -535,3 +540,18 @@ def test_a_sync_pr_is_never_squashed_or_rebased(sandbox: Sandbox, method: str) -
     assert r.code == 2
     assert f"refusing to {method} a sync: the marked merge (Prodfix-Sync) must reach" in r.err
     assert rev(w, "delivery") == before and prs(w.sb, w.sb.origin)[1]["state"] == "open"
+
+
+def test_a_preview_needs_no_git_identity_a_sync_does(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = service_world(sandbox)
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("EMAIL", "")
+    w.sb.g(w.work, "config", "user.useConfigOnly", "true")
+    preview = prodfix(w.work, "sync", "--dry-run", "--json")
+    assert preview.code == 0, preview.err
+    refused = prodfix(w.work, "sync")
+    assert refused.code == 2 and "git does not know who you are" in refused.err
+    assert prs(w.sb, w.sb.origin) == {}

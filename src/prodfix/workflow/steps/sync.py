@@ -100,7 +100,7 @@ def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False
     head = head_for(delivery, m_tip)
     facts = SyncFacts(
         preview=preview,
-        who=records.who(repo),
+        who=_who(ctx),
         reason=" ".join((reason or "").split()) or default_reason(preview),
         open_pr=max(mine, key=lambda p: int(p.number)) if mine else None,
         remote_head=repo.resolve(ctx.tracking(head)),
@@ -120,6 +120,16 @@ def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False
                 hint="commit or stash them, then run `prodfix sync` again",
             )
     return facts
+
+
+def _who(ctx: Ctx) -> str:
+    """The trailer's <who>: git's identity. A preview needs none (a CI job may have none)."""
+    try:
+        return records.who(ctx.repo)
+    except ProdfixError:
+        if ctx.dry_run:
+            return "<your git identity>"
+        raise
 
 
 def needs_work_tree(f: SyncFacts) -> bool:
