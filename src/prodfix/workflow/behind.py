@@ -57,13 +57,18 @@ class Behind:
 def measure(
     repo: Repo, *, branch: str, delivery: str, mainline: str, now: float, path: str = ""
 ) -> Behind:
-    """`delivery` and `mainline` are commits (the tips of the remote-tracking branches)."""
-    count = int(repo.out("rev-list", "--count", f"{delivery}..{mainline}"))
+    """`delivery` and `mainline` are full SHAs (the tips of the remote-tracking branches)."""
+    # One walk of D..M gives both: the count, and M's first-parent chain inside it.
+    rows = repo.git("log", "--format=%H %ct %P", mainline, f"^{delivery}").lines
+    commits = {r[0]: (int(r[1]), r[2:3]) for r in (ln.split() for ln in rows)}
     days = 0
-    if count:
-        times = repo.git("log", "--first-parent", "--format=%ct", mainline, f"^{delivery}").lines
-        days = max(0, int((now - min(int(t) for t in times)) // DAY))
-    return Behind(branch, count, days, last_sync(repo, delivery), path)
+    if commits:
+        oldest, cur = now, mainline
+        while cur in commits:
+            when, first = commits[cur]
+            oldest, cur = min(oldest, when), (first[0] if first else "")
+        days = max(0, int((now - oldest) // DAY))
+    return Behind(branch, len(commits), days, last_sync(repo, delivery), path)
 
 
 def last_sync(repo: Repo, tip: str) -> str | None:
