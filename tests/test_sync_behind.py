@@ -114,8 +114,14 @@ def test_measure_counts_every_commit_and_ages_the_oldest_landing(sandbox: Sandbo
     sandbox.clock.tick(2 * DAY)
     merge = sandbox.merge(w, "feature", "Merge feature")
     landed = int(sandbox.g(w, "log", "-1", "--format=%ct", merge))
+    repo = Repo(w)
+    tips = {n: repo.out("rev-parse", n) for n in ("delivery", "master")}
     b = measure(
-        Repo(w), branch="delivery", delivery="delivery", mainline="master", now=landed + DAY
+        repo,
+        branch="delivery",
+        delivery=tips["delivery"],
+        mainline=tips["master"],
+        now=landed + DAY,
     )
     # three commits (two on the branch and the merge), aged by the merge's landing: 1 day
     assert b == Behind("delivery", 3, 1, None)
