@@ -4,7 +4,7 @@ coordinated sync of the mainline into a delivery branch, through a PR (docs/sync
 from __future__ import annotations
 
 from prodfix.adapters import records
-from prodfix.cli import App
+from prodfix.app import App
 from prodfix.commands.common import context, require_remote
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter

@@ -34,7 +34,7 @@ class StepJson(TypedDict):
 class FixRepoJson(TypedDict):
     path: str
     remote: str
-    kind: str  # "python" | "go"
+    kind: str  # "python" | "go" | "sync" (a sync of the mainline, observed like a fix)
     delivery: str
     branch: str
     steps: list[StepJson]
