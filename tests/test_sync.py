@@ -344,6 +344,12 @@ def test_conflicting_sync_stops_then_continue_commits_the_marked_merge(sandbox: 
         w.sb.g(w.sb.origin, "log", "-1", "--format=%(trailers:key=Prodfix-Sync,valueonly)", sync)
         == "Ada Tester <ada@example.com> monthly"
     )
+    assert w.sb.g(w.sb.origin, "log", "-1", "--format=%B", sync) == (
+        "Merge master into delivery (sync)\n\n"
+        f"Brings 1 commit of master (up to {m_tip[:7]}) into delivery: a planned sync "
+        "prepared by prodfix.\n\n"
+        "Prodfix-Sync: Ada Tester <ada@example.com> monthly"
+    )  # exactly: no `# Conflicts:` lines after the trailer
     assert prs(w.sb, w.sb.origin)[1]["head"] == head
     check = prodfix(w.work, "check", head, "--into", "delivery", "--json")
     found = {(f["rule"], f["severity"]) for f in json.loads(check.out)["findings"]}

@@ -70,9 +70,10 @@ class CreateSyncMerge(Op):
 @dataclass(frozen=True)
 class MergeSyncForResolution(MergeForResolution):
     """`git merge --no-ff <mainline>` on the checked-out sync head, stopping for the user on
-    conflicts. The commit made on `continue` takes the op's message as it is: the
-    `Prodfix-Sync:` trailer must stay the message's last paragraph (git-interpret-trailers(1)),
-    which the comment lines git adds to a conflicted merge's message could break."""
+    conflicts. The commit made on `continue` takes the op's message exactly, its
+    `Prodfix-Sync:` trailer the last paragraph (git-interpret-trailers(1)): `git commit
+    --no-edit` would keep the `# Conflicts:` lines git appends to a conflicted merge's message
+    (the `whitespace` cleanup of a message not edited, git-commit(1) --cleanup)."""
 
     what: ClassVar[str] = "sync"
 
