@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "next": ("next", "npe"),
     "status": ("status",),
     "backmerge": ("backmerge", "--from", "delivery"),
+    "sync": ("sync",),
     "test": ("test",),
 }
 REMOTE_FREE = {"test"}  # runs no remote operation
@@ -139,6 +140,7 @@ def test_ctrl_c_is_130(command: str, sandbox: Sandbox, tmp_path: Path) -> None:
         (("check", "--json", "--bogus"), 2, "No such option '--bogus'"),
         (("check", "nosuchref", "--json", "--no-fetch"), 2, "'nosuchref' is not a branch"),
         (("status", "--json", "--nope"), 2, "No such option '--nope'"),
+        (("sync", "--dry-run", "--json", "--into", "delivery-x"), 2, "no branch 'delivery-x'"),
     ],
 )
 def test_json_commands_answer_errors_in_json_too(
