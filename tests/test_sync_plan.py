@@ -1,4 +1,5 @@
-"""The sync's plan as data: facts in, ops out (no git, no forge)."""
+"""The sync as data: its plan (facts in, ops out) and its steps (facts in, states out) — no
+git, no forge."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from dataclasses import replace
 from prodfix.adapters.forge import PrState, PullRequest
 from prodfix.policy.backmerge import Conflict, Prediction
 from prodfix.types import BranchName, PrNumber, Sha
+from prodfix.workflow.discover import FixSeed
+from prodfix.workflow.evaluate import evaluate
+from prodfix.workflow.facts import RepoFacts
+from prodfix.workflow.fixrecords import TestRecord
 from prodfix.workflow.ops_forge import OpenPr
 from prodfix.workflow.ops_git import CreateBranch, Push, Switch
 from prodfix.workflow.ops_sync import CreateSyncMerge, MergeSyncForResolution, PublishSync
@@ -130,3 +135,65 @@ def test_the_body_groups_by_pr_and_mentions_whom_to_ask() -> None:
         "Please check these changes on your side: ada@example.com, carol@example.com, "
         "mia@example.com, @team-pay"
     ) in lines
+
+
+# -- the sync's steps as data (evaluate: facts in, steps out) ----------------------------------
+
+
+def sync_facts(**kw: object) -> RepoFacts:
+    seed = FixSeed(HEAD, BranchName(HEAD), BranchName("delivery"), D, "sync")
+    f = RepoFacts(seed, local_head=Sha("9" * 40), delivery_tip=D, mainline_tip=M, ahead=1)
+    for k, v in kw.items():
+        setattr(f, k, v)
+    return f
+
+
+def steps(f: RepoFacts) -> list[tuple[str, str]]:
+    return [(s.id, s.state.value) for s in evaluate(f)]
+
+
+def sync_pr(state: PrState, merge_commit: Sha | None = None) -> PullRequest:
+    return PullRequest(
+        PrNumber(3), "t", BranchName(HEAD), BranchName("delivery"), Sha("9" * 40), state, "u",
+        merge_commit=merge_commit,
+    )  # fmt: skip
+
+
+def test_a_fresh_sync_is_prepared_and_waits_for_its_tests() -> None:
+    f = sync_facts(pr=sync_pr(PrState.OPEN))
+    assert steps(f) == [
+        ("prepare", "done"),
+        ("test", "ready"),
+        ("propose", "done"),
+        ("merge", "pending"),
+        ("build", "skipped"),
+        ("deploy", "skipped"),
+        ("backmerge", "skipped"),
+    ]
+    assert evaluate(f)[-1].detail == "a sync needs no back-merge"
+
+
+def test_a_pushed_sync_without_a_pr_waits_for_you() -> None:
+    tested = TestRecord(Sha("9" * 40), "passed", "", "Ada", "2026-11-29T10:00:00Z", "local")
+    [_, _, propose, *_] = evaluate(sync_facts(test=tested))
+    assert (propose.state.value, propose.who) == ("waiting", "you")
+    assert propose.detail == "open its PR into delivery: `prodfix sync --into delivery`"
+
+
+def test_a_closed_pr_abandons_what_is_left_a_merged_one_does_not() -> None:
+    closed = sync_facts(pr=sync_pr(PrState.CLOSED))
+    assert steps(closed) == [
+        ("prepare", "done"),
+        *((s, "skipped") for s in ("test", "propose", "merge", "build", "deploy", "backmerge")),
+    ]
+    assert evaluate(closed)[3].detail == "abandoned: PR #3 was closed without merging"
+    landed = sync_facts(pr=sync_pr(PrState.MERGED, Sha("7" * 40)), landing=Sha("7" * 40))
+    assert dict(steps(landed))["merge"] == "done"
+
+
+def test_a_gone_sync_head_fails_prepare() -> None:
+    [prepare, *_] = evaluate(sync_facts(local_head=None))
+    assert (prepare.state.value, prepare.detail) == (
+        "failed",
+        f"{HEAD} is gone locally and on the remote",
+    )
