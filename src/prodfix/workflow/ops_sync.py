@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from prodfix.adapters import records
 from prodfix.adapters.forge import PrState
 from prodfix.errors import Exit, ProdfixError, RuleRefusal
-from prodfix.types import BranchName
+from prodfix.types import BranchName, Sha
 from prodfix.workflow.fixrecords import SYNCS, stamp
 from prodfix.workflow.ops import Op, register
 from prodfix.workflow.ops_merge import MergeForResolution
@@ -26,10 +26,10 @@ class CreateSyncMerge(Op):
     --write-tree` and `commit-tree` (git-merge-tree(1)), then a new local branch on it. The
     user's checkout, index and files are never touched."""
 
-    branch: str
-    onto: str  # the delivery tip the head is cut from
-    mainline: str
-    mainline_sha: str
+    branch: BranchName
+    onto: Sha  # the delivery tip the head is cut from
+    mainline: BranchName
+    mainline_sha: Sha
     message: str
 
     def describe(self) -> str:
@@ -92,11 +92,11 @@ class PublishSync(Op):
     the same sync left by an abandoned attempt is taken up again."""
 
     name: str
-    branch: str
-    delivery: str
-    base: str  # the delivery tip the head was cut from
-    mainline: str
-    mainline_sha: str
+    branch: BranchName
+    delivery: BranchName
+    base: Sha  # the delivery tip the head was cut from
+    mainline: BranchName
+    mainline_sha: Sha
     reason: str
 
     def describe(self) -> str:
@@ -141,9 +141,9 @@ class UnpublishSync(Op):
     branch, so a merged sync is reverted by hand (then nothing of the undo has run)."""
 
     name: str
-    branch: str
-    delivery: str
-    record_sha: str
+    branch: BranchName
+    delivery: BranchName
+    record_sha: Sha
 
     def describe(self) -> str:
         return f"withdraw the sync {self.branch} from the remote (unless it is merged)"
@@ -151,7 +151,7 @@ class UnpublishSync(Op):
     def run(self, ctx: Ctx) -> Op | None:
         repo, remote = ctx.repo, ctx.remote
         records.fetch(repo, remote)
-        pr = ctx.forge.find_pr(BranchName(self.branch), BranchName(self.delivery), open_only=False)
+        pr = ctx.forge.find_pr(self.branch, self.delivery, open_only=False)
         landing = pr.merge_commit if pr is not None and pr.state is PrState.MERGED else None
         head = repo.resolve(ctx.tracking(self.branch))
         tip = repo.resolve(ctx.tracking(self.delivery))

@@ -201,7 +201,7 @@ def plan(f: SyncFacts) -> list[Op]:
     if p.clean:
         return [
             CreateSyncMerge(f.head, p.delivery_tip, p.mainline, p.mainline_tip, message(f)),
-            Push(f.head, "", ""),
+            Push(f.head, Sha(""), ""),  # "": the sync head's tip when the op runs
             *propose,
             publish,
         ]
@@ -209,7 +209,7 @@ def plan(f: SyncFacts) -> list[Op]:
         CreateBranch(f.head, p.delivery_tip),
         Switch(f.head),
         MergeSyncForResolution(p.mainline, p.mainline_tip, message(f)),
-        Push(f.head, "", ""),
+        Push(f.head, Sha(""), ""),
         *propose,
         publish,
     ]
