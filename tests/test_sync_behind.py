@@ -125,3 +125,29 @@ def test_measure_counts_every_commit_and_ages_the_oldest_landing(sandbox: Sandbo
     )
     # three commits (two on the branch and the merge), aged by the merge's landing: 1 day
     assert b == Behind("delivery", 3, 1, None)
+
+
+def test_status_reads_no_more_of_git_for_it_once_the_tips_are_known(sandbox: Sandbox) -> None:
+    """The refs come from the observation's own read, and what a pair of tips gives is cached:
+    a second status spawns exactly the git processes it spawns without delivery branches."""
+    import contextlib
+    import io
+
+    from prodfix.adapters import git
+    from prodfix.cli import main
+
+    w = service_world(sandbox)
+
+    def spawned(*args: str) -> int:
+        before = git.spawned
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+            main(["-C", str(w.work), *args])
+        return git.spawned - before
+
+    spawned("status", "--json")  # cold: the walks are made and remembered
+    warm = spawned("status", "--json")
+    (w.work / ".prodfix.toml").write_text(
+        (w.work / ".prodfix.toml").read_text().replace('delivery = "delivery*"', 'delivery = "x*"')
+    )
+    without = spawned("status", "--json")  # no delivery branch matches: nothing to measure
+    assert warm == without, (warm, without)

@@ -8,6 +8,7 @@ started a fix in. Exit 1 when a shown step failed, 4 when a repository could not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from prodfix.adapters.store import Store
@@ -15,6 +16,7 @@ from prodfix.app import App
 from prodfix.commands.common import context
 from prodfix.errors import Exit, ProdfixError
 from prodfix.output import Reporter, cell_width
+from prodfix.types import Sha
 from prodfix.workflow import behind
 from prodfix.workflow.behind import Behind
 from prodfix.workflow.context import Ctx
@@ -34,8 +36,9 @@ JSON_VERSION = 1
 
 def run(app: App, *, name: str | None, all_: bool, as_json: bool) -> int:
     ctxs = _repositories(app, name)
-    fixes = gather(app, name=name, include_finished=all_, ctxs=ctxs)
-    lag = deliveries(ctxs)
+    seen: dict[str, Mapping[str, Sha]] = {}
+    fixes = gather(app, name=name, include_finished=all_, ctxs=ctxs, seen=seen)
+    lag = deliveries(ctxs, seen)
     if as_json:
         app.out.emit_json(document(fixes, lag))
     elif not fixes:
@@ -58,14 +61,16 @@ def run(app: App, *, name: str | None, all_: bool, as_json: bool) -> int:
     return exit_code(fixes)
 
 
-def deliveries(ctxs: list[Ctx]) -> list[Behind]:
-    """How far each delivery branch of the repositories shown is behind the mainline (from the
-    remote-tracking branches the observation fetched); a repository that cannot be read
-    shows none (its fixes say why)."""
+def deliveries(ctxs: list[Ctx], seen: Mapping[str, Mapping[str, Sha]]) -> list[Behind]:
+    """How far each delivery branch of the repositories shown is behind the mainline, from the
+    refs the observation read (`seen`, by path); a repository that could not be read shows
+    none (its fixes say why)."""
     out: list[Behind] = []
     for ctx in ctxs:
+        if ctx.path not in seen:
+            continue
         try:
-            out += behind.deliveries(ctx.repo, ctx.cfg, now=ctx.clock.now())
+            out += behind.deliveries(ctx.repo, ctx.cfg, now=ctx.clock.now(), refs=seen[ctx.path])
         except ProdfixError:
             continue
     return out
@@ -81,14 +86,20 @@ def render_deliveries(out: Reporter, ctxs: list[Ctx], lag: list[Behind]) -> None
 
 
 def gather(
-    app: App, *, name: str | None, include_finished: bool, ctxs: list[Ctx] | None = None
+    app: App,
+    *,
+    name: str | None,
+    include_finished: bool,
+    ctxs: list[Ctx] | None = None,
+    seen: dict[str, Mapping[str, Sha]] | None = None,
 ) -> dict[str, list[RepoView]]:
     """The fixes to show: observed in this repository (and the clones they touch), or — run
-    outside a repository — in every clone this machine knows."""
+    outside a repository — in every clone this machine knows. `seen` receives the refs read
+    per repository of `ctxs`."""
     if ctxs is None:
         ctxs = _repositories(app, name)
     names = [name] if name else None
-    views = observe_all(ctxs, names=names)
+    views = observe_all(ctxs, names=names, seen=seen)
     here = by_fix(views)
     if ctxs and name is None:
         # The same fixes in the other clones this machine has started them in.

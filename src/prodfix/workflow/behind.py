@@ -11,6 +11,7 @@ committed, or null when it was never synced that way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from prodfix.adapters.git import Repo
 from prodfix.adapters.shacache import ShaCache
 from prodfix.config import Config
 from prodfix.policy.facts import SYNC_TRAILER
+from prodfix.types import Sha
 
 DAY = 86_400
 # Marked merges read per branch before giving up on finding one whose trailer git parses
@@ -57,18 +59,27 @@ class Behind:
 def measure(
     repo: Repo, *, branch: str, delivery: str, mainline: str, now: float, path: str = ""
 ) -> Behind:
-    """`delivery` and `mainline` are full SHAs (the tips of the remote-tracking branches)."""
-    # One walk of D..M gives both: the count, and M's first-parent chain inside it.
-    rows = repo.git("log", "--format=%H %ct %P", mainline, f"^{delivery}").lines
-    commits = {r[0]: (int(r[1]), r[2:3]) for r in (ln.split() for ln in rows)}
-    days = 0
-    if commits:
-        oldest, cur = now, mainline
+    """`delivery` and `mainline` are full SHAs (the tips of the remote-tracking branches).
+
+    What a pair of commits gives never changes, so it is cached by the pair: a `status` after
+    another one spawns no git process here until a tip moves."""
+    cache = ShaCache(repo.path, "behind")
+    key = f"{delivery}..{mainline}"
+    known = cache.get(key)
+    if isinstance(known, list) and len(known) == 2:
+        count, oldest = int(known[0]), known[1]
+    else:
+        # One walk of D..M gives both: the count, and M's first-parent chain inside it.
+        rows = repo.git("log", "--format=%H %ct %P", mainline, f"^{delivery}").lines
+        commits = {r[0]: (int(r[1]), r[2:3]) for r in (ln.split() for ln in rows)}
+        count, oldest, cur = len(commits), None, mainline
         while cur in commits:
             when, first = commits[cur]
-            oldest, cur = min(oldest, when), (first[0] if first else "")
-        days = max(0, int((now - oldest) // DAY))
-    return Behind(branch, len(commits), days, last_sync(repo, delivery), path)
+            oldest, cur = when if oldest is None else min(oldest, when), (first[0] if first else "")
+        cache.put(key, [count, oldest])
+        cache.save()
+    days = max(0, int((now - oldest) // DAY)) if count and oldest is not None else 0
+    return Behind(branch, count, days, last_sync(repo, delivery), path)
 
 
 def last_sync(repo: Repo, tip: str) -> str | None:
@@ -93,18 +104,21 @@ def last_sync(repo: Repo, tip: str) -> str | None:
     return found or None
 
 
-def deliveries(repo: Repo, cfg: Config, *, now: float) -> list[Behind]:
+def deliveries(
+    repo: Repo, cfg: Config, *, now: float, refs: Mapping[str, Sha] | None = None
+) -> list[Behind]:
     """Every delivery branch of the remote (remote-tracking branches), by name; none when the
-    mainline is not there (no remote, or not fetched)."""
+    mainline is not there (no remote, or not fetched). `refs`: the refs a caller read already
+    (else one for-each-ref)."""
     prefix = f"refs/remotes/{cfg.remote}/"
-    refs = repo.refs(prefix)
+    refs = refs if refs is not None else repo.refs(prefix)
     mainline = f"{prefix}{cfg.mainline}"
     if mainline not in refs:
         return []
     names = sorted(
         r[len(prefix) :]
         for r in refs
-        if not r.endswith("/HEAD") and cfg.is_delivery(r[len(prefix) :])
+        if r.startswith(prefix) and not r.endswith("/HEAD") and cfg.is_delivery(r[len(prefix) :])
     )
     return [
         measure(

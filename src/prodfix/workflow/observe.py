@@ -4,7 +4,7 @@ and network waits); within one repository every fix shares one snapshot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,10 +66,18 @@ class RepoView:
 
 
 def observe_repository(
-    ctx: Ctx, *, fetch: bool = True, names: Iterable[str] | None = None
+    ctx: Ctx,
+    *,
+    fetch: bool = True,
+    names: Iterable[str] | None = None,
+    seen: dict[str, Mapping[str, Sha]] | None = None,
 ) -> list[RepoView]:
-    """Every fix of the repository (or the named ones), observed now."""
+    """Every fix of the repository (or the named ones), observed now. `seen` (path → refs)
+    receives the refs read, for a caller that shows more about the repository from them
+    without reading them again (`status`: how far each delivery branch is behind)."""
     snap = snapshot.read(ctx, fetch=fetch)
+    if seen is not None and not snap.error:
+        seen[ctx.path] = snap.refs
     wanted = set(names) if names is not None else None
     if snap.error:
         seeds = _cached_seeds(ctx, wanted)
@@ -149,17 +157,23 @@ def _cached_seeds(ctx: Ctx, wanted: set[str] | None) -> list[FixSeed]:
 
 
 def observe_all(
-    ctxs: list[Ctx], *, names: Iterable[str] | None = None, fetch: bool = True
+    ctxs: list[Ctx],
+    *,
+    names: Iterable[str] | None = None,
+    fetch: bool = True,
+    seen: dict[str, Mapping[str, Sha]] | None = None,
 ) -> list[RepoView]:
     """Several repositories at once (threads), each observed whole."""
     wanted = list(names) if names is not None else None
+
+    def one(c: Ctx) -> list[RepoView]:
+        return observe_repository(c, fetch=fetch, names=wanted, seen=seen)
+
     if len(ctxs) <= 1:
-        groups = [observe_repository(c, fetch=fetch, names=wanted) for c in ctxs]
+        groups = [one(c) for c in ctxs]
     else:
         with ThreadPoolExecutor(max_workers=min(8, len(ctxs))) as pool:
-            groups = list(
-                pool.map(lambda c: observe_repository(c, fetch=fetch, names=wanted), ctxs)
-            )
+            groups = list(pool.map(one, ctxs))
     return [v for g in groups for v in g]
 
 
