@@ -50,10 +50,10 @@ def test_status_says_how_far_behind_and_when_synced(sandbox: Sandbox) -> None:
         },
     ]
     human = prodfix(w.work, "status").out.splitlines()
-    assert human[-2:] == [
-        "delivery is 1 commit behind master, the oldest from 4 days ago (never synced) — "
-        "`prodfix sync --into delivery`",
-        "delivery-2026.12 has every commit of master (never synced)",
+    assert human[-3:] == [
+        "delivery: 1 commit behind master, oldest 4 days ago; never synced",
+        "  next: prodfix sync --into delivery",
+        "delivery-2026.12: has every commit of master; never synced",
     ]
     # the sync, tested, approved and merged: delivery is level, synced at the marked merge
     assert prodfix(w.work, "sync", "--into", "delivery").code == 0
@@ -72,7 +72,7 @@ def test_status_says_how_far_behind_and_when_synced(sandbox: Sandbox) -> None:
         "last_sync": synced,
     }
     assert (
-        f"delivery has every commit of master (last synced {synced[:10]})"
+        f"delivery: has every commit of master; last synced {synced[:10]}"
         in prodfix(w.work, "status").out
     )
 

@@ -31,7 +31,13 @@ def test_the_demo_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     client = TestClient(create_app(settings, db, service=svc, secret=b""))
     poll(svc)
     fixes = {f["name"]: f for f in client.get("/api/fixes").json()["fixes"]}
-    assert {n: f["done"] for n, f in fixes.items()} == {"parser-npe": True, "due-boundary": True}
+    syncs = [n for n, f in fixes.items() if f["repos"][0]["kind"] == "sync"]
+    assert [n.startswith("sync/delivery-2026.11-") for n in syncs] == [True]  # the demo's sync
+    assert {n: f["done"] for n, f in fixes.items()} == {
+        "parser-npe": True,
+        "due-boundary": True,
+        syncs[0]: True,
+    }
     served = {f["repos"][0]["path"] for f in fixes.values()}
     assert served == {
         str(root / "remotes" / "steps-python.git"),

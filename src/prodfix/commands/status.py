@@ -81,8 +81,9 @@ def render_deliveries(out: Reporter, ctxs: list[Ctx], lag: list[Behind]) -> None
     several = len({b.path for b in lag}) > 1
     for b in lag:
         where = f"{Path(b.path).name}: " if several else ""
-        hint = f" — `prodfix sync --into {b.branch}`" if b.behind_commits else ""
-        out.say(f"{where}{b.describe(mainline.get(b.path, 'master'))}{hint}")
+        out.say(f"{where}{b.describe(mainline.get(b.path, 'master'))}")
+        if b.behind_commits:
+            out.say(f"  next: prodfix sync --into {b.branch}")
 
 
 def gather(

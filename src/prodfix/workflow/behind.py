@@ -45,14 +45,14 @@ class Behind:
         }
 
     def describe(self, mainline: str) -> str:
-        """One line for people."""
+        """One short line for people (it fits 80 columns with a usual branch name)."""
         synced = f"last synced {self.last_sync[:10]}" if self.last_sync else "never synced"
         if not self.behind_commits:
-            return f"{self.branch} has every commit of {mainline} ({synced})"
+            return f"{self.branch}: has every commit of {mainline}; {synced}"
         n, d = self.behind_commits, self.behind_days
         return (
-            f"{self.branch} is {n} commit{'s' if n != 1 else ''} behind {mainline}, the oldest "
-            f"from {d} day{'s' if d != 1 else ''} ago ({synced})"
+            f"{self.branch}: {n} commit{'s' if n != 1 else ''} behind {mainline}, oldest "
+            f"{d} day{'s' if d != 1 else ''} ago; {synced}"
         )
 
 
