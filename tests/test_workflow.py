@@ -149,8 +149,13 @@ def test_backmerge_conflicts_stop_then_continue(sandbox: Sandbox) -> None:
     tip = remote(sandbox, f"refs/heads/{head}")
     parents = sandbox.g(sandbox.origin, "rev-list", "--parents", "-n1", tip).split()[1:]
     assert parents == [remote(sandbox, "refs/heads/master"), fix]
+    # the planned message, verbatim (no "# Conflicts:" lines git would add)
+    message = sandbox.g(sandbox.origin, "log", "-1", "--format=%B", tip)
+    assert message == "Merge delivery into master\n\nBack-merge prepared by prodfix."
     prs = json.loads(prodfix(work, "pr", "list", "--json").out)
     assert [(p["head"], p["base"]) for p in prs] == [(head, "master")]
+    # back where the user was: on the fix... here, where the command started (master)
+    assert sandbox.g(work, "symbolic-ref", "--short", "HEAD") == "master"
 
 
 def test_backmerge_conflicts_then_abort_restores(sandbox: Sandbox) -> None:

@@ -60,4 +60,5 @@ class MergeForResolution(Op):
         return None
 
     def commit(self, ctx: Ctx) -> None:
-        ctx.repo.git("commit", "--no-edit", "--quiet")
+        # The planned message, verbatim: `--no-edit` would keep git's "# Conflicts:" lines.
+        ctx.repo.git("commit", "--quiet", "--cleanup=verbatim", "-F", "-", input=self.message)
