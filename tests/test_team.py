@@ -1,0 +1,214 @@
+"""A team drives three fixes through one delivery branch: two engineers on two machines, a
+reviewer, and a third clone that only watches. Fixes merge in either order — by `prodfix next
+--merge`, by hand in the "web UI" (git merge + push), and squashed by someone else — and after
+every step the remote refs, the DC files, the builds and image tags, and `status --all --json`
+in all three clones (identical) are asserted exactly."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.team import (
+    Person,
+    Team,
+    changed,
+    make_team,
+    parents,
+    pinned,
+    pr_list,
+    rows,
+    step,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def team(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Team:
+    return make_team(tmp_path / "team", tmp_path_factory.getbasetemp())
+
+
+@dataclass
+class Expect:
+    """Everything the team's remotes must hold after a step."""
+
+    heads: dict[str, str]
+    tag: str = "1.0.0"  # pinned in every DC
+    builds: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    prs: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    deploy_prs: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    rows: dict[str, str] = field(default_factory=dict)
+
+
+def verify(team: Team, e: Expect) -> dict[str, Any]:
+    """The remotes hold exactly what `e` says, and every clone's status agrees with it."""
+    assert team.heads() == e.heads
+    assert team.dc_files() == pinned(e.tag)
+    assert team.builds() == e.builds
+    assert team.images() == e.images
+    assert pr_list(team) == e.prs
+    assert pr_list(team, deploy=True) == e.deploy_prs
+    doc = team.agreed()
+    assert rows(doc) == e.rows
+    return doc
+
+
+OWNER = {"a": "alice", "b": "bob", "c": "alice"}
+
+
+def other(team: Team, fix: str) -> Person:
+    return team.bob if OWNER[fix] == "alice" else team.alice
+
+
+@pytest.mark.parametrize("order", ["abc", "cba"])
+def test_three_fixes_two_engineers_one_observer(team: Team, order: str) -> None:
+    first, second, third = order
+    alice, bob = team.alice, team.bob
+    owner = {f: team.people[p] for f, p in OWNER.items()}
+    e = Expect(heads={"master": team.tip("master"), "delivery": team.tip("delivery")})
+    d0 = e.heads["delivery"]
+    heads: dict[str, str] = {}
+    number: dict[str, int] = {}
+
+    # -- three fixes started, tested and proposed by two engineers --------------------------
+    for fix in "abc":
+        who = owner[fix]
+        team.ok(who, "start", fix)
+        e.heads[f"fix/{fix}"] = d0
+        e.rows[fix] = "dwppppp"  # the test step waits for a commit
+        verify(team, e)
+        heads[fix] = team.commit(who, f"fix {fix}", {f"{fix}.py": f"{fix.upper()} = 1\n"})
+        team.git(who.svc, "push", "-q", "origin", f"fix/{fix}")
+        team.ok(who, "test")
+        e.heads[f"fix/{fix}"] = heads[fix]
+        e.rows[fix] = "ddrpppp"
+        verify(team, e)
+        team.ok(who, "propose")
+        number[fix] = len(e.prs) + 1
+        e.prs[number[fix]] = (f"fix/{fix}", "delivery", "open")
+        e.rows[fix] = "dddwppp"
+        verify(team, e)
+
+    # Authors cannot approve their own PRs; a second `start` of a name says whose it is.
+    r = team.run(alice, "pr", "approve", str(number["a"]))
+    assert (r.code, "authors cannot approve their own pull requests" in r.err) == (1, True)
+    r = team.run(bob, "start", "a")
+    assert r.code == 2
+    assert "fix 'a' already exists on origin (started by Alice Engineer at " in r.err
+    assert "prodfix next a" in r.err
+    # Alice moves her clone: nothing is lost (the remote is the truth, not the path).
+    moved = alice.root / "svc-moved"  # beside the old one: `[deploy] repo` is relative
+    shutil.move(alice.svc, moved)
+    alice.svc = moved
+    verify(team, e)
+
+    for fix in "abc":
+        team.approve(number[fix])
+        e.rows[fix] = "dddrppp"
+    verify(team, e)
+
+    # -- the first fix: merged, built and deployed by `prodfix next --merge` ----------------
+    team.ok(owner[first], "next", "--merge", first)
+    d1 = team.tip("delivery")
+    assert parents(team, d1) == [d0, heads[first]]
+    e.heads["delivery"] = d1
+    e.builds[1] = (d1, "success", "delivery-1")
+    e.images["delivery-1"] = d1
+    e.prs[number[first]] = (f"fix/{first}", "delivery", "merged")
+    e.deploy_prs[1] = ("deploy/svc/delivery-1", "master", "open")
+    e.rows[first] = "dddddwp"
+    verify(team, e)
+
+    team.approve(1, deploy=True)
+    team.ok(owner[first], "next", "--merge", first)
+    e.tag = "delivery-1"
+    e.deploy_prs[1] = ("deploy/svc/delivery-1", "master", "merged")
+    backmerge = f"backmerge/delivery-{d1[:7]}"
+    e.heads[backmerge] = d1
+    e.prs[4] = (backmerge, "master", "open")
+    e.rows[first] = "ddddddw"
+    verify(team, e)
+
+    # -- the second fix: merged by hand in the "web UI" by the other engineer ---------------
+    merger = other(team, second)
+    team.pull(merger, "delivery")
+    team.sb.merge(merger.svc, f"origin/fix/{second}", f"Merge pull request #{number[second]}")
+    team.git(merger.svc, "push", "-q", "origin", "delivery")
+    d2 = team.tip("delivery")
+    assert parents(team, d2) == [d1, heads[second]]
+    e.heads["delivery"] = d2
+    e.prs[number[second]] = (f"fix/{second}", "delivery", "merged")
+    e.rows[second] = "ddddrpp"
+    verify(team, e)
+
+    team.ok(owner[second], "next", "--merge")  # on its fix branch: no name needed
+    e.builds[2] = (d2, "success", "delivery-2")
+    e.images["delivery-2"] = d2
+    e.deploy_prs[2] = ("deploy/svc/delivery-2", "master", "open")
+    e.rows[second] = "dddddwp"
+    doc = verify(team, e)
+    # The first fix still runs everywhere: a newer build of it is not a reason to redeploy
+    # (and the open PR of that newer build deployed nothing yet).
+    assert step(doc, first, "deploy")["detail"] == (
+        f"us1, eu1 run delivery-1, built with {d1[:7]} in it"
+    )
+
+    team.approve(2, deploy=True)
+    team.ok(owner[second], "next", "--merge", second)
+    e.tag = "delivery-2"
+    e.deploy_prs[2] = ("deploy/svc/delivery-2", "master", "merged")
+    e.heads[backmerge] = d2  # the open back-merge PR brings the second fix too
+    e.rows[second] = "ddddddw"
+    verify(team, e)
+
+    # -- the third fix: squashed by the other engineer, who also drives it on ---------------
+    merger = other(team, third)
+    team.ok(merger, "pr", "merge", str(number[third]), "--method", "squash")
+    d3 = team.tip("delivery")
+    assert parents(team, d3) == [d2]
+    assert changed(team, d2, d3) == [f"{third}.py"]
+    e.heads["delivery"] = d3
+    e.prs[number[third]] = (f"fix/{third}", "delivery", "merged")
+    e.rows[third] = "ddddrpp"
+    verify(team, e)
+
+    team.ok(merger, "next", "--merge", third)
+    e.builds[3] = (d3, "success", "delivery-3")
+    e.images["delivery-3"] = d3
+    e.deploy_prs[3] = ("deploy/svc/delivery-3", "master", "open")
+    e.rows[third] = "dddddwp"
+    verify(team, e)
+
+    team.approve(3, deploy=True)
+    team.ok(merger, "next", "--merge", third)
+    e.tag = "delivery-3"
+    e.deploy_prs[3] = ("deploy/svc/delivery-3", "master", "merged")
+    e.heads[backmerge] = d3
+    e.rows[third] = "ddddddw"
+    verify(team, e)
+
+    # -- one back-merge brings all three to master; each fix is finished -------------------
+    m0 = e.heads["master"]
+    team.approve(4)
+    team.ok(owner[first], "next", "--merge", first)
+    m1 = team.tip("master")
+    assert parents(team, m1) == [m0, d3]
+    e.heads["master"] = m1
+    del e.heads[backmerge], e.heads[f"fix/{first}"]
+    e.prs[4] = (backmerge, "master", "merged")
+    e.rows = {fix: "ddddddd." for fix in "abc"}
+    verify(team, e)
+
+    for fix in (second, third):
+        team.ok(owner[fix], "next", fix)
+        del e.heads[f"fix/{fix}"]
+        verify(team, e)
+    assert e.heads == {"master": m1, "delivery": d3}
+    for fix in "abc":
+        assert team.git(team.service, "show", f"master:{fix}.py") == f"{fix.upper()} = 1"
