@@ -317,3 +317,30 @@ def parents(team: Team, sha: str) -> list[str]:
 
 def changed(team: Team, old: str, new: str) -> list[str]:
     return team.git(team.service, "diff", "--name-only", old, new).splitlines()
+
+
+def proposed(team: Team, who: Person, fix: str, files: dict[str, str] | None = None) -> str:
+    """`start`, one commit pushed, `test`, `propose`: the fix's head."""
+    team.ok(who, "start", fix)
+    head = team.commit(who, f"fix {fix}", files or {f"{fix}.py": f"{fix.upper()} = 1\n"})
+    team.git(who.svc, "push", "-q", "origin", f"fix/{fix}")
+    team.ok(who, "test")
+    team.ok(who, "propose")
+    return head
+
+
+def shipped(team: Team, who: Person, fix: str, pr: int, deploy_pr: int) -> None:
+    """Approved, merged, built and deployed by `next --merge` (the back-merge PR is open)."""
+    team.approve(pr)
+    team.ok(who, "next", "--merge", fix)
+    team.approve(deploy_pr, deploy=True)
+    team.ok(who, "next", "--merge", fix)
+
+
+def refs(team: Team) -> dict[str, dict[str, str]]:
+    """Every ref of both remotes (records and PR metadata included), SHAs as they are."""
+    out = {}
+    for bare in (team.service, team.deploy):
+        lines = team.git(bare, "for-each-ref", "--format=%(refname) %(objectname)").splitlines()
+        out[bare.name] = dict(line.split(" ") for line in lines)
+    return out

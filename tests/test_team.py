@@ -21,7 +21,10 @@ from tests.team import (
     parents,
     pinned,
     pr_list,
+    proposed,
+    refs,
     rows,
+    shipped,
     step,
 )
 
@@ -212,3 +215,43 @@ def test_three_fixes_two_engineers_one_observer(team: Team, order: str) -> None:
     assert e.heads == {"master": m1, "delivery": d3}
     for fix in "abc":
         assert team.git(team.service, "show", f"master:{fix}.py") == f"{fix.upper()} = 1"
+
+
+# -- the regressions of a team, one by one ------------------------------------------------------
+
+
+def test_a_newer_build_keeps_an_earlier_fix_deployed_and_rollback_is_on_purpose(
+    team: Team,
+) -> None:
+    alice, bob = team.alice, team.bob
+    proposed(team, alice, "a")
+    shipped(team, alice, "a", pr=1, deploy_pr=1)  # delivery-1 everywhere; back-merge PR #2
+    proposed(team, bob, "b")
+    shipped(team, bob, "b", pr=3, deploy_pr=2)  # delivery-2 (with a and b) everywhere
+    assert team.dc_files() == pinned("delivery-2")
+    doc = team.agreed()
+    assert rows(doc) == {"a": "ddddddw", "b": "ddddddw"}
+    d1, d2 = team.images()["delivery-1"], team.tip("delivery")
+    assert step(doc, "a", "deploy")["detail"] == (
+        f"us1, eu1 run delivery-2, built with {d1[:7]} in it (PR #2)"
+    )
+
+    before = refs(team)
+    r = team.ok(alice, "next", "a")
+    assert r.out == "svc: waiting at backmerge: PR #2 waiting: needs 1 approval (who: reviewers)\n"
+    assert refs(team) == before  # no deploy PR, nothing pinned
+    r = team.run(alice, "deploy", "--tag", "delivery-1")
+    assert r.code == 3
+    why = f"runs delivery-2 (built from {d2[:7]}), which delivery-1 (built from {d1[:7]}) does not"
+    assert f"prodfix: error: refusing to move back: us1 {why} contain; eu1 {why} contain" in r.err
+    assert "`prodfix deploy --tag delivery-1 --rollback`" in r.err
+    assert refs(team) == before
+    # On purpose: a new PR from the target's tip (the branch of the first deploy is spent).
+    team.ok(alice, "deploy", "--tag", "delivery-1", "--rollback")
+    assert pr_list(team, deploy=True)[3] == ("deploy/svc/delivery-1", "master", "open")
+    assert (
+        team.blob(team.deploy, "deploy/svc/delivery-1", "apps/us1/kustomization.yaml")
+        == (pinned("delivery-1")["us1"])
+    )
+    assert team.dc_files() == pinned("delivery-2")  # not merged: nothing moved yet
+    assert d2 == team.tip("delivery")
