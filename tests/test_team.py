@@ -255,3 +255,103 @@ def test_a_newer_build_keeps_an_earlier_fix_deployed_and_rollback_is_on_purpose(
     )
     assert team.dc_files() == pinned("delivery-2")  # not merged: nothing moved yet
     assert d2 == team.tip("delivery")
+
+
+def test_master_merged_into_delivery_stops_next_before_anything_until_accepted(
+    team: Team,
+) -> None:
+    alice, bob = team.alice, team.bob
+    proposed(team, alice, "a")
+    team.approve(1)
+    team.pull(bob, "delivery")  # someone brings master into delivery, unmarked
+    bad = team.sb.merge(bob.svc, "origin/master", "Merge branch 'master' into delivery")
+    team.git(bob.svc, "push", "-q", "origin", "delivery")
+    before = refs(team)
+    r = team.run(alice, "next", "--merge", "a")
+    assert r.code == 3
+    assert (
+        "prodfix: error: refusing to merge PR #1: delivery breaks rule 2 — "
+        f"master-merged-into-delivery: merge {bad[:7]} brought 1 commit(s) of master into "
+        "delivery without a Prodfix-Sync trailer"
+    ) in r.err
+    assert f'allow-merges = ["{bad[:7]}"]' in r.err
+    assert refs(team) == before  # no merge, no build record, no deploy PR
+    assert rows(team.agreed()) == {"a": "dddrppp"}
+
+    # The team accepts that merge after the fact, on the mainline.
+    team.pull(bob, "master")
+    toml = (bob.svc / ".prodfix.toml").read_text()
+    team.commit(
+        bob,
+        "accept the merge",
+        {".prodfix.toml": f'{toml}\n[check]\nallow-merges = ["{bad[:10]}"]\n'},
+    )
+    team.git(bob.svc, "push", "-q", "origin", "master")
+    team.ok(alice, "next", "--merge", "a")
+    assert parents(team, team.tip("delivery")) == [bad, team.tip("fix/a")]
+    assert team.builds() == {1: (team.tip("delivery"), "success", "delivery-1")}
+    assert pr_list(team, deploy=True) == {1: ("deploy/svc/delivery-1", "master", "open")}
+
+
+def test_backmerge_that_keeps_masters_side_fails_naming_the_lost_fix(team: Team) -> None:
+    """Also: a run stopped on a conflict blocks only its own fix, and after `continue` the
+    user is back on their branch where `prodfix next` goes on."""
+    alice, bob = team.alice, team.bob
+    team.pull(bob, "master")  # master changes the line the fix will change
+    team.commit(bob, "master: answer 43", {"app.py": "def answer():\n    return 43\n"})
+    team.git(bob.svc, "push", "-q", "origin", "master")
+    proposed(team, alice, "c")
+    fix = proposed(team, alice, "a", {"app.py": "def answer():\n    return 42\n"})
+    team.approve(2)
+    team.ok(alice, "next", "--merge", "a")
+    d1 = team.tip("delivery")
+    team.approve(1, deploy=True)
+    r = team.run(alice, "next", "--merge", "a")
+    head = f"backmerge/delivery-{d1[:7]}"
+    assert r.code == 1
+    assert f"back-merge conflicts in: app.py (in {alice.svc} on {head})" in r.err
+    assert team.git(alice.svc, "branch", "--show-current") == head
+
+    r = team.ok(alice, "next", "c")  # fix c is not held up by fix a's stopped run
+    assert r.out == "svc: waiting at merge: PR #1 waiting: needs 1 approval (who: reviewers)\n"
+
+    team.git(alice.svc, "checkout", "--ours", "app.py")  # "ours" is master: the fix is lost
+    team.git(alice.svc, "add", "app.py")
+    team.ok(alice, "continue")
+    assert team.git(alice.svc, "branch", "--show-current") == "fix/a"
+    assert team.git(alice.svc, "status", "--porcelain") == ""
+    assert pr_list(team)[3] == (head, "master", "open")
+    r = team.ok(alice, "next")
+    assert r.out == "svc: waiting at backmerge: PR #3 waiting: needs 1 approval (who: reviewers)\n"
+
+    team.approve(3)
+    m0 = team.tip("master")
+    r = team.run(alice, "next", "--merge")
+    m1 = team.tip("master")
+    assert parents(team, m1)[0] == m0
+    lost = (
+        f'lost-fix: delivery fix {fix[:7]} "fix a" (landed by {d1[:7]} "Merge pull request #2 '
+        f'from fix/a") is not on master after back-merge {m1[:7]}: its change to app.py is '
+        "missing"
+    )
+    assert r.code == 1
+    assert f"prodfix: error: svc: step backmerge failed: {lost}" in r.err
+    doc = team.agreed()
+    assert rows(doc) == {"a": "ddddddF", "c": "dddwppp"}
+    assert (step(doc, "a", "backmerge")["detail"], step(doc, "a", "backmerge")["sha"]) == (
+        lost,
+        m1,
+    )
+    assert team.heads()["fix/a"] == fix  # not finished: nothing cleaned up
+    assert team.run(alice, "status").code == 1
+
+    # Repaired as the hint says: the fix brought back to master with a `-x` trailer.
+    team.pull(bob, "master")
+    body = f"restore fix a\n\n(cherry picked from commit {fix})"
+    (bob.svc / "app.py").write_text("def answer():\n    return 42\n")
+    team.git(bob.svc, "commit", "-q", "-am", body)
+    team.git(bob.svc, "push", "-q", "origin", "master")
+    r = team.ok(alice, "next", "a")
+    assert r.out.endswith("fix a is done: every step of every repository\n")
+    assert rows(team.agreed()) == {"a": "ddddddd.", "c": "dddwppp"}
+    assert "fix/a" not in team.heads()
