@@ -355,3 +355,43 @@ def test_backmerge_that_keeps_masters_side_fails_naming_the_lost_fix(team: Team)
     assert r.out.endswith("fix a is done: every step of every repository\n")
     assert rows(team.agreed()) == {"a": "ddddddd.", "c": "dddwppp"}
     assert "fix/a" not in team.heads()
+
+
+def runs(who: Person) -> list[str]:
+    """The run states kept in `who`'s PRODFIX_HOME (a command stopped for the user)."""
+    d = who.home / "runs"
+    return sorted(p.name for p in d.glob("*.json")) if d.exists() else []
+
+
+def test_refused_preconditions_leave_no_run_state_and_undo_of_propose(team: Team) -> None:
+    alice = team.alice
+    proposed(team, alice, "a")
+    proposed(team, alice, "b")
+    before = refs(team)
+    r = team.run(alice, "pr", "merge", "1")
+    assert (r.code, r.err.splitlines()[0]) == (
+        1,
+        "prodfix: error: PR #1 cannot be merged yet: needs 1 approval",
+    )
+    r = team.run(alice, "start", "x" * 300)
+    assert (r.code, r.err.splitlines()[0]) == (
+        2,
+        "prodfix: error: the fix name is 300 characters long; at most 100",
+    )
+    assert refs(team) == before
+    assert runs(alice) == []
+    team.approve(2)
+    team.ok(alice, "next", "--merge", "b")  # nothing is left that blocks another fix
+    assert pr_list(team)[2] == ("fix/b", "delivery", "merged")
+
+    # `undo` of a propose: the PR is closed and the step is back at ready, in every clone.
+    team.git(alice.svc, "checkout", "-q", "fix/a")
+    r = team.ok(alice, "undo")
+    assert "close pull request #1" in r.out
+    assert r.err == ""  # fix/b, started after that propose, is not the undo's business
+    assert pr_list(team)[1] == ("fix/a", "delivery", "closed")
+    doc = team.agreed()
+    assert rows(doc)["a"] == "ddrpppp"
+    assert step(doc, "a", "propose")["detail"] == "PR #1 was closed; propose again"
+    team.ok(alice, "propose")
+    assert rows(team.agreed())["a"] == "dddwppp"
