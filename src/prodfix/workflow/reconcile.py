@@ -27,7 +27,9 @@ from prodfix.workflow.playbooks import FINISHED, State
 REMEDY = {
     "test": "fix the code, commit, then `prodfix test` and `prodfix next`",
     "build": "fix the build on the delivery branch, or retry it: `prodfix next --rebuild`",
-    "merge": "reopen the PR or `prodfix propose` again",
+    # The merge step fails only when its delivery branch is gone (a closed PR is "propose").
+    "merge": "re-target the PR to the delivery branch that runs in production, or abandon the "
+    "fix: close its PR and delete its branch",
     "backmerge": "repair the mainline with a follow-up PR that restores the fix, then "
     "`prodfix next`",
 }
