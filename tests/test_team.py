@@ -395,3 +395,59 @@ def test_refused_preconditions_leave_no_run_state_and_undo_of_propose(team: Team
     assert step(doc, "a", "propose")["detail"] == "PR #1 was closed; propose again"
     team.ok(alice, "propose")
     assert rows(team.agreed())["a"] == "dddwppp"
+
+
+FLAKY_BUILD = """#!/bin/sh
+set -e
+if [ "$PRODFIX_BUILD_NUMBER" = 1 ]; then echo "registry.example.com: connection refused"; exit 1; fi
+echo "${PRODFIX_DELIVERY}-${PRODFIX_BUILD_NUMBER}"
+"""
+
+
+def test_a_failed_build_is_retried_with_rebuild(team: Team) -> None:
+    alice, bob = team.alice, team.bob
+    team.pull(bob, "delivery")  # the first build will fail (the registry is down)
+    team.commit(bob, "ci: flaky registry", {"ci/build.sh": FLAKY_BUILD})
+    team.git(bob.svc, "push", "-q", "origin", "delivery")
+    proposed(team, alice, "a")
+    team.approve(1)
+    r = team.run(alice, "next", "--merge", "a")
+    d1 = team.tip("delivery")
+    failed = {1: (d1, "failure", None)}
+    assert r.code == 1
+    assert (
+        "prodfix: error: svc: step build failed: build #1 failure: "
+        "registry.example.com: connection refused\n"
+        "  next: fix the build on the delivery branch, or retry it: `prodfix next --rebuild`"
+    ) in r.err
+    assert team.builds() == failed
+    r = team.run(alice, "next", "a")  # the same failure, not a new build
+    assert r.code == 1
+    assert team.builds() == failed
+    assert rows(team.agreed()) == {"a": "ddddFpp"}
+
+    team.ok(alice, "next", "--rebuild", "a")
+    assert team.builds() == {**failed, 2: (d1, "success", "delivery-2")}
+    assert pr_list(team, deploy=True) == {1: ("deploy/svc/delivery-2", "master", "open")}
+    assert rows(team.agreed()) == {"a": "dddddwp"}
+
+
+def test_a_deleted_delivery_branch_fails_the_merge_and_wait_does_not_wait(team: Team) -> None:
+    alice, bob = team.alice, team.bob
+    proposed(team, alice, "a")
+    team.approve(1)
+    team.git(bob.svc, "push", "-q", "origin", ":delivery")
+    doc = team.agreed()
+    assert rows(doc) == {"a": "dddFppp"}
+    gone = (
+        "delivery is gone from the remote: re-target the PR to the delivery branch that runs "
+        "in production, or abandon the fix (close its PR, delete fix/a)"
+    )
+    assert (step(doc, "a", "merge")["detail"], step(doc, "a", "merge")["pr"]) == (gone, 1)
+    r = team.run(alice, "next", "--wait", "--merge", "--timeout", "5", "--interval", "1", "a")
+    assert (r.code, r.err) == (
+        1,
+        f"prodfix: error: svc: step merge failed: {gone}\n"
+        "  next: re-target the PR to the delivery branch that runs in production, or abandon "
+        "the fix: close its PR and delete its branch\n",
+    )
