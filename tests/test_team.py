@@ -6,6 +6,7 @@ in all three clones (identical) are asserted exactly."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -451,3 +452,27 @@ def test_a_deleted_delivery_branch_fails_the_merge_and_wait_does_not_wait(team: 
         "  next: re-target the PR to the delivery branch that runs in production, or abandon "
         "the fix: close its PR and delete its branch\n",
     )
+
+
+def test_backmerge_dry_run_without_fetch_changes_no_ref(team: Team) -> None:
+    alice, bob = team.alice, team.bob
+    team.pull(bob, "delivery")
+    fix = team.commit(bob, "hotfix by hand", {"hot.py": "HOT = 1\n"})
+    team.git(bob.svc, "push", "-q", "origin", "delivery", "delivery:refs/heads/gone-soon")
+    team.git(alice.svc, "fetch", "-q", "origin")
+    # Meanwhile the remote moves on: a fetch (with --prune) would move and delete refs.
+    team.commit(bob, "another hotfix", {"hot2.py": "HOT = 2\n"})
+    team.git(bob.svc, "push", "-q", "origin", "delivery", ":gone-soon")
+    ours = ("for-each-ref", "--format=%(refname) %(objectname)")
+    before = team.git(alice.svc, *ours)
+    assert "refs/remotes/origin/gone-soon" in before
+    r = team.ok(alice, "backmerge", "--dry-run", "--no-fetch", "--json")
+    assert json.loads(r.out) == {
+        "delivery": "delivery",
+        "clean": True,
+        "commits": [fix],
+        "conflicts": [],
+    }
+    assert team.git(alice.svc, *ours) == before
+    team.ok(alice, "backmerge", "--dry-run", "--no-fetch")
+    assert team.git(alice.svc, *ours) == before
