@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -50,6 +51,28 @@ SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 # Counts spawned processes; `bench/` reports it (issue: status spawns ≤ 3 per repository).
 spawned = 0
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold the lock of a repository's fetches (other threads and processes wait for it).
+
+    Two fetches into one repository at once race for the same ref locks and one fails
+    ("cannot lock ref ... but expected ..."), as do two clones into one directory; statuses
+    of several fixes share one deploy-repository clone. flock(2) locks belong to the open
+    file description, so threads of one process exclude each other too, and a killed holder
+    releases the lock."""
+    import fcntl
+
+    from prodfix.adapters.store import ensure_private_dir, home, path_key
+
+    lock = ensure_private_dir(home() / "locks") / f"git-{path_key(path)}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class GitError(ProdfixError):
@@ -264,7 +287,8 @@ class Repo:
         args = ["-c", "fetch.writeCommitGraph=true", "fetch", "--quiet", "--no-tags"]
         if prune:
             args.append("--prune")
-        r = self.git(*args, remote, *refspecs, check=False)
+        with exclusive(self.path):
+            r = self.git(*args, remote, *refspecs, check=False)
         if r.returncode != 0:
             raise ProdfixError(
                 f"cannot fetch from {remote}: {_last_line(r.stderr)}",

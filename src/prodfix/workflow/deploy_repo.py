@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prodfix.adapters.git import Repo, run
+from prodfix.adapters.git import Repo, exclusive, run
 from prodfix.adapters.store import ensure_private_dir, home
 from prodfix.config import Config
 from prodfix.errors import Exit, ProdfixError
@@ -48,17 +48,17 @@ def locate(service: Ctx) -> Repo:
         spec, path = str(path), None
     if path is None:
         cache = cache_dir(spec)
-        if not (cache / ".git").exists():
-            ensure_private_dir(cache.parent)
-            r = run(
-                cache.parent, "clone", "--quiet", "--no-checkout", spec, str(cache), check=False
-            )
-            if r.returncode != 0:
-                raise ProdfixError(
-                    f"cannot clone the deploy repository {spec}: {r.stderr.strip()}",
-                    hint="check [deploy] repo and your access to it; this is safe to retry",
-                    code=Exit.SERVICE,
-                )
+        with exclusive(cache):  # two observations at once must not both clone it
+            if not (cache / ".git").exists():
+                ensure_private_dir(cache.parent)
+                argv = ("clone", "--quiet", "--no-checkout", spec, str(cache))
+                r = run(cache.parent, *argv, check=False)
+                if r.returncode != 0:
+                    raise ProdfixError(
+                        f"cannot clone the deploy repository {spec}: {r.stderr.strip()}",
+                        hint="check [deploy] repo and your access to it; this is safe to retry",
+                        code=Exit.SERVICE,
+                    )
         return Repo(cache)
     if not (path / ".git").exists():
         raise ProdfixError(
