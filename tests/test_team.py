@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli import prodfix_proc
 from tests.team import (
     Person,
     Team,
@@ -476,3 +478,39 @@ def test_backmerge_dry_run_without_fetch_changes_no_ref(team: Team) -> None:
     assert team.git(alice.svc, *ours) == before
     team.ok(alice, "backmerge", "--dry-run", "--no-fetch")
     assert team.git(alice.svc, *ours) == before
+
+
+def test_concurrent_status_of_fixes_sharing_the_deploy_repository(team: Team) -> None:
+    alice, rui = team.alice, team.rui
+    proposed(team, alice, "a")
+    proposed(team, alice, "b")
+    team.approve(1)
+    team.approve(2)
+    team.ok(alice, "next", "--merge", "a")
+    team.ok(alice, "next", "--merge", "b")
+    want = {"a": "dddddwp", "b": "dddddwp"}
+    assert rows(team.agreed()) == want
+    cache = alice.home / "cache" / "deploy"
+    for i in range(8):
+        # The GitOps remote moves each time, so both reads update the cached clone's refs;
+        # the first time there is no cached clone at all.
+        if i == 0:
+            shutil.rmtree(cache)
+        team.git(rui.deploy, "pull", "-q", "origin", "master")
+        team.sb.commit(rui.deploy, f"unrelated {i}", {f"other/{i}.yaml": "x: 1\n"})
+        team.git(rui.deploy, "push", "-q", "origin", "master")
+        with ThreadPoolExecutor(2) as pool:
+            done = list(
+                pool.map(
+                    lambda _: prodfix_proc(alice.svc, "status", "--json", env=alice.env), range(2)
+                )
+            )
+        for r in done:
+            failed = [
+                (f["name"], s["id"], s["detail"])
+                for f in json.loads(r.out)["fixes"]
+                for s in f["repos"][0]["steps"]
+                if s["state"] == "failed"
+            ]
+            assert (r.code, failed) == (0, []), f"round {i}: {failed}"
+            assert rows(json.loads(r.out)) == want, f"round {i}: {r.out}"
