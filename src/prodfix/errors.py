@@ -28,6 +28,14 @@ class RuleRefusal(ProdfixError):
         super().__init__(message, hint=hint, code=Exit.REFUSED)
 
 
+class ConfigError(ProdfixError):
+    """The configuration does not fit the repository (e.g. its mainline is not on the
+    remote): exit 2, never mistaken for an unreachable service."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message, hint=hint, code=Exit.USAGE)
+
+
 class ServiceError(ProdfixError):
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message, hint=hint or "this is safe to retry", code=Exit.SERVICE)

@@ -60,6 +60,8 @@ def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
         for ref, sha in repo.refs(f"refs/remotes/{remote}/").items()
         if not ref.endswith("/HEAD")
     }
+    if cfg.mainline not in tracking:
+        raise cfg.missing_mainline()
     deliveries = sorted(b for b in tracking if cfg.is_delivery(b))
     if from_ is not None:
         if from_ not in tracking:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from prodfix.config.schema import TEST_DEFAULTS
+from prodfix.errors import ConfigError
 from prodfix.types import BranchName
 
 
@@ -138,6 +139,14 @@ class Config:
     def is_protected(self, branch: str) -> bool:
         """master and delivery: prodfix never rewrites them."""
         return branch == self.mainline or self.is_delivery(branch)
+
+    def missing_mainline(self) -> ConfigError:
+        """The error for a remote without the configured mainline: the configuration is
+        wrong (exit 2), not the network."""
+        return ConfigError(
+            f"{self.remote} has no mainline branch {self.mainline!r}",
+            hint="set `mainline` in .prodfix.toml to the branch new features land on",
+        )
 
     @classmethod
     def from_values(

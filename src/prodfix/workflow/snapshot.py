@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from prodfix.adapters import records
 from prodfix.adapters.forge import PullRequest
-from prodfix.errors import ProdfixError
+from prodfix.errors import ConfigError, ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.fixrecords import LOCAL_TESTS, FixRecord, TestRecord, read_fixes, read_tests
@@ -59,10 +59,13 @@ class RepoSnapshot:
 
 def read(ctx: Ctx, *, fetch: bool = True) -> RepoSnapshot:
     """Read everything about the repository once. A failure to read is kept on the snapshot
-    (every fix of the repository then shows it), not raised: other repositories go on."""
+    (every fix of the repository then shows it), not raised: other repositories go on. A
+    configuration that does not fit the remote is raised: no retry will help."""
     snap = RepoSnapshot(ctx)
     try:
         _read(snap, fetch=fetch)
+    except ConfigError:
+        raise
     except ProdfixError as exc:
         snap.error = exc.message
     return snap
@@ -80,10 +83,7 @@ def _read(snap: RepoSnapshot, *, fetch: bool) -> None:
         "refs/heads/", f"refs/remotes/{remote}/", f"{records.mirror(remote)}/", LOCAL_TESTS
     )
     if not snap.mainline_tip:
-        raise ProdfixError(
-            f"{remote} has no mainline branch {ctx.cfg.mainline!r}",
-            hint="set `mainline` in .prodfix.toml to the branch new features land on",
-        )
+        raise ctx.cfg.missing_mainline()
     snap.fixes = read_fixes(repo, remote, snap.refs)
     snap.tests = read_tests(repo, remote, snap.refs)
     snap.current_branch = repo.current_branch()
