@@ -514,3 +514,88 @@ def test_concurrent_status_of_fixes_sharing_the_deploy_repository(team: Team) ->
             ]
             assert (r.code, failed) == (0, []), f"round {i}: {failed}"
             assert rows(json.loads(r.out)) == want, f"round {i}: {r.out}"
+
+
+# -- rules and configuration at the command line (the policy's own tests cover the logic) ------
+
+
+def test_config_that_defeats_the_rules_is_a_configuration_error(team: Team) -> None:
+    alice = team.alice
+    toml = (alice.svc / ".prodfix.toml").read_text()
+    before = refs(team)
+    (alice.svc / ".prodfix.toml").write_text(toml.replace('"delivery*"', '"*"'))
+    r = team.run(alice, "start", "x", "--from", "master")
+    assert r.code == 2
+    assert "the delivery pattern '*' matches the mainline 'master'" in r.err
+    (alice.svc / ".prodfix.toml").write_text(
+        toml.replace('mainline = "master"', 'mainline = "main"')
+    )
+    for args in (("start", "x"), ("status",), ("next", "x"), ("check",)):
+        r = team.run(alice, *args)
+        assert (r.code, r.err) == (
+            2,
+            "prodfix: error: origin has no mainline branch 'main'\n"
+            "  next: set `mainline` in .prodfix.toml to the branch new features land on\n",
+        ), args
+    assert refs(team) == before
+
+
+def test_an_old_merge_on_another_delivery_branch_and_allow_merges(team: Team) -> None:
+    alice, bob, carol = team.alice, team.bob, team.carol
+    team.pull(bob, "delivery")  # an old maintenance line that once took master, unmarked
+    team.git(bob.svc, "checkout", "-q", "-b", "delivery-old")
+    bad = team.sb.merge(bob.svc, "origin/master", "Merge branch 'master' into delivery-old")
+    team.git(bob.svc, "push", "-q", "origin", "delivery-old")
+    finding = {
+        "rule": "master-merged-into-delivery",
+        "branch": "delivery-old",
+        "commits": [bad],
+    }
+
+    def findings() -> tuple[int, list[dict[str, object]]]:
+        r = team.run(carol, "check", "--json")
+        doc = json.loads(r.out)
+        keys = ("rule", "severity", "branch", "commits")
+        return r.code, [{k: f[k] for k in keys} for f in doc["findings"]]
+
+    assert findings() == (1, [{**finding, "severity": "error"}])
+    team.ok(alice, "start", "a", "--from", "delivery")
+    team.commit(alice, "fix a", {"a.py": "A = 1\n"})
+    team.ok(alice, "propose")  # the finding is not about delivery: a fix into it goes on
+    team.ok(alice, "start", "b", "--from", "delivery-old")
+    team.commit(alice, "fix b", {"b.py": "B = 1\n"})
+    r = team.run(alice, "propose")
+    assert r.code == 3
+    assert f'allow-merges = ["{bad[:7]}"]' in r.err
+    assert set(pr_list(team)) == {1}
+
+    team.pull(bob, "master")  # the team accepts it after the fact, on the mainline
+    toml = (bob.svc / ".prodfix.toml").read_text()
+    allow = f'{toml}\n[check]\nallow-merges = ["{bad[:7]}"]\n'
+    team.commit(bob, "accept the old merge", {".prodfix.toml": allow})
+    team.git(bob.svc, "push", "-q", "origin", "master")
+    assert findings() == (0, [{**finding, "severity": "info"}])
+    team.ok(alice, "propose")
+    assert pr_list(team)[2] == ("fix/b", "delivery-old", "open")
+
+
+def test_x_backports_link_both_ways(team: Team) -> None:
+    bob, carol = team.bob, team.carol
+    team.pull(bob, "master")  # master → delivery: picked with -x, the patch changed
+    on_master = team.commit(bob, "feature x", {"x.py": "X = 1\n"})
+    team.git(bob.svc, "push", "-q", "origin", "master")
+    team.pull(bob, "delivery")
+    (bob.svc / "x.py").write_text("X = 1  # backported\n")
+    team.git(bob.svc, "add", "x.py")
+    team.git(bob.svc, "commit", "-q", "-m", f"feature x\n\n(cherry picked from commit {on_master})")
+    on_delivery = team.commit(bob, "fix: hot", {"hot.py": "HOT = 1\n"})
+    team.git(bob.svc, "push", "-q", "origin", "delivery")
+    team.pull(bob, "master")  # delivery → master: picked with -x, the patch changed
+    (bob.svc / "hot.py").write_text("HOT = 1  # on master\n")
+    team.git(bob.svc, "add", "hot.py")
+    team.git(
+        bob.svc, "commit", "-q", "-m", f"fix: hot\n\n(cherry picked from commit {on_delivery})"
+    )
+    team.git(bob.svc, "push", "-q", "origin", "master")
+    r = team.run(carol, "check", "--json")
+    assert (r.code, json.loads(r.out)) == (0, {"ok": True, "findings": []})
