@@ -16,10 +16,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from tests.cli import REVIEWER, Run, prodfix
 from tests.gitfix import Sandbox
-from tests.scenario import IMAGE, kustomization, remote_refs
+from tests.scenario import IMAGE, kustomization
 
 DCS = ("us1", "eu1")
 FIXED_DATE = "@1790100000 +0000"
@@ -146,33 +147,50 @@ class Team:
         self.git(who.svc, "fetch", "-q", "origin")
         self.git(who.svc, "checkout", "-q", "-B", branch, f"origin/{branch}")
 
-    # -- what the remotes say ---------------------------------------------------------------
+    # -- what the remotes say (read from the bare remotes: a few git processes each) ---------
+    def refs_of(self, bare: Path, prefix: str) -> dict[str, str]:
+        out = self.git(bare, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        return dict(line.split(" ") for line in out.splitlines())
+
+    def docs(self, bare: Path, prefix: str, filename: str) -> dict[str, dict[str, Any]]:
+        """ref → the JSON document each ref's commit holds (records, PR metadata), read with
+        one `cat-file --batch`."""
+        refs = self.refs_of(bare, prefix)
+        query = "".join(f"{sha}:{filename}\n" for sha in refs.values())
+        out = subprocess.run(
+            ("git", "cat-file", "--batch"),
+            cwd=bare,
+            input=query.encode(),
+            capture_output=True,
+            check=True,
+        ).stdout
+        docs: dict[str, dict[str, Any]] = {}
+        for ref in refs:
+            header, _, out = out.partition(b"\n")
+            if header.endswith(b" missing"):
+                continue  # not a record (a PR's head ref)
+            size = int(header.split()[2])
+            docs[ref] = json.loads(out[:size])
+            out = out[size + 1 :]
+        return docs
+
     def heads(self) -> dict[str, str]:
-        return {
-            k.removeprefix("refs/heads/"): v
-            for k, v in remote_refs(self.sb, self.service).items()
-            if k.startswith("refs/heads/")
-        }
+        refs = self.refs_of(self.service, "refs/heads/")
+        return {k.removeprefix("refs/heads/"): v for k, v in refs.items()}
 
     def tip(self, branch: str, *, bare: Path | None = None) -> str:
         return self.git(bare or self.service, "rev-parse", f"refs/heads/{branch}")
 
     def builds(self) -> dict[int, tuple[str, str, str | None]]:
         """number → (built sha, state, tag) of every build record in the service's remote."""
-        return {
-            int(name.rsplit("/", 1)[-1]): (doc["sha"], doc["state"], doc["tag"])
-            for name, doc in remote_refs(self.sb, self.service).items()
-            if name.startswith("refs/prodfix/builds/")
-        }
+        found = self.docs(self.service, "refs/prodfix/builds/", "record.json").values()
+        return {int(d["number"]): (d["sha"], d["state"], d["tag"]) for d in found}
 
     def images(self) -> dict[str, str]:
         """tag → built commit, the shared map every clone judges "deployed" by."""
         prefix = "refs/prodfix/images/"
-        return {
-            k.removeprefix(prefix).replace("%2E", "."): v
-            for k, v in remote_refs(self.sb, self.service).items()
-            if k.startswith(prefix)
-        }
+        refs = self.refs_of(self.service, prefix)
+        return {unquote(k.removeprefix(prefix)): v for k, v in refs.items()}
 
     def dc_files(self) -> dict[str, bytes]:
         """The bytes of every DC's kustomization on the GitOps master (what Argo CD deploys)."""
@@ -187,12 +205,14 @@ class Team:
         ).stdout
 
     def prs(self, *, deploy: bool = False) -> dict[int, tuple[str, str, str]]:
-        """number → (head, base, state) of every PR in the service's (or GitOps) remote."""
+        """number → (head, base, state) of every PR as stored in the remote (a PR merged by
+        hand reads open here until the forge next updates it; `pr_list` says merged)."""
         bare = self.deploy if deploy else self.service
+        docs = self.docs(bare, "refs/prodfix/pulls/", "pr.json")
         return {
-            int(k.split("/")[3]): (v["head"], v["base"], v["state"])
-            for k, v in remote_refs(self.sb, bare).items()
-            if k.startswith("refs/prodfix/pulls/") and k.endswith("/meta")
+            int(d["number"]): (d["head"], d["base"], d["state"])
+            for ref, d in docs.items()
+            if ref.endswith("/meta")
         }
 
     def status(self, who: Person, *names: str) -> dict[str, Any]:
@@ -263,7 +283,7 @@ def _seed(root: Path) -> None:
 _TEMPLATES: dict[str, Path] = {}
 
 
-def make_team(root: Path, template_dir: Path) -> Team:
+def make_team(root: Path, template_dir: Path, people: tuple[str, ...] = tuple(PEOPLE)) -> Team:
     """A new team in `root`, copied from remotes seeded once per test session (same SHAs)."""
     template = _TEMPLATES.get(str(template_dir))
     if template is None or not template.exists():
@@ -276,14 +296,13 @@ def make_team(root: Path, template_dir: Path) -> Team:
     shutil.copytree(template / "deploy.git", root / "deploy.git")
     sb = Sandbox(root)
     team = Team(sb, sb.origin, root / "deploy.git")
-    for name, ident in PEOPLE.items():
+    for name in people:
+        ident = PEOPLE[name]
         person = Person(name, root / name, ident)
         person.root.mkdir()
-        sb.g(root, "clone", "-q", str(sb.origin), str(person.svc))
-        for key, value in ident.items():
-            git_key = {"GIT_AUTHOR_NAME": "user.name", "GIT_AUTHOR_EMAIL": "user.email"}.get(key)
-            if git_key:
-                sb.g(person.svc, "config", git_key, value)
+        me = ("-c", f"user.name={ident['GIT_AUTHOR_NAME']}")
+        me += ("-c", f"user.email={ident['GIT_AUTHOR_EMAIL']}")
+        sb.g(root, "clone", "-q", *me, str(sb.origin), str(person.svc))
         if name == "rui":
             sb.g(root, "clone", "-q", str(team.deploy), str(person.deploy))
         team.people[name] = person
