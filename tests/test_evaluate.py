@@ -142,6 +142,21 @@ def test_backmerge_done_when_landing_is_in_master() -> None:
     assert set(s.values()) <= {"done", "skipped"}
 
 
+def test_backmerge_pr_of_an_earlier_fix_is_brought_up_to_date_before_review() -> None:
+    """A back-merge PR opened for an earlier fix of the branch does not bring this one: the
+    step is ready (prodfix moves the PR's head forward), not waiting on a review that would
+    have to be given again after the update."""
+    open_pr = pr(blockers=("needs 1 approval",))
+    behind = evaluate(facts(landing=LAND, backmerge_pr=open_pr))[-1]
+    assert (behind.state.value, behind.detail, behind.pr) == (
+        "ready",
+        f"bring {LAND[:7]} into back-merge PR #7",
+        7,
+    )
+    mine = evaluate(facts(landing=LAND, backmerge_pr=open_pr, backmerge_pr_has_fix=True))[-1]
+    assert (mine.state.value, mine.detail) == ("waiting", "PR #7 waiting: needs 1 approval")
+
+
 def test_failed_backmerge_verification() -> None:
     f = facts(landing=LAND, backmerged=True, backmerge_problems=["lost-fix: a fix is missing"])
     assert states(f)["backmerge"] == "failed"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from prodfix.adapters import records
 from prodfix.app import App
 from prodfix.commands.common import context, require_clean_state
-from prodfix.errors import ConfigError, Exit, ProdfixError, RuleRefusal
+from prodfix.errors import Exit, ProdfixError, RuleRefusal
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
 from prodfix.workflow.fixrecords import FIXES
@@ -61,11 +61,7 @@ def gather(ctx: Ctx, name: str, from_: str | None) -> StartFacts:
         if not ref.endswith("/HEAD")
     }
     if cfg.mainline not in tracking:
-        raise ConfigError(
-            f"{remote} has no mainline branch {cfg.mainline!r} (branches: "
-            f"{', '.join(sorted(tracking)) or 'none'})",
-            hint="set `mainline` in .prodfix.toml to the branch new features land on",
-        )
+        raise cfg.missing_mainline(tracking)
     deliveries = sorted(b for b in tracking if cfg.is_delivery(b))
     if from_ is not None:
         if from_ not in tracking:

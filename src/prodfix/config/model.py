@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from prodfix.config.schema import TEST_DEFAULTS
+from prodfix.errors import ConfigError
 from prodfix.types import BranchName
 
 
@@ -138,6 +139,15 @@ class Config:
     def is_protected(self, branch: str) -> bool:
         """master and delivery: prodfix never rewrites them."""
         return branch == self.mainline or self.is_delivery(branch)
+
+    def missing_mainline(self, branches: Iterable[str] | None = None) -> ConfigError:
+        """The error for a remote without the configured mainline: the configuration is
+        wrong (exit 2), not the network. `branches`: what the remote has, when known."""
+        found = "" if branches is None else f" (branches: {', '.join(sorted(branches)) or 'none'})"
+        return ConfigError(
+            f"{self.remote} has no mainline branch {self.mainline!r}{found}",
+            hint="set `mainline` in .prodfix.toml to the branch new features land on",
+        )
 
     @classmethod
     def from_values(

@@ -49,7 +49,14 @@ def read_branches(repo: Repo, cfg: Config, *, fetch: bool) -> tuple[Branches, li
     # `git remote` only when its answer matters: one process less per --no-fetch check.
     has_remote = remote in repo.remotes() if fetch else None
     if has_remote:
-        repo.fetch(remote, *fetch_refspecs(cfg))
+        try:
+            repo.fetch(remote, *fetch_refspecs(cfg))
+        except ProdfixError as exc:
+            # git fetch(1) names a refspec's missing source this way; the other branches
+            # are fetched by a pattern, which matching nothing is no error.
+            if f"couldn't find remote ref refs/heads/{main}" in exc.message:
+                raise cfg.missing_mainline() from None
+            raise
     tips, current = _refs(repo, f"refs/remotes/{remote}/", "refs/heads/")
     prefix = f"refs/remotes/{remote}/"
     if f"{prefix}{main}" not in tips:

@@ -81,7 +81,8 @@ def observe_deploy(ctx: Ctx, f: RepoFacts, images: ImageIndex) -> dict[str, Any]
                 return {**where, "failed": v.failed}
             if not v.done:
                 return {**where, "waiting": v.waiting}
-    shown = ", ".join(f"#{p.number}" for p in prs)
+    # Only the PRs that pinned this build: an open PR of a newer build deployed nothing yet.
+    shown = ", ".join(f"#{p.number}" for p in prs if p.state == PrState.MERGED)
     tags = sorted({t for dc in all_dcs for t in pins.get(dc, [])})
     detail = f"{', '.join(all_dcs)} run {', '.join(tags)}, built with {f.landing[:7]} in it"
     detail += f" (PR {shown})" if shown else ""

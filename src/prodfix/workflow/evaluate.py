@@ -200,6 +200,10 @@ def _backmerge(f: RepoFacts) -> Step:
     if not f.landing:
         return Step("backmerge", State.PENDING, "")
     pr = f.backmerge_pr
+    if pr is not None and pr.state == PrState.OPEN and not f.backmerge_pr_has_fix:
+        # Opened for an earlier fix: bring this one in before anyone reviews it.
+        more = f"bring {(f.landing or '')[:7]} into back-merge PR #{pr.number}"
+        return _with_pr(Step("backmerge", State.READY, more, since=pr.created_at), pr)
     if pr is not None and pr.state == PrState.OPEN:
         return _pr_wait("backmerge", pr, pr.created_at)
     return Step(

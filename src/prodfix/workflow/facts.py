@@ -44,6 +44,7 @@ class RepoFacts:
     backmerged: bool = False
     backmerge_commit: Sha | None = None  # the mainline commit that brought the landing in
     backmerge_pr: PullRequest | None = None
+    backmerge_pr_has_fix: bool = False  # the open back-merge PR's head contains the landing
     backmerge_problems: list[str] = field(default_factory=list)
     since: dict[str, str | None] = field(default_factory=dict)  # step → ISO 8601
 
@@ -96,6 +97,10 @@ def _gather(snap: RepoSnapshot, f: RepoFacts) -> None:
     if seed.delivery and f.landing and not f.backmerged and seed.kind != "sync":
         listed = _backmerge_pr(snap, seed.delivery)
         f.backmerge_pr = ctx.forge.get_pr(listed.number) if listed else None
+        # Opened for an earlier fix of the branch, it may not bring this one yet.
+        f.backmerge_pr_has_fix = f.backmerge_pr is not None and _contains(
+            ctx, f.backmerge_pr.head_sha, f.landing
+        )
     f.since = {
         "branch": seed.record.started_at if seed.record else None,
         "prepare": seed.record.started_at if seed.record else None,  # a sync's first step
@@ -128,6 +133,10 @@ def _backmerge_pr(snap: RepoSnapshot, delivery: str) -> PullRequest | None:
         if pr.head.startswith(f"{BACKMERGE_PREFIX}{delivery}-") and pr.base == snap.ctx.cfg.mainline
     ]
     return max(mine, key=lambda p: int(p.number)) if mine else None
+
+
+def _contains(ctx: Ctx, tip: str, commit: str) -> bool:
+    return ctx.repo.resolve(tip) is not None and ctx.repo.is_ancestor(commit, tip)
 
 
 def _landing(ctx: Ctx, f: RepoFacts, head: Sha | None) -> Sha | None:

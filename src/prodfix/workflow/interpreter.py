@@ -334,6 +334,8 @@ def _restore_refs(
         branch = ref.removeprefix("refs/heads/")
         if now.get(ref) == before.get(ref):
             continue
+        if after is not None and ref not in before and ref not in after:
+            continue  # made later (another fix started since): not this command's business
         if after is not None and now.get(ref) != after.get(ref):
             ctx.out.warn(f"{branch} changed after the command; leaving it as it is")
             continue

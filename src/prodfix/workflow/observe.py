@@ -112,13 +112,13 @@ def _observe_later_steps(ctx: Ctx, facts: RepoFacts, images: ImageIndex) -> None
 
 def _verify_backmerge(ctx: Ctx, f: RepoFacts) -> tuple[Sha | None, list[str]]:
     """The mainline commit that brought the fix's landing in, and what its verification
-    found (cached: a pair of commits never changes its verdict)."""
+    found, judged against the mainline as it is now (a follow-up PR that restores a lost fix
+    repairs it). Cached once sound, or when it can never be: a pair of commits keeps that."""
     assert f.landing and f.mainline_tip
     repo = ctx.repo
-    chain = repo.rev_list("--first-parent", "--ancestry-path", f"{f.landing}..{f.mainline_tip}")
-    if not chain:
-        return None, []  # the landing is on the mainline itself (a fast-forward)
-    merge = chain[-1]
+    merge = _brought_by(repo, f.landing, f.mainline_tip)
+    if merge is None:
+        return None, []
     cache = ShaCache(repo.path, "backmerge-verdicts")
     key = f"{merge}:{f.landing}"
     known = cache.get(key)
@@ -133,11 +133,35 @@ def _verify_backmerge(ctx: Ctx, f: RepoFacts) -> tuple[Sha | None, list[str]]:
     else:
         from prodfix.policy.verify import verify_backmerge
 
-        found = verify_backmerge(repo, merge_commit=merge, delivery_tip=parents[1], mainline=merge)
+        found = verify_backmerge(
+            repo, merge_commit=merge, delivery_tip=parents[1], mainline=ctx.tracking(f.mainline)
+        )
         problems = [f"{p.code}: {p.message}" for p in found]
+        if problems:
+            return merge, problems
     cache.put(key, problems)
     cache.save()
     return merge, problems
+
+
+def _brought_by(repo: Repo, landing: str, tip: str) -> Sha | None:
+    """The commit of the mainline's first-parent chain that brought `landing` in: the oldest
+    one that descends from it (None: the landing is on that chain itself, a fast-forward).
+
+    Not `rev-list --first-parent --ancestry-path`: it limits the walk to the first-parent
+    chain first, so a landing reached through a second parent — a back-merge PR's head that
+    is a resolution merge — finds no path at all, and nothing would be verified."""
+    first = repo.rev_list("--first-parent", f"{landing}..{tip}")
+    if not first:
+        return None
+    descendants = set(repo.rev_list("--ancestry-path", f"{landing}..{tip}"))
+    chain = [c for c in first if c in descendants]
+    if not chain:
+        return None
+    merge = chain[-1]
+    if repo.out("rev-parse", f"{merge}^") == landing:
+        return None  # the landing is on the mainline's own chain
+    return merge
 
 
 def _cached_seeds(ctx: Ctx, wanted: set[str] | None) -> list[FixSeed]:

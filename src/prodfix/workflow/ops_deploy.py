@@ -3,7 +3,8 @@ journal and lock: `prodfix continue`/`undo` there finish or reverse a deploy) an
 GitOps repository through `deploy_ctx`.
 
 Never a force push: the deploy branch is made on the target tip and recreated when the target
-moved before it was pushed; once pushed it only grows (a later run adds a commit on top)."""
+moved before it was pushed; once pushed it only grows (a later run adds a commit on top) until
+it is merged: a later deploy of the same tag (a rollback) starts again from the target."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ class _DeploySpec(Op):
         repo.fetch(dctx.remote)
         tip = target_tip(dctx, self.target)
         pushed = repo.resolve(f"refs/remotes/{dctx.remote}/{self.branch}")
+        if pushed and repo.is_ancestor(pushed, tip):
+            # Merged before (this tag was deployed once, and later builds since): the branch
+            # is spent. A rollback to it starts from the target again — grown on its old base,
+            # a merge would keep whatever the target pins now.
+            pushed = None
         base = pushed or tip
         ref = f"refs/heads/{self.branch}"
         local = repo.resolve(ref)

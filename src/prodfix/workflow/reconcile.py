@@ -32,7 +32,9 @@ from prodfix.workflow.playbooks import FINISHED, State
 REMEDY = {
     "test": "fix the code, commit, then `prodfix test` and `prodfix next`",
     "build": "fix the build on the delivery branch, or retry it: `prodfix next --rebuild`",
-    "merge": "reopen the PR or `prodfix propose` again",
+    # The merge step fails only when its delivery branch is gone (a closed PR is "propose").
+    "merge": "re-target the PR to the delivery branch that runs in production, or abandon the "
+    "fix: close its PR and delete its branch",
     "backmerge": "repair the mainline with a follow-up PR that restores the fix, then "
     "`prodfix next`",
 }
@@ -292,6 +294,17 @@ def _images(ctx: Ctx) -> ImageIndex:
     return ImageIndex(ctx, refs, deliveries)
 
 
+def _landed(v: RepoView, head: str) -> bool:
+    """Whether the branch's `head` is what reached delivery: merged as it is, or squashed by
+    its PR (whose merge commit is not a descendant of the head, though nothing is lost)."""
+    f, ctx = v.facts, v.ctx
+    assert ctx is not None and f.landing
+    pr = f.pr
+    if pr is not None and pr.state == PrState.MERGED and pr.head_sha == head:
+        return True
+    return ctx.repo.is_ancestor(head, f.landing)
+
+
 def finish_program(v: RepoView) -> list[Op]:
     """Every step of the fix is done in this repository: what prodfix created for it goes —
     the fix branch on the remote (as a forge's auto-delete would), merged `backmerge/*` heads
@@ -303,7 +316,7 @@ def finish_program(v: RepoView) -> list[Op]:
     ctx, f, seed = v.ctx, v.facts, v.seed
     assert ctx is not None
     program: list[Op] = []
-    if f.remote_head and f.landing and ctx.repo.is_ancestor(f.remote_head, f.landing):
+    if f.remote_head and f.landing and _landed(v, f.remote_head):
         program.append(DeleteRemoteBranch(seed.branch, f.remote_head))
     if f.mainline_tip and seed.delivery:
         prefix = f"refs/remotes/{ctx.remote}/backmerge/{seed.delivery}-"

@@ -60,7 +60,8 @@ class RepoSnapshot:
 
 def read(ctx: Ctx, *, fetch: bool = True) -> RepoSnapshot:
     """Read everything about the repository once. A failure to read is kept on the snapshot
-    (every fix of the repository then shows it), not raised: other repositories go on."""
+    (every fix of the repository then shows it), not raised: other repositories go on. A
+    configuration that does not fit the remote is raised: no retry will help."""
     snap = RepoSnapshot(ctx)
     try:
         _read(snap, fetch=fetch)
@@ -87,10 +88,7 @@ def _read(snap: RepoSnapshot, *, fetch: bool) -> None:
             "refs/heads/", f"refs/remotes/{remote}/", f"{records.mirror(remote)}/", records.LOCAL
         )
     if not snap.mainline_tip:
-        raise ConfigError(
-            f"{remote} has no mainline branch {ctx.cfg.mainline!r}",
-            hint="set `mainline` in .prodfix.toml to the branch new features land on",
-        )
+        raise ctx.cfg.missing_mainline()
     snap.fixes = read_fixes(repo, remote, snap.refs)
     snap.syncs = read_fixes(repo, remote, snap.refs, SYNCS)
     snap.tests = read_tests(repo, remote, snap.refs)
