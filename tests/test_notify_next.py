@@ -55,7 +55,8 @@ def test_a_conflicting_backmerge_and_a_done_fix_are_told(
     assert r.code == 1 and "back-merge conflicts in: app.py" in r.err
     (conflict,) = texts(sink)
     assert "delivery" in conflict and "app.py" in conflict
-    (w.work / "app.py").write_text("def answer():\n    return 42  # and 43 on master\n")
+    # Resolved keeping the fix's line (a changed line would fail verification as a lost fix).
+    (w.work / "app.py").write_text("def answer():\n    return 42\n")
     w.sb.g(w.work, "add", "app.py")
     w.ok("continue")
     w.ok("pr", "approve", "2")
