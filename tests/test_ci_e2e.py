@@ -2,7 +2,8 @@
 
 The fake's "git remote" is the sandbox's bare origin itself (`OriginHeads`), so Jenkins builds
 only what prodfix really pushed. For a Git branch-list job the fake builds like the git plugin:
-the oldest unbuilt head among the listed branches (NOTES/jenkins-github.md §1a), so a branch
+the oldest unbuilt head among the listed branches (the Git plugin's default build chooser,
+https://plugins.jenkins.io/git/), so a branch
 prodfix did not add to config.xml is never built.
 """
 

@@ -1,6 +1,6 @@
-"""Issue 9, the safety invariants of DESIGN.md, read from the remote's reflog after a scenario
-of two fixes (one back-merged through a conflict resolution, one cleanly), every step done with
-prodfix on the embedded forge:
+"""The promises of docs/concepts.md ("What prodfix promises"), read from the remote's reflog
+after a scenario of two fixes (one back-merged through a conflict resolution, one cleanly),
+every step done with prodfix on the embedded forge:
 
 * master and delivery only ever moved forward (every new value descends from the old one);
 * no merge reachable from delivery brings mainline-only commits (master never into delivery);

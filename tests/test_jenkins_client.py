@@ -228,7 +228,7 @@ def test_multibranch_fix_flow_and_undo(fake: FakeJenkins, fixture: str) -> None:
     edit = b.add_fix_branch("app-mb", FIX)
     assert edit.changed and edit.needs_scan
     assert edit.warnings and "Jenkins Job Builder" in edit.warnings[0]
-    b.scan_multibranch("app-mb")  # answered 302 (NOTES §3.5)
+    b.scan_multibranch("app-mb")  # Jenkins answers the scan's POST /build with a 302
     assert set(job.children) == {"delivery", "master", "fix%2Fa.b+c"}  # not fix/other
     build = b.trigger_branch_build("app-mb", FIX, A)
     done = b.wait(build)
@@ -286,7 +286,7 @@ def test_expired_queue_item_falls_back_to_queue_id(fake: FakeJenkins) -> None:
     b = builder(fake)
     queued = b.trigger_delivery(DELIVERY, A)
     assert b.poll(queued).number == 1
-    fake.queue.clear()  # left items expire after 5 minutes (NOTES §3.3)
+    fake.queue.clear()  # left items expire after 5 minutes (Jenkins core, hudson.model.Queue)
     found = b.poll(queued)
     assert (found.state, found.number) == (BuildState.SUCCESS, 1)
 

@@ -1,4 +1,5 @@
-"""Every real file of shared/corpus/k8s-yaml: edits touch only the image values.
+"""Every real file of the Kubernetes YAML corpus (2,310 files, `PRODFIX_CORPUS`): edits touch
+only the image values.
 
 For each file that references an image, every referenced image gets a new tag (one call
 per image, with tags YAML likes to misread) and then a digest. Checked independently of
@@ -10,7 +11,8 @@ the editor's own verification:
   values substituted at the reported paths, and nothing else;
 - idempotence: editing the result again changes nothing.
 
-Refusals must have a reason NOTES/gitops.md calls legitimate; the summary is printed.
+Refusals must have a legitimate reason (a value the editor cannot change without changing
+what the file means, or a field the tool reading it would not accept); the summary is printed.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ CORPUS = Path(
 )
 TAGS = ("1.10", "457", "7e12345", "on", "v9.9.9-prodfix", "null", "0x1f", "2024-05-27", "abc1234")
 DIGEST = "sha256:" + "c0ffee00" * 8
-# The reasons NOTES/gitops.md §6 names as legitimate refusals (tag deploys), plus the
-# kustomize/Helm field rules a digest deploy can meet (§3, §4).
+# The legitimate refusals of a tag deploy (templated values, block scalars, anchors, …: the
+# edit would change more than one scalar's value), plus the kustomize and Helm field rules a
+# digest deploy can meet (kustomize's `images:` `digest` field, a chart's `image.tag`).
 ALLOWED_TAG = {
     "templated",
     "unparseable",
@@ -71,7 +74,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         not CORPUS.is_dir() and not os.environ.get("CI"),
-        reason=f"corpus not found at {CORPUS} (CI copies shared/ beside the checkout)",
+        reason=f"corpus not found at {CORPUS} (scripts/test.sh sets PRODFIX_CORPUS when it finds it)",
     ),
 ]
 
