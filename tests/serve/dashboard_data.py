@@ -203,8 +203,12 @@ def demo_snapshot(now: datetime) -> Snapshot:
             "branch": "delivery-2026.11",
             "missing_backmerge_days": 2,
             "red": False,
+            "mainline": "master",
+            "behind_commits": 12,
+            "behind_days": 9,
+            "last_sync": "2026-11-02T08:30:00Z",
         },
-        {
+        {  # written before the service measured how far behind: nothing to say
             "repo": "team/steps-go",
             "branch": "delivery-2026.10",
             "missing_backmerge_days": 9,

@@ -235,6 +235,39 @@ def test_backmerges_drift_deliveries_policy() -> None:
     assert m.updated_age == "30s"
 
 
+def test_behind_lines_say_what_status_says_and_quote_the_command() -> None:
+    snap = snapshot()
+    base = {"missing_backmerge_days": 0, "red": False, "mainline": "main", "last_sync": None}
+    snap["deliveries"] = [
+        {**base, "repo": "team/b", "branch": "delivery", "behind_commits": 0, "behind_days": 0},
+        {
+            **base,
+            "repo": "team/b",
+            "branch": "delivery;rm",
+            "behind_commits": 1,
+            "behind_days": 1,
+            "last_sync": "2026-11-02T08:30:00Z",
+        },
+        {**base, "repo": "team/a", "branch": "delivery", "behind_commits": 2, "behind_days": 0},
+        {"repo": "team/c", "branch": "delivery", "missing_backmerge_days": 0, "red": False},
+    ]
+    m = build_model(snap, NOW)
+    assert [(b.repo, b.line, b.sync) for b in m.behind] == [
+        (
+            "team/a",
+            "delivery: 2 commits behind main, oldest 0 days ago; never synced",
+            "prodfix sync --into delivery",
+        ),
+        ("team/b", "delivery: has every commit of main; never synced", ""),
+        (
+            "team/b",
+            "delivery;rm: 1 commit behind main, oldest 1 day ago; last synced 2026-11-02",
+            "prodfix sync --into 'delivery;rm'",
+        ),
+    ]  # team/c's snapshot predates the measure: no line rather than a guess
+    assert len(m.deliveries) == 4
+
+
 def test_nothing_observed_yet() -> None:
     m = build_model(snapshot(updated_at=""), NOW)
     assert (m.in_flight, m.finished, m.updated_age) == ((), (), "")

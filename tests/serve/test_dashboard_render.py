@@ -188,7 +188,17 @@ def hostile_snapshot() -> Snapshot:
     ]
     snap["drift"] = [{"repo": h, "image": h, "tags": {h: h, "dc2": "x"}} for h in HOSTILE]
     snap["deliveries"] = [
-        {"repo": h, "branch": h, "missing_backmerge_days": 9, "red": True} for h in HOSTILE
+        {
+            "repo": h,
+            "branch": h,
+            "missing_backmerge_days": 9,
+            "red": True,
+            "mainline": h,
+            "behind_commits": 3,
+            "behind_days": 1,
+            "last_sync": None,
+        }
+        for h in HOSTILE
     ]
     snap["policy"] = [
         {
@@ -272,6 +282,11 @@ def test_tables_rows_exact_cells() -> None:
     ]
     red = [tr.attrs.get("class") for tr in doc.find_all("tr") if tr.find_all("td")]
     assert red.count("red") == 1
+    # how far behind: the line `status` prints and the command, for the measured branch only
+    assert [li.text() for li in doc.find("ul", "behind").find_all("li")] == [
+        "team/steps-python: delivery-2026.11: 12 commits behind master, oldest 9 days ago; "
+        "last synced 2026-11-02 next: prodfix sync --into delivery-2026.11"
+    ]
     retry = next(a for a in doc.find_all("article") if a.find("h3").text() == "retry-timeout")
     assert [li.text() for li in retry.find_all("li", "step")][5:] == [
         "deploy waiting 25m tag 2026.11.4 PR #88",  # the deploy PR has no web address here

@@ -123,7 +123,52 @@ def test_snapshots_merge_one_fix_across_repositories() -> None:
     (fix,) = merged["fixes"]
     assert [r["path"] for r in fix["repos"]] == ["/a", "/b"] and fix["done"] is False
     assert merged["updated_at"] == "2026-11-29T09:00:00Z"
-    assert snapshot.fixes_document(merged) == {"version": 1, "fixes": merged["fixes"]}
+    assert snapshot.fixes_document(merged) == {
+        "version": 1,
+        "fixes": merged["fixes"],
+        "deliveries": [],
+    }
+
+
+def test_api_deliveries_are_the_measured_branches_in_status_json_shape() -> None:
+    def part(repo: str, *measured: tuple[str, int]) -> snapshot.Snapshot:
+        s = snapshot.empty()
+        s["deliveries"] = [
+            {
+                "repo": repo,
+                "branch": b,
+                "missing_backmerge_days": 0,
+                "red": False,
+                "mainline": "master",
+                "behind_commits": n,
+                "behind_days": 2 * n,
+                "last_sync": None if n else "2026-11-02T08:30:00Z",
+            }
+            for b, n in measured
+        ]
+        return s
+
+    old = part("team/old")
+    old["deliveries"] = [
+        {"repo": "team/old", "branch": "delivery", "missing_backmerge_days": 1, "red": False}
+    ]  # written before the measure existed: not listed rather than shown as level
+    merged = snapshot.merge([part("team/a", ("delivery", 0), ("delivery-2", 3)), old])
+    assert snapshot.fixes_document(merged)["deliveries"] == [
+        {
+            "path": "team/a",
+            "branch": "delivery",
+            "behind_commits": 0,
+            "behind_days": 0,
+            "last_sync": "2026-11-02T08:30:00Z",
+        },
+        {
+            "path": "team/a",
+            "branch": "delivery-2",
+            "behind_commits": 3,
+            "behind_days": 6,
+            "last_sync": None,
+        },
+    ]
 
 
 def test_prodfix_help_imports_none_of_the_service() -> None:

@@ -197,4 +197,4 @@ def test_healthz_is_503_and_webhooks_are_503_when_the_database_does_not_answer(
 
 
 def test_api_fixes_is_the_status_document(client: TestClient, db: Database) -> None:
-    assert client.get("/api/fixes").json() == {"version": 1, "fixes": []}
+    assert client.get("/api/fixes").json() == {"version": 1, "fixes": [], "deliveries": []}

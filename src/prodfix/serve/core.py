@@ -6,8 +6,10 @@ no printing) by re-pointing this file alone.
 
 from __future__ import annotations
 
+import logging
 import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +24,10 @@ from prodfix.serve.snapshot import FixJson, FixRepoJson, PolicyFinding
 from prodfix.types import PrNumber, Sha
 
 if TYPE_CHECKING:
+    from prodfix.workflow.behind import Behind
     from prodfix.workflow.context import Ctx
+
+log = logging.getLogger("prodfix.serve")
 
 DAY = 86400.0
 RECENT = 14 * DAY  # finished fixes stay on the dashboard this long
@@ -215,6 +220,7 @@ def pr_of_landing(prs: list[PullRequest], landing: str) -> PullRequest | None:
 class Observed:
     fixes: list[FixJson] = field(default_factory=list)
     deliveries: list[tuple[str, int, bool]] = field(default_factory=list)  # (branch, days, red)
+    behind: dict[str, Behind] = field(default_factory=dict)  # by delivery branch
 
 
 def service_store() -> Store:
@@ -227,7 +233,8 @@ def service_store() -> Store:
 def observe(ctx: Ctx, store: Store, *, display: str, remote_url: str) -> Observed:
     """Every fix the remote knows (fix records, fix branches, open fix PRs) with each step
     observed as `status` does — the same code, so the dashboard and `status --json` agree —
-    recently finished ones included; and each delivery branch's back-merge age."""
+    recently finished ones included; each delivery branch's back-merge age; and how far each
+    is behind the mainline, measured as `status` measures it."""
     from prodfix.policy import facts as pfacts
     from prodfix.workflow.observe import by_fix, observe_repository
 
@@ -246,7 +253,8 @@ def observe(ctx: Ctx, store: Store, *, display: str, remote_url: str) -> Observe
             repos.append(doc)  # type: ignore[arg-type]
         out.fixes.append({"name": name, "done": done, "repos": repos})
     prefix = f"refs/remotes/{ctx.remote}/"
-    branches = {k.removeprefix(prefix): v for k, v in ctx.repo.refs(prefix).items()}
+    refs = ctx.repo.refs(prefix)
+    branches = {k.removeprefix(prefix): v for k, v in refs.items()}
     deliveries = {b: s for b, s in branches.items() if ctx.cfg.is_delivery(b)}
     main_tip = branches.get(ctx.cfg.mainline)
     if main_tip:
@@ -256,7 +264,21 @@ def observe(ctx: Ctx, store: Store, *, display: str, remote_url: str) -> Observe
             days = max((int((now - p.landing.time) // DAY) for p in pending), default=0)
             late = any(now - p.landing.time > max_days * DAY for p in pending)
             out.deliveries.append((d, days, late))
+    out.behind = _behind(ctx, refs)
     return out
+
+
+def _behind(ctx: Ctx, refs: Mapping[str, Sha]) -> dict[str, Behind]:
+    """From the refs just read (no second fetch or ref listing). A branch that cannot be
+    measured is left out: the rest of the observation still counts."""
+    from prodfix.workflow import behind
+
+    try:
+        found = behind.deliveries(ctx.repo, ctx.cfg, now=ctx.clock.now(), refs=refs)
+    except ProdfixError as exc:
+        log.warning("cannot measure how far delivery is behind in %s: %s", ctx.path, exc.message)
+        return {}
+    return {b.branch: b for b in found}
 
 
 def _age(iso: str, now: float) -> float:

@@ -271,10 +271,21 @@ def observe(svc: Service, target: Target, ctx: Ctx) -> snap.Snapshot:
     now = time.time()
     doc = snap.empty()
     doc["fixes"] = seen.fixes
-    doc["deliveries"] = [
-        {"repo": target.key, "branch": b, "missing_backmerge_days": days, "red": red}
-        for b, days, red in seen.deliveries
-    ]
+    doc["deliveries"] = []
+    for b, days, red in seen.deliveries:
+        health: snap.DeliveryHealth = {
+            "repo": target.key,
+            "branch": b,
+            "missing_backmerge_days": days,
+            "red": red,
+        }
+        lag = seen.behind.get(b)
+        if lag is not None:
+            health["mainline"] = ctx.cfg.mainline
+            health["behind_commits"] = lag.behind_commits
+            health["behind_days"] = lag.behind_days
+            health["last_sync"] = lag.last_sync
+        doc["deliveries"].append(health)
     doc["backmerge_prs"] = [
         {
             "repo": target.key,

@@ -12,7 +12,7 @@ The `fixes` entries have exactly the `status --json` shape (see `StepJson`/`FixJ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 VERSION = 1
 
@@ -67,6 +67,13 @@ class DeliveryHealth(TypedDict):
     branch: str
     missing_backmerge_days: int  # age in whole days of the oldest commit not on the mainline
     red: bool  # past the repository's max-backmerge-days
+    # How far the branch is behind the mainline, as `status` measures it (`workflow.behind`).
+    # Absent from snapshots written before they were added, and when the branch could not be
+    # measured: readers treat absence as "unknown".
+    mainline: NotRequired[str]
+    behind_commits: NotRequired[int]  # mainline commits the branch lacks
+    behind_days: NotRequired[int]  # whole days since the oldest of them landed on the mainline
+    last_sync: NotRequired[str | None]  # ISO 8601 UTC of the newest marked sync merge, or null
 
 
 class PolicyFinding(TypedDict):
@@ -139,5 +146,24 @@ SnapshotSource = Callable[[], Snapshot]
 
 
 def fixes_document(snap: Snapshot) -> dict[str, object]:
-    """`GET /api/fixes`: the `status --json` document for every served repository."""
-    return {"version": VERSION, "fixes": snap["fixes"]}
+    """`GET /api/fixes`: the `status --json` document for every served repository. Its
+    `deliveries` entries are `status --json`'s, with `path` the served repository's name (the
+    service's clone is no path a reader could use)."""
+    return {"version": VERSION, "fixes": snap["fixes"], "deliveries": behind_documents(snap)}
+
+
+def behind_documents(snap: Snapshot) -> list[dict[str, object]]:
+    """Each measured delivery branch as `status --json` writes it (the same `Behind.to_json`)."""
+    from prodfix.workflow.behind import Behind
+
+    return [
+        Behind(
+            branch=d["branch"],
+            behind_commits=d["behind_commits"],
+            behind_days=d.get("behind_days", 0),
+            last_sync=d.get("last_sync"),
+            path=d["repo"],
+        ).to_json()
+        for d in snap["deliveries"]
+        if "behind_commits" in d
+    ]

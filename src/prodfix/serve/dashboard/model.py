@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -26,6 +27,7 @@ from prodfix.serve.snapshot import (
     StepJson,
 )
 from prodfix.types import short
+from prodfix.workflow.behind import Behind
 from prodfix.workflow.playbooks import PLAYBOOKS
 
 # Steps whose state needs someone's attention; their detail is shown under the step row.
@@ -110,6 +112,16 @@ class DeliveryRow:
 
 
 @dataclass(frozen=True)
+class BehindRow:
+    """How far one delivery branch is behind the mainline: information, never red."""
+
+    repo: str
+    branch: str
+    line: str  # the line `prodfix status` prints for it
+    sync: str  # the command that catches it up ("" when it has every mainline commit)
+
+
+@dataclass(frozen=True)
 class PolicyRow:
     repo: str
     pr: int
@@ -125,6 +137,7 @@ class DashboardModel:
     backmerge_prs: tuple[BackmergeRow, ...]
     drift: tuple[DriftRow, ...]
     deliveries: tuple[DeliveryRow, ...]
+    behind: tuple[BehindRow, ...]  # by repository, then branch (as `status` lists them)
     policy: tuple[PolicyRow, ...]
     updated_at: str
     updated_age: str  # "" when nothing was observed yet
@@ -156,6 +169,12 @@ def build_model(snap: Snapshot, now: datetime) -> DashboardModel:
             sorted(
                 (_delivery(d) for d in snap["deliveries"]),
                 key=lambda r: (not r.red, -r.days, r.repo, r.branch),
+            )
+        ),
+        behind=tuple(
+            sorted(
+                (_behind(d) for d in snap["deliveries"] if "behind_commits" in d),
+                key=lambda r: (r.repo, r.branch),
             )
         ),
         policy=tuple(
@@ -247,6 +266,23 @@ def _delivery(d: DeliveryHealth) -> DeliveryRow:
         branch=d["branch"],
         days=d["missing_backmerge_days"],
         red=d["red"],
+    )
+
+
+def _behind(d: DeliveryHealth) -> BehindRow:
+    b = Behind(
+        branch=d["branch"],
+        behind_commits=d.get("behind_commits", 0),
+        behind_days=d.get("behind_days", 0),
+        last_sync=d.get("last_sync"),
+    )
+    # Quoted for a shell: the reader copies it, and a branch name may hold `$`, `;` or `'`.
+    sync = f"prodfix sync --into {shlex.quote(b.branch)}" if b.behind_commits else ""
+    return BehindRow(
+        repo=display_repo(d["repo"]),
+        branch=b.branch,
+        line=b.describe(d.get("mainline", "the mainline")),
+        sync=sync,
     )
 
 
