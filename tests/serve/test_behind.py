@@ -146,3 +146,23 @@ def test_a_later_refresh_measures_from_the_refs_it_read_without_running_git(
     found = core._behind(ctx, refs)
     assert git.spawned == before
     assert [(b.branch, b.behind_commits) for b in found.values()] == [("delivery", 3)]
+
+
+def test_the_backmerge_age_is_measured_on_the_service_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like `status`, the service ages a missing back-merge by its clock (`PRODFIX_NOW` here),
+    not by the wall clock: 5 days after the hotfix it is 5 days old, under the default limit."""
+    from tests.scenario import land_on_delivery
+
+    w = service_world(Sandbox(tmp_path / "sb"))
+    hotfix = land_on_delivery(w, {"hotfix.py": "H = 1\n"})
+    monkeypatch.setenv("PRODFIX_NOW", str(ct(w, hotfix) + 5 * DAY + 3600))
+    svc, _ = service_for(w, tmp_path)
+    assert poll(svc) == ["done"]
+    (health,) = svc.snapshot()["deliveries"]
+    assert (health["branch"], health["missing_backmerge_days"], health["red"]) == (
+        "delivery",
+        5,
+        False,
+    )

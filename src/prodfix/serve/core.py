@@ -239,7 +239,7 @@ def observe(ctx: Ctx, store: Store, *, display: str, remote_url: str) -> Observe
     from prodfix.workflow.observe import by_fix, observe_repository
 
     out = Observed()
-    now = time.time()
+    now = ctx.clock.now()  # PRODFIX_NOW in tests, as for `status`
     views = observe_repository(ctx, fetch=False)
     for name, vs in by_fix(views).items():
         done = all(v.done for v in vs)

@@ -11,7 +11,6 @@ so running one twice (a redelivery, a worker killed mid-job) changes nothing the
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -268,7 +267,7 @@ def _poll_policy(svc: Service, target: Target, ctx: Ctx, pr: PullRequest) -> Non
 
 def observe(svc: Service, target: Target, ctx: Ctx) -> snap.Snapshot:
     seen = core.observe(ctx, svc.store(), display=target.display, remote_url=target.url)
-    now = time.time()
+    now = ctx.clock.now()  # PRODFIX_NOW in tests, as for `status`
     doc = snap.empty()
     doc["fixes"] = seen.fixes
     doc["deliveries"] = []
