@@ -11,10 +11,9 @@ import os
 import re
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from prodfix.adapters.gitproc import (
     NETWORK,
@@ -24,8 +23,6 @@ from prodfix.adapters.gitproc import (
     subcommand,
 )
 from prodfix.adapters.gitproc import clean_env as clean_env  # the one environment for git
-from prodfix.adapters.locks import fetch_lock
-from prodfix.adapters.shacache import ShaCache
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
@@ -57,8 +54,7 @@ class GitError(ProdfixError):
         self.stderr = stderr
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     returncode: int
     stdout: str
     stderr: str
@@ -290,6 +286,8 @@ class Repo:
         args = ["-c", "fetch.writeCommitGraph=true", "fetch", "--quiet", "--no-tags"]
         if prune:
             args.append("--prune")
+        from prodfix.adapters.locks import fetch_lock  # here: `check --no-fetch` never locks
+
         with fetch_lock(self.path):
             r = self.git(*args, remote, *refspecs, check=False)
         if r.returncode != 0:
@@ -444,8 +442,7 @@ class Repo:
         return self.git("check-ref-format", "--branch", branch, check=False).returncode == 0
 
 
-@dataclass(frozen=True)
-class MergeTree:
+class MergeTree(NamedTuple):
     tree: Sha
     clean: bool
     conflicts: tuple[str, ...]
