@@ -118,8 +118,11 @@ def test_missing_directory_is_the_same_usage_error(capsys: pytest.CaptureFixture
 # What `prodfix check` must not import: click (the full command line), and the standard modules
 # the check never needs whose import costs more than its git processes (bench/bench_check_real.py):
 # dataclasses (it imports inspect, ast, dis, tokenize), tomllib (once the configuration is
-# cached), hashlib (locks and caches a --no-fetch check never takes).
-NOT_ON_THE_CHECK_PATH = {"click", "dataclasses", "inspect", "tomllib", "hashlib"}
+# cached), hashlib (locks and caches a --no-fetch check never takes), subprocess (local git
+# commands start through adapters/spawn.py).
+NOT_ON_THE_CHECK_PATH = {
+    "click", "dataclasses", "inspect", "tomllib", "hashlib", "subprocess", "threading"
+}  # fmt: skip
 
 
 def test_check_imports_nothing_it_does_not_use(sandbox: Sandbox) -> None:

@@ -1,5 +1,5 @@
-"""The git CLI through one subprocess helper (`run`; gitproc.py has its environment and
-timeouts: git never prompts, and a network operation never hangs).
+"""The git CLI through one helper (`run`; gitproc.py has its environment and timeouts: git
+never prompts, and a network operation never hangs; spawn.py starts local commands).
 
 Why the CLI and not a library: it honours the user's ssh config, credential helpers and partial
 clones, and with a commit-graph it is the fastest option measured.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from prodfix.adapters.gitproc import (
     subcommand,
 )
 from prodfix.adapters.gitproc import clean_env as clean_env  # the one environment for git
+from prodfix.adapters.spawn import run_to_end
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
@@ -94,18 +94,7 @@ def run(
     spawned += 1
     try:
         if timeout is None:
-            proc = subprocess.run(
-                argv,
-                cwd=cwd,
-                input=input,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="surrogateescape",
-                env=full_env,
-                check=False,
-            )
-            code, out, err = proc.returncode, proc.stdout, proc.stderr
+            code, out, err = run_to_end(argv, str(cwd), input, full_env)
         else:
             code, out, err = communicate(argv, cwd, input, full_env, timeout, sub, operand)
     except FileNotFoundError as exc:
