@@ -90,3 +90,25 @@ def test_a_missing_directory_or_git_is_a_clear_error(
     monkeypatch.setenv("PATH", str(work))
     with pytest.raises(ProdfixError, match="git is not installed"):
         git.run(work, "status")
+
+
+def test_git_and_its_children_get_sigpipe_back(work: Path) -> None:
+    # Python ignores SIGPIPE; an ignored signal stays ignored across exec unless reset.
+    alias = ["git", "-c", "alias.ign=!grep SigIgn /proc/self/status", "ign"]
+    ours = run_to_end(alias, str(work), None, clean_env())
+    theirs = by_subprocess(alias, work)
+    # The standard signals 1-31 (glibc's posix_spawn leaves its own internal 32 and 33 ignored).
+    masks = [int(r[1].split()[1], 16) & 0x7FFF_FFFF for r in (ours, theirs)]
+    assert ours[0] == theirs[0] == 0 and masks[0] == masks[1]
+    assert not masks[0] & (1 << (13 - 1))  # SIGPIPE is 13
+
+
+def test_a_callers_inheritable_descriptor_does_not_reach_git(work: Path) -> None:
+    r, w = os.pipe()
+    os.set_inheritable(w, True)
+    try:
+        code, out, _ = both(["git", "-c", "alias.fds=!ls /proc/self/fd", "fds"], work)
+        assert code == 0 and str(w) not in out.split()
+    finally:
+        os.close(r)
+        os.close(w)

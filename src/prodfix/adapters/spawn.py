@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import select
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 _CHUNK = 1 << 16
 
@@ -43,8 +44,11 @@ def run_to_end(
         in_r, in_w = os.pipe()
         live |= {in_r, in_w}
         actions.append((os.POSIX_SPAWN_DUP2, in_r, 0))
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited(live)]
     try:
-        pid = os.posix_spawn(program, argv, dict(env), file_actions=actions)
+        pid = os.posix_spawn(
+            program, argv, dict(env), file_actions=actions, setsigdef=_default_signals()
+        )
     except BaseException:
         _close(live, *live)
         raise
@@ -64,6 +68,36 @@ def run_to_end(
             pass
         raise
     return os.waitstatus_to_exitcode(status), _text(out), _text(err)
+
+
+def _inherited(ours: set[int]) -> list[int]:
+    """Descriptors above 2 the child would inherit (Python opens its own non-inheritable; these
+    came from whoever started prodfix): closed in the child, as subprocess's close_fds does, so
+    that a git that leaves a process behind (gc --auto detaches) cannot hold a caller's pipe."""
+    try:
+        names = os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd")
+    except OSError:
+        return []
+    found: list[int] = []
+    for name in names:
+        fd = int(name)
+        if fd > 2 and fd not in ours:
+            try:
+                if os.get_inheritable(fd):
+                    found.append(fd)
+            except OSError:  # the directory listing's own descriptor, closed by now
+                pass
+    return found
+
+
+@cache
+def _default_signals() -> tuple[int, ...]:
+    """Signals Python ignores that the child must not (SIGPIPE above all: git and its hooks
+    expect to die of it when a reader goes away): subprocess's restore_signals."""
+    import signal
+
+    names = ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
+    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
 
 
 def _which(name: str, path: str) -> str:
