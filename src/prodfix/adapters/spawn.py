@@ -2,11 +2,13 @@
 
 `prodfix check` runs in hooks and CI jobs many times a minute and answers with a few short git
 processes; importing subprocess (threading, selectors, locale, signal) costs about as much as
-one of them (bench/bench_check_real.py). `os.posix_spawnp` starts git, `select.poll` drains
-its stdout and stderr while feeding stdin, so neither pipe can fill and stall it. The text is
-what `subprocess.run(text=True, encoding="utf-8", errors="surrogateescape")` gives: decoded,
-with universal newlines. Network operations keep subprocess (gitproc.communicate): they need
-a timeout and a process group to kill.
+one of them (bench/bench_check_real.py). `os.posix_spawn` starts git, `select.poll` drains
+its stdout and stderr while feeding stdin, so neither pipe can fill and stall it. What
+subprocess.run does besides is done here too: the program looked up on the child's PATH, the
+caller's inheritable descriptors closed, SIGPIPE restored. The text is what
+`subprocess.run(text=True, encoding="utf-8", errors="surrogateescape")` gives: decoded, with
+universal newlines (tests/test_spawn.py compares the two). Network operations keep subprocess
+(gitproc.communicate): they need a timeout and a process group to kill.
 """
 
 from __future__ import annotations
