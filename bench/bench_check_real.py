@@ -6,12 +6,15 @@ The repository is werkzeug (a git bundle of it, `--bundle`, by default beside th
 skipped with a message when absent): cloned into a temp dir with a bare origin and a commit-graph,
 then put into states built from its own history, with and without findings. For each state both
 commands run as real processes, alternately (machine noise hits both alike); the findings of both
-must be the same, then the medians and their ratio are printed. Target: ratio ≤ 2× (moonshot 1.5×).
+must be the same, then the medians and their ratio are printed, with the git processes each
+command starts (prodfix/raw). Target: ratio ≤ 2× (moonshot 1.5×).
 
 The package is byte-compiled first (`compileall`), as an installed package is: with
 PYTHONDONTWRITEBYTECODE set, every run would otherwise compile prodfix's modules again. The
-last line is CPython's own floor for comparison: an interpreter that only imports the standard
-modules prodfix's layers are built on, and does nothing.
+first run in each state (the one whose findings are compared) also fills the checkout's cache
+of the parsed .prodfix.toml, as any first run does. The last line is CPython's own floor for
+comparison: an interpreter that only imports the standard modules `check` imports, and does
+nothing.
 """
 
 from __future__ import annotations
@@ -111,7 +114,8 @@ def states(r: Repo) -> dict[str, Callable[[], None]]:
     }
 
 
-FLOOR = "import subprocess, re, json, fnmatch, tomllib, dataclasses, pathlib"
+# The standard modules `check` imports (tests/test_launch.py pins what it must not import).
+FLOOR = "import re, json, fnmatch, pathlib, typing, select"
 
 
 def compile_package() -> None:
@@ -144,6 +148,29 @@ def run(argv: list[str], cwd: Path) -> tuple[float, str, float]:
     return elapsed, p.stdout, cpu
 
 
+def git_count(argv: list[str], cwd: Path, shim: Path) -> int:
+    """Git processes `argv` starts: one untimed run with a `git` first on PATH that logs a line
+    and runs the real one (both commands find git on PATH)."""
+    log = shim / "log"
+    log.write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+        "BENCH_GIT_LOG": str(log),
+    }
+    subprocess.run(argv, cwd=cwd, capture_output=True, env=env)
+    return len(log.read_text().splitlines())
+
+
+def make_shim(root: Path) -> Path:
+    real = shutil.which("git")
+    shim = root / "shim"
+    shim.mkdir()
+    (shim / "git").write_text(f'#!/bin/sh\necho x >> "$BENCH_GIT_LOG"\nexec {real} "$@"\n')
+    (shim / "git").chmod(0o755)
+    return shim
+
+
 def from_prodfix(out: str) -> Findings:
     doc = json.loads(out)
     return {(f["rule"], f["severity"], f["branch"], tuple(f["commits"])) for f in doc["findings"]}
@@ -171,8 +198,9 @@ def main() -> None:
         print(f"werkzeug: {commits} commits on main, {a.runs} runs each, {os.cpu_count()} cores")
         print(
             f"{'state':22} {'findings':>8} {'prodfix':>9} {'raw':>9} {'ratio':>6}"
-            f" {'cpu ratio':>10}  findings"
+            f" {'cpu ratio':>10} {'git':>5}  findings"
         )
+        shim = make_shim(Path(tmp))
         ratios: list[float] = []
         cpu_ratios: list[float] = []
         differ: list[str] = []
@@ -185,6 +213,7 @@ def main() -> None:
             if ours != theirs:
                 differ.append(name)
                 print(f"{name}: findings differ\n  prodfix {sorted(ours)}\n  raw {sorted(theirs)}")
+            procs = f"{git_count(check, r.w, shim)}/{git_count(raw, r.w, shim)}"
             t_check: list[float] = []
             t_raw: list[float] = []
             c_check: list[float] = []
@@ -202,7 +231,7 @@ def main() -> None:
             kinds = ",".join(sorted({f"{f[0].split('-')[0]}:{f[1][0]}" for f in ours})) or "-"
             print(
                 f"{name:22} {len(ours):>8} {mc * 1000:7.1f}ms {mr * 1000:7.1f}ms "
-                f"{mc / mr:5.2f}x {cpu_ratios[-1]:9.2f}x  {kinds}"
+                f"{mc / mr:5.2f}x {cpu_ratios[-1]:9.2f}x {procs:>5}  {kinds}"
             )
         if ratios:
             print(

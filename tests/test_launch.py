@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -110,3 +113,31 @@ def test_missing_directory_is_the_same_usage_error(capsys: pytest.CaptureFixture
         "prodfix: error: cannot change to /nonexistent/prodfix: no such directory\n"
         "  next: check the path given to -C\n",
     )
+
+
+# What `prodfix check` must not import: click (the full command line), and the standard modules
+# the check never needs whose import costs more than its git processes (bench/bench_check_real.py):
+# dataclasses (it imports inspect, ast, dis, tokenize), tomllib (once the configuration is
+# cached), hashlib (locks and caches a --no-fetch check never takes), subprocess (local git
+# commands start through adapters/spawn.py).
+NOT_ON_THE_CHECK_PATH = {
+    "click", "dataclasses", "inspect", "tomllib", "hashlib", "subprocess", "threading"
+}  # fmt: skip
+
+
+def test_check_imports_nothing_it_does_not_use(sandbox: Sandbox) -> None:
+    world = World(sandbox)
+    world.fix("fix/bad", "the fix", start="origin/master")
+    (world.w / ".prodfix.toml").write_text('delivery = "delivery*"\n')
+    code = (
+        "import atexit, sys; from prodfix.launch import main; "
+        "atexit.register(lambda: print(' '.join(sorted(sys.modules)), file=sys.stderr)); "
+        "main(['-C', sys.argv[1], 'check', '--no-fetch', '--json'])"
+    )
+    for _ in range(2):  # the first run caches the configuration
+        p = subprocess.run(
+            [sys.executable, "-c", code, str(world.w)], capture_output=True, text=True
+        )
+    assert p.returncode == 1 and json.loads(p.stdout)["findings"]
+    loaded = {m.split(".")[0] for m in p.stderr.split()}
+    assert loaded & NOT_ON_THE_CHECK_PATH == set()

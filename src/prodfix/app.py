@@ -3,27 +3,27 @@ the team service and tests build their own)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from prodfix.output import Reporter
 
 
-def _reporter() -> Reporter:
-    from prodfix.output import Reporter
-
-    return Reporter()
-
-
-@dataclass
 class App:
-    """What every command receives: where it runs and how it talks."""
+    """What every command receives: where it runs and how it talks. A plain class, not a
+    dataclass: `prodfix check` starts through it and never needs `dataclasses` (see
+    config/model.py for what that import costs)."""
 
-    cwd: Path
-    debug: bool = False
-    out: Reporter = field(default_factory=_reporter)
+    def __init__(self, cwd: Path, debug: bool = False, out: Reporter | None = None) -> None:
+        if out is None:
+            from prodfix.output import Reporter
+
+            out = Reporter()
+        self.cwd = cwd
+        self.debug = debug
+        self.out = out
 
     def quiet(self) -> None:
         """`--json`: stdout carries one JSON document and nothing else."""

@@ -1,5 +1,5 @@
-"""The git CLI through one subprocess helper (`run`; gitproc.py has its environment and
-timeouts: git never prompts, and a network operation never hangs).
+"""The git CLI through one helper (`run`; gitproc.py has its environment and timeouts: git
+never prompts, and a network operation never hangs; spawn.py starts local commands).
 
 Why the CLI and not a library: it honours the user's ssh config, credential helpers and partial
 clones, and with a commit-graph it is the fastest option measured.
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from prodfix.adapters.gitproc import (
     NETWORK,
@@ -24,8 +22,7 @@ from prodfix.adapters.gitproc import (
     subcommand,
 )
 from prodfix.adapters.gitproc import clean_env as clean_env  # the one environment for git
-from prodfix.adapters.locks import fetch_lock
-from prodfix.adapters.shacache import ShaCache
+from prodfix.adapters.spawn import run_to_end
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
@@ -57,8 +54,7 @@ class GitError(ProdfixError):
         self.stderr = stderr
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     returncode: int
     stdout: str
     stderr: str
@@ -98,18 +94,7 @@ def run(
     spawned += 1
     try:
         if timeout is None:
-            proc = subprocess.run(
-                argv,
-                cwd=cwd,
-                input=input,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="surrogateescape",
-                env=full_env,
-                check=False,
-            )
-            code, out, err = proc.returncode, proc.stdout, proc.stderr
+            code, out, err = run_to_end(argv, str(cwd), input, full_env)
         else:
             code, out, err = communicate(argv, cwd, input, full_env, timeout, sub, operand)
     except FileNotFoundError as exc:
@@ -290,6 +275,8 @@ class Repo:
         args = ["-c", "fetch.writeCommitGraph=true", "fetch", "--quiet", "--no-tags"]
         if prune:
             args.append("--prune")
+        from prodfix.adapters.locks import fetch_lock  # here: `check --no-fetch` never locks
+
         with fetch_lock(self.path):
             r = self.git(*args, remote, *refspecs, check=False)
         if r.returncode != 0:
@@ -444,8 +431,7 @@ class Repo:
         return self.git("check-ref-format", "--branch", branch, check=False).returncode == 0
 
 
-@dataclass(frozen=True)
-class MergeTree:
+class MergeTree(NamedTuple):
     tree: Sha
     clean: bool
     conflicts: tuple[str, ...]

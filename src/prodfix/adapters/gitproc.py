@@ -9,16 +9,16 @@ which the whole process group (git, its ssh or remote helper, their children) is
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shlex
-import signal
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prodfix.errors import ProdfixError, ServiceError
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Variables a user sets on purpose to reach their remotes; every other GIT_* (GIT_DIR,
 # GIT_INDEX_FILE, GIT_WORK_TREE from a hook that called us…) would silently retarget git.
@@ -122,6 +122,8 @@ def _mentions_ssh_command(path: Path) -> bool:
 
 
 def _runs_ssh(command: str) -> bool:
+    import shlex
+
     try:
         words = shlex.split(command)
     except ValueError:
@@ -172,6 +174,8 @@ def communicate(
     operand: str,
 ) -> tuple[int, str, str]:
     """Run a network operation for at most `timeout` seconds: (exit code, stdout, stderr)."""
+    import subprocess  # here: local git commands never need it (spawn.py)
+
     # A session of its own: git's children (ssh, a remote helper, upload-pack and whatever they
     # start) share its process group, so one killpg ends them all; and with no controlling
     # terminal, nothing in it can open /dev/tty to prompt.
@@ -205,6 +209,10 @@ def communicate(
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
+    import contextlib
+    import signal
+    import subprocess
+
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     try:

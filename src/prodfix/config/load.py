@@ -6,11 +6,11 @@ mainline's copy from the remote-tracking branch and says so once per repository.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from prodfix.config import tomlcache
 from prodfix.config.model import Config
 from prodfix.config.schema import BY_NAME, SCHEMA, TABLES, TOML_TYPE
 from prodfix.errors import ProdfixError
@@ -32,14 +32,12 @@ def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def parse(text: str, source: str, *, detected_kind: str = "python") -> dict[str, Any]:
-    """Validate a TOML document; return the flat values, every key filled."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProdfixError(
-            f"{source}: invalid TOML: {exc}", hint=f"fix the syntax of {source}"
-        ) from exc
+def parse(
+    text: str, source: str, *, detected_kind: str = "python", cache: Path | None = None
+) -> dict[str, Any]:
+    """Validate a TOML document; return the flat values, every key filled. `cache`: the
+    checkout's cache of parsed documents (`tomlcache.cache_file`)."""
+    doc = tomlcache.loads(text, source, cache)
     values: dict[str, Any] = {k.name: k.default for k in SCHEMA}
     values["kind"] = detected_kind
     for name, v in _flatten(doc).items():
@@ -100,9 +98,11 @@ def load(root: Path, *, mainline_text: str | None = None, mainline_ref: str = ""
     kind = detect_kind(root)
     if path.exists():
         text = path.read_text(encoding="utf-8")
-        return Config.from_values(parse(text, str(path), detected_kind=kind), source=path)
+        values = parse(text, str(path), detected_kind=kind, cache=tomlcache.cache_file(root))
+        return Config.from_values(values, source=path)
     if mainline_text is not None:
-        values = parse(mainline_text, f"{mainline_ref}:{FILENAME}", detected_kind=kind)
+        source = f"{mainline_ref}:{FILENAME}"
+        values = parse(mainline_text, source, detected_kind=kind, cache=tomlcache.cache_file(root))
         note = f"this checkout has no {FILENAME}; using the one on {mainline_ref}"
         return Config.from_values(values, note=note)
     return Config.from_values(parse("", "(defaults)", detected_kind=kind))

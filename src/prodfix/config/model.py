@@ -1,23 +1,26 @@
 """Frozen, typed sections of the configuration, built from the flat values `schema.SCHEMA`
 validated. Attribute names are the key names with `-` → `_`: `build.fix-job` is
-`cfg.build.fix_job` (a test checks that every key has its attribute and back)."""
+`cfg.build.fix_job` (a test checks that every key has its attribute and back).
+
+The sections are NamedTuples, not frozen dataclasses: every command loads the configuration,
+and `check` runs in hooks many times a minute; a frozen dataclass generates six methods with
+`exec` when its module is imported and `dataclasses` itself imports `inspect` (≈ 15 ms for
+these classes together on a 2-core machine, bench/bench_check_real.py), a NamedTuple one."""
 
 from __future__ import annotations
 
 import fnmatch
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prodfix.config.schema import TEST_DEFAULTS
 from prodfix.errors import ConfigError
 from prodfix.types import BranchName
 
 
-@dataclass(frozen=True)
-class CheckCfg:
+class CheckCfg(NamedTuple):
     allow_merges: tuple[str, ...] = ()
 
     def allowed(self, sha: str) -> bool:
@@ -26,14 +29,14 @@ class CheckCfg:
         return any(s.startswith(a.lower()) for a in self.allow_merges)
 
 
-@dataclass(frozen=True)
-class TestCfg:
-    __test__ = False  # not a pytest class
+class TestCfg(NamedTuple):
     command: str | None = None
 
 
-@dataclass(frozen=True)
-class ForgeCfg:
+TestCfg.__test__ = False  # type: ignore[attr-defined]  # not a pytest class
+
+
+class ForgeCfg(NamedTuple):
     type: str = "git"
     approvals: int = 1
     api_url: str | None = None
@@ -41,8 +44,7 @@ class ForgeCfg:
     insecure_skip_tls_verify: bool = False
 
 
-@dataclass(frozen=True)
-class BuildCfg:
+class BuildCfg(NamedTuple):
     type: str = "none"
     url: str | None = None
     fix_job: str | None = None
@@ -61,8 +63,7 @@ class BuildCfg:
         return self.delivery_job or self.fix_job
 
 
-@dataclass(frozen=True)
-class ArgoCdCfg:
+class ArgoCdCfg(NamedTuple):
     url: str | None = None
     app: str = "sre-triggers-{dc}"
     insecure_skip_tls_verify: bool = False
@@ -71,15 +72,14 @@ class ArgoCdCfg:
         return self.app.format(dc=dc)
 
 
-@dataclass(frozen=True)
-class DeployCfg:
+class DeployCfg(NamedTuple):
     repo: str | None = None
     path: str = "apps/sre-triggers/{dc}"
     dcs: tuple[str, ...] = ("us1", "eu1", "ap1")
     waves_: tuple[tuple[str, ...], ...] | None = None
     image: str | None = None
     target: str = "master"
-    argocd: ArgoCdCfg = field(default_factory=ArgoCdCfg)
+    argocd: ArgoCdCfg = ArgoCdCfg()
 
     @property
     def configured(self) -> bool:
@@ -97,27 +97,25 @@ class DeployCfg:
         return self.path.format(dc=dc)
 
 
-@dataclass(frozen=True)
-class NotifyCfg:
+class NotifyCfg(NamedTuple):
     slack_webhook_url_env: str | None = None
     teams_webhook_url_env: str | None = None
     wait_minutes: int = 60
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     kind: str = "python"
-    mainline: BranchName = BranchName("master")  # noqa: RUF009 (a NewType: no call at run time)
+    mainline: BranchName = BranchName("master")
     delivery: str = "delivery*"
     fix_branch_template: str = "fix/{name}"
     remote: str = "origin"
     max_backmerge_days: int = 7
-    check: CheckCfg = field(default_factory=CheckCfg)
-    test: TestCfg = field(default_factory=TestCfg)
-    forge: ForgeCfg = field(default_factory=ForgeCfg)
-    build: BuildCfg = field(default_factory=BuildCfg)
-    deploy: DeployCfg = field(default_factory=DeployCfg)
-    notify: NotifyCfg = field(default_factory=NotifyCfg)
+    check: CheckCfg = CheckCfg()
+    test: TestCfg = TestCfg()
+    forge: ForgeCfg = ForgeCfg()
+    build: BuildCfg = BuildCfg()
+    deploy: DeployCfg = DeployCfg()
+    notify: NotifyCfg = NotifyCfg()
     source: Path | None = None  # None: defaults only, or the mainline's copy
     note: str = ""  # said once, e.g. "read from origin/master"
 
@@ -155,17 +153,13 @@ class Config:
     ) -> Config:
         def section(kind: type[Any], prefix: str) -> Any:
             kw: dict[str, Any] = {}
-            for f in fields(kind):
-                key = _KEY_OF.get((prefix, f.name), f"{prefix}{f.name.replace('_', '-')}")
+            for name in kind._fields:
+                key = _KEY_OF.get((prefix, name), f"{prefix}{name.replace('_', '-')}")
                 if key in values:
-                    kw[f.name] = _frozen(values[key])
+                    kw[name] = _frozen(values[key])
             return kind(**kw)
 
-        deploy = section(DeployCfg, "deploy.")
-        deploy = DeployCfg(
-            **{f.name: getattr(deploy, f.name) for f in fields(DeployCfg) if f.name != "argocd"},
-            argocd=section(ArgoCdCfg, "deploy.argocd."),
-        )
+        deploy = section(DeployCfg, "deploy.")._replace(argocd=section(ArgoCdCfg, "deploy.argocd."))
         return cls(
             kind=str(values["kind"]),
             mainline=BranchName(str(values["mainline"])),

@@ -10,8 +10,7 @@ import fnmatch
 import re
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from prodfix.adapters.forges import FORGES
 
@@ -19,8 +18,7 @@ KINDS = ("python", "go")
 TEST_DEFAULTS = {"python": "python -m pytest", "go": "go test -v ./test/*.go"}
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     name: str  # dotted: "deploy.argocd.url"
     types: tuple[type, ...]
     default: Any

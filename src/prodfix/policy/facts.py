@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from prodfix import config
 from prodfix.adapters.git import Repo
-from prodfix.config import Config
+from prodfix.config import Config, tomlcache
 from prodfix.errors import ProdfixError
 from prodfix.policy.graph import Commit, index, landings, sync_covered
 from prodfix.policy.links import Names, picked_from
@@ -173,7 +173,8 @@ def mainline_allow_list(repo: Repo, mainline_ref: str) -> list[str]:
     r = repo.git("show", f"{mainline_ref}:{config.FILENAME}", check=False)
     if r.returncode != 0:
         return []
-    values = config.parse(r.stdout, f"{mainline_ref}:{config.FILENAME}")
+    source = f"{mainline_ref}:{config.FILENAME}"
+    values = config.parse(r.stdout, source, cache=tomlcache.cache_file(repo.path))
     return [str(s) for s in values["check.allow-merges"]]
 
 

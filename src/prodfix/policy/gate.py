@@ -8,7 +8,6 @@ every delivery branch (docs/rules.md).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 from prodfix.adapters.git import Repo
 from prodfix.config import Config
@@ -20,15 +19,14 @@ from prodfix.policy.report import Finding, Report, report
 from prodfix.types import BranchName, Sha
 
 
-@dataclass
 class _Scope:
     """What every rule of one run shares: the branches read, and the accepted merges (the
-    mainline's list is read only when a merge needs it)."""
+    mainline's list is read only when a merge needs it). A plain class: `check` never
+    imports `dataclasses` (see config/model.py)."""
 
-    repo: Repo
-    cfg: Config
-    br: Branches
-    _accepted: Names | None = field(default=None, repr=False)
+    def __init__(self, repo: Repo, cfg: Config, br: Branches) -> None:
+        self.repo, self.cfg, self.br = repo, cfg, br
+        self._accepted: Names | None = None
 
     @property
     def remote(self) -> str:
