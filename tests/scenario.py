@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.cli import Run, prodfix
-from tests.gitfix import Sandbox
+from tests.gitfix import Sandbox, seeded
 
 FIXED_DATE = "@1790100000 +0000"
 PR_FIELDS = ("number", "state", "head", "base", "title")
@@ -97,6 +97,25 @@ def service_world(
     reflogs: bool = False,
 ) -> World:
     """origin: master with .prodfix.toml, `delivery` cut from it, master one commit ahead."""
+    key = ("service_world", deploy, conflict_on_master, toml, reflogs)
+    seeded(
+        sb,
+        key,
+        lambda s: _seed_service(
+            s, deploy=deploy, conflict_on_master=conflict_on_master, toml=toml, reflogs=reflogs
+        ),
+    )
+    work = sb.root / "work"
+    w = World(sb, work, {"service": sb.origin}, {"service": work})
+    if deploy:
+        w.bares["deploy"] = sb.root / "dep" / "origin.git"
+        w.clones["deploy"] = sb.root / "deploy"
+    return w
+
+
+def _seed_service(
+    sb: Sandbox, *, deploy: bool, conflict_on_master: bool, toml: str | None, reflogs: bool
+) -> None:
     sb.init_origin()
     if reflogs:
         sb.g(sb.origin, "config", "core.logAllRefUpdates", "always")
@@ -118,8 +137,7 @@ def service_world(
     else:
         sb.commit(seed, "master only: feature B", {"feature_b.py": "B = 2\n"})
     sb.push(seed, "master")
-    work = sb.clone("work")
-    w = World(sb, work, {"service": sb.origin}, {"service": work})
+    sb.clone("work")
     if deploy:
         dep = Sandbox(sb.root / "dep", sb.clock)
         dep.init_origin()
@@ -127,11 +145,7 @@ def service_world(
         files = {f"apps/{dc}/kustomization.yaml": kustomization(dc) for dc in DCS}
         dep.commit(dseed, "deploy: svc in every DC", files)
         dep.push(dseed, "master")
-        clone = sb.root / "deploy"
-        sb.g(sb.root, "clone", "-q", str(dep.origin), str(clone))
-        w.bares["deploy"] = dep.origin
-        w.clones["deploy"] = clone
-    return w
+        sb.g(sb.root, "clone", "-q", str(dep.origin), str(sb.root / "deploy"))
 
 
 def land_on_delivery(w: World, files: dict[str, str], message: str = "hotfix on delivery") -> str:
