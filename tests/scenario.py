@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,17 +184,42 @@ def remote_refs(sb: Sandbox, bare: Path) -> dict[str, Any]:
     that matter (their SHAs carry timestamps)."""
     out = sb.g(bare, "for-each-ref", "--format=%(objectname) %(refname)")
     refs: dict[str, Any] = {}
+    docs: dict[str, str] = {}  # ref → "<sha>:<file>" of its JSON document
     for line in out.splitlines():
         sha, name = line.split(" ", 1)
         if name.startswith("refs/prodfix/pulls/") and name.endswith("/meta"):
-            doc = json.loads(sb.g(bare, "show", f"{sha}:pr.json"))
-            refs[name] = {k: doc[k] for k in PR_FIELDS}
+            docs[name] = f"{sha}:pr.json"
         elif name.split("/")[2:3] and name.split("/")[2] in RECORD_KINDS:
-            doc = json.loads(sb.g(bare, "show", f"{sha}:record.json"))
-            refs[name] = {k: v for k, v in doc.items() if k != "at" and not k.endswith(TIMELY)}
+            docs[name] = f"{sha}:record.json"
         else:
             refs[name] = sha
-    return refs
+    for name, doc in zip(docs, _json_documents(bare, list(docs.values())), strict=True):
+        if name.endswith("/meta"):
+            refs[name] = {k: doc[k] for k in PR_FIELDS}
+        else:
+            refs[name] = {k: v for k, v in doc.items() if k != "at" and not k.endswith(TIMELY)}
+    return dict(sorted(refs.items()))
+
+
+def _json_documents(bare: Path, objects: list[str]) -> list[dict[str, Any]]:
+    """The JSON documents `<sha>:<path>`, read with one `git cat-file --batch`."""
+    if not objects:
+        return []
+    out = subprocess.run(
+        ("git", "cat-file", "--batch"),
+        cwd=bare,
+        input="".join(f"{o}\n" for o in objects).encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    found = []
+    for o in objects:
+        header, _, out = out.partition(b"\n")
+        assert not header.endswith(b" missing"), f"{o} is missing in {bare}"
+        size = int(header.split()[2])
+        found.append(json.loads(out[:size]))
+        out = out[size + 1 :]
+    return found
 
 
 def prs(sb: Sandbox, bare: Path) -> dict[int, dict[str, Any]]:
