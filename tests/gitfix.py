@@ -116,11 +116,11 @@ def _templates_dir() -> Path:
 
 
 def seeded(sb: Sandbox, key: Hashable, seed: Callable[[Sandbox], None]) -> None:
-    """Leave in `sb.root` what `seed(sb)` would, byte for byte: `seed` runs once per test process
-    and key into a template sandbox, later calls copy it (a few file copies instead of tens of
-    git processes). The dates come from the sandbox clock, so the SHAs are the same; the
-    repositories' configs are rewritten to point at the copies. `seed` may only write under
-    its sandbox's root."""
+    """Leave in `sb.root` what `seed(sb)` would: `seed` runs once per test process and key, in a
+    template sandbox, and every call copies that (file copies instead of tens of git processes).
+    Dates come from the sandbox clock, which starts and ends where it would, so the refs, SHAs
+    and files are the same; paths in the repositories' configs (remote URLs) are rewritten to
+    the copies. `seed` may only write under its sandbox's root."""
     if not sb.origin.is_relative_to(sb.root):
         seed(sb)  # an origin elsewhere: nothing to copy it with
         return
