@@ -5,9 +5,13 @@ Never mocks git. Dates advance one minute per commit from a fixed epoch, so SHAs
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 EPOCH = 1_790_000_000  # 2026-09-20T…Z, fixed so SHAs are stable
@@ -90,6 +94,54 @@ class Sandbox:
 
     def checkout(self, cwd: Path, *args: str) -> None:
         self.g(cwd, "checkout", "-q", *args)
+
+
+@dataclass(frozen=True)
+class _Template:
+    root: Path
+    clock_end: int  # the sandbox clock after seeding: later commits get the dates they would
+    configs: tuple[Path, ...]  # every repository's config, relative to root (they hold paths)
+
+
+_TEMPLATES: dict[tuple[Hashable, int, Path], _Template] = {}
+_template_root: Path | None = None
+
+
+def _templates_dir() -> Path:
+    global _template_root
+    if _template_root is None:
+        _template_root = Path(tempfile.mkdtemp(prefix="prodfix-templates-"))
+        atexit.register(shutil.rmtree, _template_root, True)
+    return _template_root
+
+
+def seeded(sb: Sandbox, key: Hashable, seed: Callable[[Sandbox], None]) -> None:
+    """Leave in `sb.root` what `seed(sb)` would: `seed` runs once per test process and key, in a
+    template sandbox, and every call copies that (file copies instead of tens of git processes).
+    Dates come from the sandbox clock, which starts and ends where it would, so the refs, SHAs
+    and files are the same; paths in the repositories' configs (remote URLs) are rewritten to
+    the copies. `seed` may only write under its sandbox's root."""
+    if not sb.origin.is_relative_to(sb.root):
+        seed(sb)  # an origin elsewhere: nothing to copy it with
+        return
+    origin = sb.origin.relative_to(sb.root)
+    full = (key, sb.clock.now, origin)
+    template = _TEMPLATES.get(full)
+    if template is None:
+        tsb = Sandbox(Path(tempfile.mkdtemp(dir=_templates_dir())), Clock(sb.clock.now))
+        tsb.origin = tsb.root / origin
+        seed(tsb)
+        configs = tuple(
+            p.relative_to(tsb.root)
+            for p in tsb.root.rglob("config")
+            if p.is_file() and (p.parent / "HEAD").is_file() and (p.parent / "objects").is_dir()
+        )
+        template = _TEMPLATES[full] = _Template(tsb.root, tsb.clock.now, configs)
+    shutil.copytree(template.root, sb.root, symlinks=True, dirs_exist_ok=True)
+    for rel in template.configs:
+        config = sb.root / rel
+        config.write_text(config.read_text().replace(str(template.root), str(sb.root)))
+    sb.clock.now = template.clock_end
 
 
 def path_for(message: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.cli import Run, prodfix
-from tests.gitfix import Sandbox
+from tests.gitfix import Sandbox, seeded
 
 FIXED_DATE = "@1790100000 +0000"
 PR_FIELDS = ("number", "state", "head", "base", "title")
@@ -97,6 +98,25 @@ def service_world(
     reflogs: bool = False,
 ) -> World:
     """origin: master with .prodfix.toml, `delivery` cut from it, master one commit ahead."""
+    key = ("service_world", deploy, conflict_on_master, toml, reflogs)
+    seeded(
+        sb,
+        key,
+        lambda s: _seed_service(
+            s, deploy=deploy, conflict_on_master=conflict_on_master, toml=toml, reflogs=reflogs
+        ),
+    )
+    work = sb.root / "work"
+    w = World(sb, work, {"service": sb.origin}, {"service": work})
+    if deploy:
+        w.bares["deploy"] = sb.root / "dep" / "origin.git"
+        w.clones["deploy"] = sb.root / "deploy"
+    return w
+
+
+def _seed_service(
+    sb: Sandbox, *, deploy: bool, conflict_on_master: bool, toml: str | None, reflogs: bool
+) -> None:
     sb.init_origin()
     if reflogs:
         sb.g(sb.origin, "config", "core.logAllRefUpdates", "always")
@@ -118,8 +138,7 @@ def service_world(
     else:
         sb.commit(seed, "master only: feature B", {"feature_b.py": "B = 2\n"})
     sb.push(seed, "master")
-    work = sb.clone("work")
-    w = World(sb, work, {"service": sb.origin}, {"service": work})
+    sb.clone("work")
     if deploy:
         dep = Sandbox(sb.root / "dep", sb.clock)
         dep.init_origin()
@@ -127,11 +146,7 @@ def service_world(
         files = {f"apps/{dc}/kustomization.yaml": kustomization(dc) for dc in DCS}
         dep.commit(dseed, "deploy: svc in every DC", files)
         dep.push(dseed, "master")
-        clone = sb.root / "deploy"
-        sb.g(sb.root, "clone", "-q", str(dep.origin), str(clone))
-        w.bares["deploy"] = dep.origin
-        w.clones["deploy"] = clone
-    return w
+        sb.g(sb.root, "clone", "-q", str(dep.origin), str(sb.root / "deploy"))
 
 
 def land_on_delivery(w: World, files: dict[str, str], message: str = "hotfix on delivery") -> str:
@@ -169,17 +184,42 @@ def remote_refs(sb: Sandbox, bare: Path) -> dict[str, Any]:
     that matter (their SHAs carry timestamps)."""
     out = sb.g(bare, "for-each-ref", "--format=%(objectname) %(refname)")
     refs: dict[str, Any] = {}
+    docs: dict[str, str] = {}  # ref → "<sha>:<file>" of its JSON document
     for line in out.splitlines():
         sha, name = line.split(" ", 1)
         if name.startswith("refs/prodfix/pulls/") and name.endswith("/meta"):
-            doc = json.loads(sb.g(bare, "show", f"{sha}:pr.json"))
-            refs[name] = {k: doc[k] for k in PR_FIELDS}
+            docs[name] = f"{sha}:pr.json"
         elif name.split("/")[2:3] and name.split("/")[2] in RECORD_KINDS:
-            doc = json.loads(sb.g(bare, "show", f"{sha}:record.json"))
-            refs[name] = {k: v for k, v in doc.items() if k != "at" and not k.endswith(TIMELY)}
+            docs[name] = f"{sha}:record.json"
         else:
             refs[name] = sha
-    return refs
+    for name, doc in zip(docs, _json_documents(bare, list(docs.values())), strict=True):
+        if name.endswith("/meta"):
+            refs[name] = {k: doc[k] for k in PR_FIELDS}
+        else:
+            refs[name] = {k: v for k, v in doc.items() if k != "at" and not k.endswith(TIMELY)}
+    return dict(sorted(refs.items()))
+
+
+def _json_documents(bare: Path, objects: list[str]) -> list[dict[str, Any]]:
+    """The JSON documents `<sha>:<path>`, read with one `git cat-file --batch`."""
+    if not objects:
+        return []
+    out = subprocess.run(
+        ("git", "cat-file", "--batch"),
+        cwd=bare,
+        input="".join(f"{o}\n" for o in objects).encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    found = []
+    for o in objects:
+        header, _, out = out.partition(b"\n")
+        assert not header.endswith(b" missing"), f"{o} is missing in {bare}"
+        size = int(header.split()[2])
+        found.append(json.loads(out[:size]))
+        out = out[size + 1 :]
+    return found
 
 
 def prs(sb: Sandbox, bare: Path) -> dict[int, dict[str, Any]]:

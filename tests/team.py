@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.cli import REVIEWER, Run, prodfix
-from tests.gitfix import Sandbox
+from tests.gitfix import Sandbox, seeded
 from tests.scenario import IMAGE, kustomization
 
 DCS = ("us1", "eu1")
@@ -282,33 +282,29 @@ def _seed(root: Path) -> None:
     shutil.rmtree(root / "dep")
 
 
-_TEMPLATES: dict[str, Path] = {}
-
-
-def make_team(root: Path, template_dir: Path, people: tuple[str, ...] = tuple(PEOPLE)) -> Team:
-    """A new team in `root`, copied from remotes seeded once per test session (same SHAs)."""
-    template = _TEMPLATES.get(str(template_dir))
-    if template is None or not template.exists():
-        template = template_dir / "team-template"
-        if not template.exists():
-            _seed(template)
-        _TEMPLATES[str(template_dir)] = template
-    root.mkdir(parents=True)
-    shutil.copytree(template / "origin.git", root / "origin.git")
-    shutil.copytree(template / "deploy.git", root / "deploy.git")
+def make_team(root: Path, people: tuple[str, ...] = tuple(PEOPLE)) -> Team:
+    """A new team in `root`: the remotes and everyone's clones, seeded once per test process and
+    copied (same SHAs)."""
     sb = Sandbox(root)
+    seeded(sb, ("team", people), lambda s: _seed_team(s, people))
     team = Team(sb, sb.origin, root / "deploy.git")
     for name in people:
+        team.people[name] = Person(name, root / name, PEOPLE[name])
+    return team
+
+
+def _seed_team(sb: Sandbox, people: tuple[str, ...]) -> None:
+    _seed(sb.root)
+    for name in people:
         ident = PEOPLE[name]
-        person = Person(name, root / name, ident)
-        person.root.mkdir()
+        (sb.root / name).mkdir()
         me = ("-c", f"user.name={ident['GIT_AUTHOR_NAME']}")
         me += ("-c", f"user.email={ident['GIT_AUTHOR_EMAIL']}")
-        sb.g(root, "clone", "-q", *me, str(sb.origin), str(person.svc))
+        sb.g(sb.root, "clone", "-q", *me, str(sb.origin), str(sb.root / name / "svc"))
         if name == "rui":
-            sb.g(root, "clone", "-q", str(team.deploy), str(person.deploy))
-        team.people[name] = person
-    return team
+            sb.g(
+                sb.root, "clone", "-q", str(sb.root / "deploy.git"), str(sb.root / name / "deploy")
+            )
 
 
 ROW = {"done": "d", "ready": "r", "waiting": "w", "pending": "p", "failed": "F", "skipped": "s"}

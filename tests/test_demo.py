@@ -144,6 +144,7 @@ def quiet() -> None:
     return None
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_through_a_kill_and_continue(tmp_path: Path, quiet: None) -> None:
     """The demo as `prodfix demo` runs it, once (it is the slowest test), with `next --merge`
     killed with SIGKILL after its merge and before the build, then `prodfix continue`: the end

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import prodfix
-from tests.gitfix import Sandbox
+from tests.gitfix import Sandbox, seeded
 from tests.scenario import World, fixed_dates, prs, service_world
 
 ZERO = "0" * 40
@@ -49,15 +49,23 @@ def _backmerge(w: World, pr: int, *, conflict: bool) -> None:
     _ok(w, "pr", "merge", str(pr))
 
 
-@pytest.fixture
-def world(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> tuple[World, str]:
-    fixed_dates(monkeypatch)
-    w = service_world(sandbox, conflict_on_master=True, reflogs=True)
-    cut = sandbox.g(sandbox.origin, "rev-parse", "delivery")
+def _scenario(sb: Sandbox) -> None:
+    w = service_world(sb, conflict_on_master=True, reflogs=True)
     _fix_through_delivery(w, "npe", {"app.py": "def answer():\n    return 42\n"}, 1)
     _backmerge(w, 2, conflict=True)
     _fix_through_delivery(w, "two", {"two.py": "TWO = 2\n"}, 3)
     _backmerge(w, 4, conflict=False)
+
+
+@pytest.fixture
+def world(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> tuple[World, str]:
+    """The remotes after the scenario (played once per test process, then copied: the tests
+    only read them); `cut` is where delivery was cut from master."""
+    fixed_dates(monkeypatch)
+    seeded(sandbox, "invariants", _scenario)
+    w = World(sandbox, sandbox.root / "work", {"service": sandbox.origin})
+    created, cut = _reflog(sandbox, "delivery")[0]
+    assert created == ZERO
     return w, cut
 
 

@@ -448,6 +448,7 @@ def test_race_two_processes_on_one_repository(
         holder.communicate()
 
 
+@pytest.mark.slow
 def test_race_pr_merged_by_someone_else_while_next_waits(tmp_path: Path) -> None:
     """`next --wait` is polling; a colleague merges the PR with plain git: next sees it merged
     and goes on to the build."""

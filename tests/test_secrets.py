@@ -114,6 +114,7 @@ def leaky_world(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     return sandbox
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
 def test_no_token_anywhere(leaky_world: Sandbox, debug: bool) -> None:
     port = _closed_port()

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -51,6 +52,8 @@ TRICKY = [
     "_",
     "Y",
 ]
+pytestmark = pytest.mark.slow
+
 SETTINGS = settings(
     max_examples=200,
     deadline=None,

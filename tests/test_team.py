@@ -35,8 +35,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def team(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Team:
-    return make_team(tmp_path / "team", tmp_path_factory.getbasetemp())
+def team(tmp_path: Path) -> Team:
+    return make_team(tmp_path / "team")
 
 
 @dataclass

@@ -73,9 +73,9 @@ TAG = re.compile(rb'newTag: "([^"]+)"')
 
 
 class TeamMachine(RuleBasedStateMachine):
-    def __init__(self, root: Path, templates: Path) -> None:
+    def __init__(self, root: Path) -> None:
         super().__init__()
-        self.root, self.templates = root, templates
+        self.root = root
         self.world: Team | None = None  # made by the first action (see `team`)
         self.base = ""  # where delivery and master parted
         self.fixes: dict[str, Person] = {}  # started: name → owner
@@ -87,7 +87,7 @@ class TeamMachine(RuleBasedStateMachine):
     def team(self) -> Team:
         """The world, made when the first action runs (an example of none costs nothing)."""
         if self.world is None:
-            self.world = make_team(self.root, self.templates, people=("alice", "rui", "bob"))
+            self.world = make_team(self.root, people=("alice", "rui", "bob"))
             self.base = self.world.tip("delivery")
         return self.world
 
@@ -309,14 +309,11 @@ class TeamMachine(RuleBasedStateMachine):
         return {f["name"] for f in json.loads(r.out)["fixes"] if f["done"]}
 
 
-def test_random_interleavings_keep_the_safety_invariants(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_random_interleavings_keep_the_safety_invariants(tmp_path: Path) -> None:
     examples = itertools.count()
-    templates = tmp_path_factory.getbasetemp()
 
     class Machine(TeamMachine):
         def __init__(self) -> None:
-            super().__init__(tmp_path / f"example-{next(examples)}", templates)
+            super().__init__(tmp_path / f"example-{next(examples)}")
 
     run_state_machine_as_test(Machine, settings=SETTINGS)

@@ -162,7 +162,11 @@ class FakeGitHub:
     def __enter__(self) -> FakeGitHub:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits for it (0.5 s by default) in every test.
+        loop = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        loop.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
