@@ -22,7 +22,9 @@ fi
 # Temporary directories in RAM when the machine has a tmpfs: the suite makes and deletes tens
 # of thousands of small git files, which on a disk-backed /tmp take about twice as long.
 # (/dev/shm is world-writable and sticky like /tmp: postgres, run as its own user, can use it.)
-if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+# Only with room to spare: a container's /dev/shm is often 64 MB.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
+  [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -ge 4194304 ] 2>/dev/null; then
   export TMPDIR=/dev/shm
 fi
 # Bytecode cached in __pycache__ (git ignores it): with PYTHONDONTWRITEBYTECODE set, as some

@@ -1,4 +1,4 @@
-"""Scenarios for the reliability matrix (issue 9): real repositories, deterministic SHAs, and a
+"""Scenarios for the reliability matrix: real repositories, deterministic SHAs, and a
 snapshot of everything a command may change (remote refs, PR records, local branches, files).
 
 Commits prodfix makes itself (merges, deploy commits, resolution merges) take their dates from

@@ -1,4 +1,4 @@
-"""Issue 9, bad input: refused before any change, exit 2, one line of error + a `next:` hint,
+"""Bad input: refused before any change, exit 2, one line of error + a `next:` hint,
 never a traceback; the remote's refs are exactly as before."""
 
 from __future__ import annotations

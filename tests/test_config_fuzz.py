@@ -1,4 +1,4 @@
-"""Issue 9, bad input: the config loader on random TOML documents (hypothesis, 500 examples).
+"""Bad input: the config loader on random TOML documents (hypothesis, 500 examples).
 
 Documents are built from the schema's real keys, near-miss keys (typos, wrong case, wrong
 table) and values of every TOML type, valid or not. The loader either returns every key or

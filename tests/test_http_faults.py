@@ -1,4 +1,4 @@
-"""The shared Http helper against a loopback server with scripted faults (issue 9 §3).
+"""The shared Http helper against a loopback server with scripted faults.
 
 Matrix: each fault × (recovers after one fault → success | persists → ServiceError exit 4),
 asserting the attempts the server saw and every wait the helper slept (recorded, never real).

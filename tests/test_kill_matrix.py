@@ -1,4 +1,4 @@
-"""Issue 9, interruption: kill -9 after every op of every multi-op command, then `continue` ends
+"""Interruption: kill -9 after every op of every multi-op command, then `continue` ends
 where an uninterrupted run ends, and `abort` puts everything back where the command started.
 
 `start` has its own matrix in test_start.py. Each case below is a list of steps a user takes;
@@ -324,7 +324,7 @@ def test_matrix_size() -> None:
     assert len(POINTS) == 30
 
 
-# -- races (issue 9.2) -----------------------------------------------------------------------
+# -- races --------------------------------------------------------------------------------
 
 
 def _someone_pushes(w: World, branch: str, files: dict[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""Issue 9, secrets: tokens never leave the environment — not in any output (with --debug
+"""Secrets: tokens never leave the environment — not in any output (with --debug
 too), not in run state, not in the database, not in any file under PRODFIX_HOME; those files
 are private (0600, dirs 0700)."""
 

@@ -56,6 +56,26 @@ def test_no_text_points_outside_the_product() -> None:
     assert found == []
 
 
+# The tests and benchmarks name where CI puts the data they read (`../shared/corpus`, the
+# werkzeug bundle) but, like the product, never the team's notes, contract files or issues.
+NOTES_OR_ISSUES = re.compile(
+    r"\bNOTES\b|\bCLI\.md\b|\bWORKFLOW\.md\b|\bDESIGN\.md\b|\bSTYLE\.md\b|(?i:\bissues? ?#?\d+)"
+)
+
+
+def test_no_test_or_benchmark_cites_the_teams_notes() -> None:
+    here = Path(__file__).resolve()
+    found = []
+    for folder in ("tests", "bench", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path == here or not path.is_file() or path.suffix not in (".py", ".sh", ".md"):
+                continue
+            for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                if NOTES_OR_ISSUES.search(line):
+                    found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert found == []
+
+
 def _strings(path: Path) -> Iterator[tuple[int, str, bool]]:
     """Every string constant of a module (f-strings with HOLE for their fields), and whether it
     is a `hint=` (what to do next: a hint that is one command line is that command)."""

@@ -7,7 +7,8 @@ in the shapes of Argo CD's swagger (`v1alpha1Application`, grpc-gateway error bo
 An app moves one frame per poll through what Argo CD shows after a commit lands:
 OutOfSync → Syncing (operation Running) → Synced/Progressing → Healthy, or Degraded, or
 operation Failed. Like the real server, it notices the new commit only after a refresh
-(without a webhook Argo CD polls git every ~3 minutes: NOTES/gitops.md §5.3).
+(without a webhook Argo CD polls git every ~3 minutes: `timeout.reconciliation`, Argo CD's
+argocd-cm documentation).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Response objects start as `skeleton()`s of the operation's own response schema (so every field
 GitHub promises is there with a type-correct value) and are overlaid with the fake's state.
-Behaviour follows NOTES/jenkins-github.md §6: `head` without `owner:` is silently ignored,
+Behaviour follows GitHub's REST documentation: `head` without `owner:` is silently ignored,
 `mergeable` is null while "computing", merge answers 409 on a stale `sha` and 405 when blocked.
 """
 
@@ -147,7 +147,7 @@ def _list(
     state = q.get("state", ["open"])[-1]
     items = [p for p in repo.prs.values() if state == "all" or p.state == state]
     head = q.get("head", [""])[-1]
-    if ":" in head:  # a bare branch is silently ignored by GitHub (NOTES §6)
+    if ":" in head:  # a bare branch is silently ignored by GitHub (pulls: list, `head`)
         owner, branch = head.split(":", 1)
         items = [p for p in items if owner == repo.owner and p.head == branch]
     if "base" in q:

@@ -1,7 +1,7 @@
 """A stateful fake Jenkins on 127.0.0.1 (a real HTTP server in a thread).
 
-Shapes follow the REST contract in NOTES/jenkins-github.md §3 (Jenkins core and plugin
-sources): 201/303 + `Location: …/queue/item/N/` on triggers, 302 on multibranch scans, queue
+Shapes follow the REST API of Jenkins core and its plugins (their sources and the
+/api pages of a running Jenkins): 201/303 + `Location: …/queue/item/N/` on triggers, 302 on multibranch scans, queue
 `LeftItem` with `executable` or `cancelled`, build JSON with `ParametersAction` and the git
 plugin's `BuildData`, `consoleText`, `logText/progressiveText` with `X-Text-Size`/`X-More-Data`,
 `jobs[name,url]` with `%2F` item names, EnvInject's `injectedEnvVars` (`envMap`), artifacts,
@@ -149,7 +149,8 @@ class FakeJenkins:
     # -- behaviour ----------------------------------------------------------------------------
 
     def scan(self, mb: FakeJob) -> None:
-        """Branch indexing: a job per head the filter admits; new ones build (NOTES §1c)."""
+        """Branch indexing: a job per head the filter admits; new ones build
+        (the Branch API plugin's multibranch indexing)."""
         mb.scans += 1
         accept = _head_filter(mb.config)
         for branch in sorted(self.heads):
@@ -158,7 +159,7 @@ class FakeJenkins:
                 self._enqueue(self.add_branch_job(mb, branch), {})
 
     def _enqueue(self, job: FakeJob, params: dict[str, str]) -> tuple[QueueItem, bool]:
-        for item in self.queue.values():  # Jenkins merges identical waiting items (NOTES §3.2)
+        for item in self.queue.values():  # Jenkins merges identical waiting items (Queue.schedule2)
             if (
                 item.job is job
                 and item.build is None
