@@ -10,11 +10,11 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from prodfix.config import tomlcache
 from prodfix.errors import ProdfixError
 
 FILENAME = "prodfix-serve.toml"
@@ -111,12 +111,7 @@ def _example(t: type) -> str:
 
 
 def parse(text: str, where: str) -> Settings:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProdfixError(
-            f"{where}: invalid TOML: {exc}", hint=f"fix the syntax of {where}"
-        ) from exc
+    doc = tomlcache.loads(text, where)  # the CLI's own reading (no cache here)
     for name in doc:
         if name not in _SCHEMA:
             close = difflib.get_close_matches(name, list(_SCHEMA), n=1, cutoff=0.6)
