@@ -1,5 +1,5 @@
 """The git CLI through one helper (`run`; gitproc.py has its environment and timeouts: git
-never prompts, and a network operation never hangs; spawn.py starts local commands).
+never prompts, a network operation never hangs, and how a local command is started).
 
 Why the CLI and not a library: it honours the user's ssh config, credential helpers and partial
 clones, and with a commit-graph it is the fastest option measured.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -20,10 +19,10 @@ from prodfix.adapters.gitproc import (
     add_batch_mode,
     communicate,
     network_timeout,
+    run_local,
     subcommand,
 )
 from prodfix.adapters.gitproc import clean_env as clean_env  # the one environment for git
-from prodfix.adapters.spawn import run_to_end
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
@@ -95,7 +94,7 @@ def run(
     spawned += 1
     try:
         if timeout is None:
-            code, out, err = _local(argv, cwd, input, full_env)
+            code, out, err = run_local(argv, cwd, input, full_env)
         else:
             code, out, err = communicate(argv, cwd, input, full_env, timeout, sub, operand)
     except FileNotFoundError as exc:
@@ -110,33 +109,6 @@ def run(
     if check and code not in tuple(ok_codes):
         raise GitError(argv, code, out, err)
     return Result(code, out, err)
-
-
-def _local(
-    argv: Sequence[str], cwd: Path | str, input: str | None, env: Mapping[str, str]
-) -> tuple[int, str, str]:
-    """A local git command run to completion. Alone, prodfix starts it with spawn.py (no
-    subprocess import: `check`'s start-up); while other threads run git too (`status` and
-    `audit` observe repositories in threads), with subprocess, whose start of the child lets
-    the others go on: with spawn.py there, `audit` of 50 repositories took 1.66 s, not 1.33 s
-    (bench/bench_audit.py)."""
-    threading = sys.modules.get("threading")
-    if threading is None or threading.active_count() == 1:
-        return run_to_end(argv, str(cwd), input, env)
-    import subprocess
-
-    proc = subprocess.run(
-        argv,
-        cwd=cwd,
-        input=input,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="surrogateescape",
-        env=env,
-        check=False,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def _ssh_command(cwd: Path | str) -> str | None:
