@@ -44,8 +44,12 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         "PRODFIX_LOCK_WAIT",
     ):
         monkeypatch.delenv(var, raising=False)
+    # No automatic housekeeping: after every fetch, commit and push git would start a
+    # `maintenance run --auto` or `gc --auto` process that finds nothing to do in repositories
+    # this small (hundreds of processes per scenario test, none of them under test).
     (home / ".gitconfig").write_text(
         '[init]\n\tdefaultBranch = master\n[protocol "file"]\n\tallow = always\n'
+        "[maintenance]\n\tauto = false\n[gc]\n\tauto = 0\n[receive]\n\tautogc = false\n"
     )
     assert os.environ["HOME"] == str(home)
     yield
