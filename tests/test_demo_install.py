@@ -43,6 +43,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(ROOT / "bin", src / "bin")  # the `prodfix` script
     shutil.copytree(
         ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
     )

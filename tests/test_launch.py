@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,9 +120,12 @@ def test_missing_directory_is_the_same_usage_error(capsys: pytest.CaptureFixture
 # the check never needs whose import costs more than its git processes (bench/bench_check_real.py):
 # dataclasses (it imports inspect, ast, dis, tokenize), tomllib (once the configuration is
 # cached), hashlib (locks and caches a --no-fetch check never takes), subprocess (local git
-# commands start through adapters/spawn.py).
+# commands start through adapters/spawn.py), and typing, re, pathlib, json, enum and what they
+# bring (prodfix/tuples.py, jsontext.py, names.py stand in for the parts `check` uses).
 NOT_ON_THE_CHECK_PATH = {
-    "click", "dataclasses", "inspect", "tomllib", "hashlib", "subprocess", "threading"
+    "click", "dataclasses", "inspect", "tomllib", "hashlib", "subprocess", "threading",
+    "typing", "re", "pathlib", "json", "enum", "functools", "fnmatch", "collections",
+    "contextlib", "signal", "string", "urllib", "importlib",
 }  # fmt: skip
 
 
@@ -141,3 +145,23 @@ def test_check_imports_nothing_it_does_not_use(sandbox: Sandbox) -> None:
     assert p.returncode == 1 and json.loads(p.stdout)["findings"]
     loaded = {m.split(".")[0] for m in p.stderr.split()}
     assert loaded & NOT_ON_THE_CHECK_PATH == set()
+
+
+def test_the_installed_command_imports_no_more_than_check_does(sandbox: Sandbox) -> None:
+    """The `prodfix` script pip installed (bin/prodfix): unlike pip's entry-point wrapper, it
+    imports nothing of its own (the wrapper imports `re`)."""
+    world = World(sandbox)
+    (world.w / ".prodfix.toml").write_text('delivery = "delivery*"\n')
+    script = Path(sys.executable).with_name("prodfix")
+    assert script.is_file(), "install prodfix (pip install -e .) to run this test"
+    argv = [sys.executable, "-X", "importtime", str(script), "check", "--no-fetch", "--json"]
+    for _ in range(2):  # the first run caches the configuration
+        p = subprocess.run(argv, cwd=world.w, capture_output=True, text=True)
+    assert p.returncode == 0 and json.loads(p.stdout) == {"ok": True, "findings": []}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in p.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "prodfix" in imported
+    assert imported & NOT_ON_THE_CHECK_PATH == set()

@@ -25,6 +25,10 @@ LAYER = {
     "clock": 0,
     "errors": 0,
     "types": 0,
+    "tuples": 0,
+    "jsontext": 0,
+    "names": 0,
+    "waiting": 0,
     "__init__": 0,
 }
 

@@ -13,7 +13,6 @@ from prodfix.errors import Exit, ProdfixError
 from prodfix.policy import facts
 from prodfix.policy.gate import check_repo
 from prodfix.policy.report import Finding, Report
-from prodfix.policy.rules import fix_branch_pattern
 from tests.gitfix import Sandbox, lines
 
 DAY = 86_400
@@ -272,11 +271,14 @@ def test_wrong_target(world: World, ref: str, into: str, wrong: bool) -> None:
         assert only(report, "wrong-target").branch == ref
 
 
-def test_fix_branch_pattern_follows_the_template() -> None:
-    p = fix_branch_pattern("hotfix/{name}-prod")
-    assert p.fullmatch("hotfix/npe-prod")
-    assert not p.fullmatch("hotfix/npe")
-    assert not fix_branch_pattern("fix/{name}").fullmatch("feature/fix/x")
+def test_fix_branches_follow_the_template() -> None:
+    values = config.parse('fix-branch = "hotfix/{name}-prod"\n', "test")
+    cfg = config.Config.from_values(values)
+    assert cfg.is_fix_branch("hotfix/npe-prod") and cfg.fix_name("hotfix/npe-prod") == "npe"
+    assert not cfg.is_fix_branch("hotfix/npe")
+    assert not config.Config().is_fix_branch("feature/fix/x") and config.Config().is_fix_branch(
+        "fix/x"
+    )
 
 
 # -- inputs and sources ----------------------------------------------------------------------

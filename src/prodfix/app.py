@@ -3,8 +3,9 @@ the team service and tests build their own)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
 
+TYPE_CHECKING = False  # no typing at run time: `check` starts through here (prodfix/tuples.py)
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -16,14 +17,23 @@ class App:
     dataclass: `prodfix check` starts through it and never needs `dataclasses` (see
     config/model.py for what that import costs)."""
 
-    def __init__(self, cwd: Path, debug: bool = False, out: Reporter | None = None) -> None:
+    def __init__(self, cwd: Path | str, debug: bool = False, out: Reporter | None = None) -> None:
         if out is None:
             from prodfix.output import Reporter
 
             out = Reporter()
-        self.cwd = cwd
+        self.directory = os.fspath(cwd)  # where the command runs (`check` needs no pathlib)
+        self._cwd: Path | None = None
         self.debug = debug
         self.out = out
+
+    @property
+    def cwd(self) -> Path:
+        if self._cwd is None:
+            from pathlib import Path
+
+            self._cwd = Path(self.directory)
+        return self._cwd
 
     def quiet(self) -> None:
         """`--json`: stdout carries one JSON document and nothing else."""

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn
 
 from prodfix.app import App
+
+# Nothing on `check`'s path imports typing, re, pathlib, json or enum at run time: together
+# they cost more than its git processes on a clean repository (prodfix/tuples.py).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, NoReturn
 
 
 def parse_check(args: Sequence[str]) -> tuple[str | None, bool, dict[str, Any]] | None:
@@ -73,8 +77,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def _check(directory: str | None, debug: bool, kw: dict[str, Any]) -> NoReturn:
     from prodfix.errors import ProdfixError
 
-    cwd = Path(directory or os.getcwd()).absolute()
-    if directory is not None and not Path(directory).is_dir():
+    cwd = os.path.abspath(directory or os.getcwd())
+    if directory is not None and not os.path.isdir(directory):
         raise ProdfixError(
             f"cannot change to {directory}: no such directory", hint="check the path given to -C"
         )
@@ -93,10 +97,10 @@ def _check(directory: str | None, debug: bool, kw: dict[str, Any]) -> NoReturn:
 def json_error(message: str, hint: str, code: int) -> None:
     """With `--json`, an error is also one JSON document on stdout: scripts that parse stdout
     get an answer they can read, not an empty stream."""
-    import json
+    from prodfix.jsontext import dumps
 
     doc = {"ok": False, "error": {"code": code, "message": message, "hint": hint}}
-    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    sys.stdout.write(dumps(doc) + "\n")
     sys.stdout.flush()
 
 

@@ -8,13 +8,14 @@ otherwise).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from contextlib import AbstractContextManager
+    from typing import Any
 
 
 def plain_terminal() -> bool:
@@ -51,7 +52,9 @@ class Reporter:
 
     def emit_json(self, doc: Any) -> None:
         """The one JSON document of a `--json` command (never suppressed)."""
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
+        from prodfix.jsontext import dumps  # json.dumps(indent=2, ensure_ascii=False), leaner
+
+        sys.stdout.write(dumps(doc) + "\n")
         sys.stdout.flush()
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -94,33 +97,15 @@ class Reporter:
     def error(self, message: str, hint: str = "") -> None:
         print_error(message, hint)
 
-    @contextlib.contextmanager
-    def waiting(self, text: str) -> Iterator[Callable[[str], None]]:
-        """A spinner on stderr while something waits; yields `tick(new_text)` to update it.
+    def waiting(self, text: str) -> AbstractContextManager[Callable[[str], None]]:
+        """A spinner on stderr while something waits; gives `tick(new_text)` to update it.
 
         Without a terminal it prints the first text once and then a line only when the text
         changes (at most every 30 s), so CI logs show progress without flooding.
         """
-        if not _tty():
-            self.info(f"... {text}" if plain_terminal() else f"… {text}")
-            last: list[Any] = [time.monotonic(), _stem(text)]
+        from prodfix.waiting import spinner
 
-            def tick_plain(new: str) -> None:
-                if _stem(new) != last[1] and time.monotonic() - last[0] >= 30:
-                    self.info(f"... {new}" if plain_terminal() else f"… {new}")
-                    last[0], last[1] = time.monotonic(), _stem(new)
-
-            yield tick_plain
-            return
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        with console.status(text) as status:
-
-            def tick(new: str) -> None:
-                status.update(new)
-
-            yield tick
+        return spinner(self, text)
 
     # -- internals -------------------------------------------------------------------------
     def _out(self, text: str) -> None:
@@ -163,12 +148,14 @@ class Collector(Reporter):
         self.lines.append(("err", f"error: {message}" + (f" (next: {hint})" if hint else "")))
 
     def emit_json(self, doc: Any) -> None:
+        import json
+
         self.lines.append(("out", json.dumps(doc)))
 
-    @contextlib.contextmanager
-    def waiting(self, text: str) -> Iterator[Callable[[str], None]]:
-        self.info(text)
-        yield lambda new: None
+    def waiting(self, text: str) -> AbstractContextManager[Callable[[str], None]]:
+        from prodfix.waiting import noted
+
+        return noted(self, text)
 
     def text(self) -> str:
         return "\n".join(t for _, t in self.lines)
@@ -179,12 +166,3 @@ def cell_width(text: str) -> int:
     import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _tty() -> bool:
-    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-
-
-def _stem(text: str) -> str:
-    """A waiting text without its countdown ("next look in 12s"), to print on change only."""
-    return text.split(" (next look", 1)[0]

@@ -8,11 +8,10 @@ it (every command validates its config) does not import the forge model.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # no typing at run time: every command reads this table
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
     from prodfix.adapters.diagnostics import Check
     from prodfix.adapters.forge import Forge
@@ -26,13 +25,19 @@ FORGES: dict[str, str] = {
 
 
 def make_forge(repo: Repo, cfg: Config) -> Forge:
-    module = importlib.import_module(FORGES[cfg.forge.type])
+    module = _package(cfg.forge.type)
     forge: Forge = module.make(repo, cfg)
     return forge
 
 
 def doctor_checks(where: str, repo: Repo, cfg: Config) -> Iterator[Check]:
     """The forge's own rows of `prodfix doctor` (credentials, repository settings)."""
-    module = importlib.import_module(FORGES[cfg.forge.type])
+    module = _package(cfg.forge.type)
     checks: Iterator[Check] = module.doctor_checks(where, repo, cfg)
     return checks
+
+
+def _package(forge: str) -> Any:
+    import importlib  # here: `check` reads FORGES and never builds a forge
+
+    return importlib.import_module(FORGES[forge])

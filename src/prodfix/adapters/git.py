@@ -8,11 +8,6 @@ clones, and with a commit-graph it is the fastest option measured.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
 from prodfix.adapters.gitproc import (
     NETWORK,
@@ -26,12 +21,27 @@ from prodfix.adapters.gitproc import clean_env as clean_env  # the one environme
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
+# `prodfix check` loads this module: nothing here imports typing, re or pathlib at run time
+# (prodfix/tuples.py says what they cost at start-up).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from pathlib import Path
+    from typing import NamedTuple
+
     from prodfix.adapters.shacache import ShaCache
+else:
+    from prodfix.tuples import NamedTuple
 
 MIN_GIT = (2, 38)  # `merge-tree --write-tree` came with git 2.38 (its release notes)
 
-SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_sha(text: str) -> bool:
+    """A full object id as git prints it: 40 (SHA-1) or 64 (SHA-256) lower-case hex digits."""
+    return len(text) in (40, 64) and _HEX.issuperset(text)
+
 
 # Counts spawned processes; bench/bench_status.py reports it (`status` keeps to a few git
 # processes per repository).
@@ -88,7 +98,7 @@ def run(
     sub, operand = subcommand(args)
     full_env = clean_env(env)
     if sub in NETWORK:
-        add_batch_mode(Path(cwd), full_env, lambda: _ssh_command(cwd))
+        add_batch_mode(os.fspath(cwd), full_env, lambda: _ssh_command(cwd))
         if timeout is None:
             timeout = network_timeout()
     spawned += 1
@@ -98,7 +108,7 @@ def run(
         else:
             code, out, err = communicate(argv, cwd, input, full_env, timeout, sub, operand)
     except FileNotFoundError as exc:
-        if not Path(cwd).is_dir():
+        if not os.path.isdir(cwd):
             raise ProdfixError(
                 f"{cwd} does not exist", hint="check the path you gave with -C"
             ) from exc
@@ -117,11 +127,20 @@ def _ssh_command(cwd: Path | str) -> str | None:
     return r.stdout.strip() or None
 
 
-@cache
+_version: list[tuple[int, int]] = []  # asked once per process
+
+
 def version() -> tuple[int, int]:
     """The git version, remembered per git binary (path, size, mtime): asking git costs a
     process on every command otherwise."""
-    import shutil  # here, not at the top: most commands never ask (start-up time)
+    if not _version:
+        _version.append(_ask_version())
+    return _version[0]
+
+
+def _ask_version() -> tuple[int, int]:
+    import re  # here, not at the top: most commands never ask (start-up time)
+    import shutil
 
     exe = shutil.which("git", path=clean_env().get("PATH"))
     stamp = ""
@@ -146,7 +165,7 @@ def version() -> tuple[int, int]:
 def _version_cache() -> ShaCache:
     from prodfix.adapters.shacache import ShaCache
 
-    return ShaCache(Path("/"), "git-version")
+    return ShaCache("/", "git-version")
 
 
 def require_version() -> None:
@@ -163,24 +182,33 @@ class Repo:
     """A working clone. Thin: each method is one git invocation (or one batch)."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+        self.root = os.fspath(path)  # the top of the work tree (str: `check` needs no pathlib)
+        self._path: Path | None = None
         self._urls: dict[str, str | None] = {}  # remote → URL: read once per command
 
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            from pathlib import Path
+
+            self._path = Path(self.root)
+        return self._path
+
     def __repr__(self) -> str:
-        return f"Repo({str(self.path)!r})"
+        return f"Repo({self.root!r})"
 
     def git(self, *args: str, **kw: object) -> Result:
-        return run(self.path, *args, **kw)  # type: ignore[arg-type]
+        return run(self.root, *args, **kw)  # type: ignore[arg-type]
 
     def out(self, *args: str) -> str:
-        return run(self.path, *args).stdout.strip()
+        return run(self.root, *args).stdout.strip()
 
     # -- discovery ---------------------------------------------------------------------
     @classmethod
     def discover(cls, start: Path | str) -> Repo:
-        root = _plain_clone_root(Path(start))
+        root = _plain_clone_root(os.fspath(start))
         if root is not None:  # the common case, read from the files git itself reads
-            if (root / ".git" / "shallow").exists():
+            if os.path.exists(os.path.join(root, ".git", "shallow")):
                 raise ProdfixError(
                     f"{root} is a shallow clone: prodfix needs full history to check the rules",
                     hint="run `git fetch --unshallow` first",
@@ -190,7 +218,7 @@ class Repo:
         if r.returncode != 0:
             if "not a git repository" in r.stderr:
                 raise ProdfixError(
-                    f"{Path(start).resolve()} is not inside a git repository",
+                    f"{os.path.realpath(start)} is not inside a git repository",
                     hint="run prodfix inside a clone, or point at one with -C PATH",
                 )
             raise GitError(
@@ -206,15 +234,18 @@ class Repo:
         return repo
 
     def git_dir(self) -> Path:
+        from pathlib import Path
+
         return Path(self.out("rev-parse", "--absolute-git-dir"))
 
     def current_branch(self) -> BranchName | None:
-        head = self.path / ".git" / "HEAD"
-        if head.is_file():  # a plain clone: HEAD is "ref: refs/heads/<branch>" or a SHA
-            text = head.read_text(encoding="utf-8", errors="replace").strip()
+        head = os.path.join(self.root, ".git", "HEAD")
+        if os.path.isfile(head):  # a plain clone: HEAD is "ref: refs/heads/<branch>" or a SHA
+            with open(head, encoding="utf-8", errors="replace") as f:
+                text = f.read().strip()
             if text.startswith("ref: refs/heads/"):
                 return BranchName(text.removeprefix("ref: refs/heads/"))
-            if SHA_RE.match(text):
+            if is_sha(text):
                 return None
         r = self.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         return BranchName(r.stdout.strip()) if r.returncode == 0 else None
@@ -346,7 +377,7 @@ class Repo:
             args.append(f"--merge-base={merge_base}")
         r = self.git(*args, ours, theirs, check=False)
         recs = r.stdout.split("\0")
-        if r.returncode not in (0, 1) or not SHA_RE.match(recs[0] if recs else ""):
+        if r.returncode not in (0, 1) or not is_sha(recs[0] if recs else ""):
             raise GitError(("git", *args, ours, theirs), r.returncode, r.stdout, r.stderr)
         paths = sorted({p for p in recs[1:] if p})
         return MergeTree(tree=Sha(recs[0]), clean=r.returncode == 0, conflicts=tuple(paths))
@@ -373,7 +404,7 @@ class Repo:
                 raise ValueError
             for _ in pairs:
                 status, tree = recs[i], recs[i + 1]
-                if status not in ("0", "1") or not SHA_RE.match(tree):
+                if status not in ("0", "1") or not is_sha(tree):
                     raise ValueError
                 i += 2
                 paths: set[str] = set()
@@ -445,20 +476,23 @@ def _last_line(text: str) -> str:
     return (fatal[0] if fatal else lines[-1]) if lines else "no output"
 
 
-def _plain_clone_root(start: Path) -> Path | None:
+def _plain_clone_root(start: str) -> str | None:
     """The top of the clone holding `start` when it is a plain clone (a `.git` folder with a
     HEAD) and nothing in the environment redirects git; None: ask git (worktrees, submodules,
     GIT_DIR)."""
     if any(k in os.environ for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES")):
         return None
     try:
-        here = start.resolve()
+        d = os.path.realpath(start)
     except OSError:
         return None
-    for d in (here, *here.parents):
-        dot = d / ".git"
-        if dot.is_dir() and (dot / "HEAD").is_file():
+    while True:
+        dot = os.path.join(d, ".git")
+        if os.path.isdir(dot) and os.path.isfile(os.path.join(dot, "HEAD")):
             return d
-        if dot.exists():
+        if os.path.exists(dot):
             return None  # a `.git` file (worktree, submodule): git knows where it points
-    return None
+        up = os.path.dirname(d)
+        if up == d:
+            return None
+        d = up

@@ -10,17 +10,17 @@ which the whole process group (git, its ssh or remote helper, their children) is
 from __future__ import annotations
 
 import os
-import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from prodfix.adapters.spawn import run_to_end
 from prodfix.errors import ProdfixError, ServiceError
 
+# `prodfix check` loads this module: no typing, re or pathlib at run time (prodfix/tuples.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
 
 # Variables a user sets on purpose to reach their remotes; every other GIT_* (GIT_DIR,
 # GIT_INDEX_FILE, GIT_WORK_TREE from a hook that called us…) would silently retarget git.
@@ -72,7 +72,7 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def add_batch_mode(cwd: Path, env: dict[str, str], ask: Callable[[], str | None]) -> None:
+def add_batch_mode(cwd: str, env: dict[str, str], ask: Callable[[], str | None]) -> None:
     """ssh's BatchMode=yes (ssh_config(5): never ask for a password, a passphrase or a host key
     confirmation; fail instead) for a network operation. ssh takes options from no environment
     variable, so this goes through GIT_SSH_COMMAND, which outranks core.sshCommand
@@ -89,16 +89,18 @@ def add_batch_mode(cwd: Path, env: dict[str, str], ask: Callable[[], str | None]
         env["GIT_SSH_COMMAND"] = f"{configured} -o BatchMode=yes"
 
 
-def may_set_ssh_command(cwd: Path, env: Mapping[str, str]) -> bool:
+def may_set_ssh_command(cwd: str, env: Mapping[str, str]) -> bool:
     """Whether a config file git reads in `cwd` mentions core.sshCommand or includes another
     file: only then is git asked (`ask`), or every fetch would cost one more process for a
     setting few people have."""
     return any(_mentions_ssh_command(f) for f in _config_files(cwd, env))
 
 
-def _config_files(cwd: Path, env: Mapping[str, str]) -> list[Path]:
+def _config_files(cwd: str, env: Mapping[str, str]) -> list[Path]:
     """The files git-config(1) ("FILES") reads for a command run in `cwd`. The system file is
     taken at /etc/gitconfig; a git built with another prefix reads its own, unseen here."""
+    from pathlib import Path  # network operations only: `check --no-fetch` never gets here
+
     files: list[Path] = []
     if not env.get("GIT_CONFIG_NOSYSTEM"):
         files.append(Path(env.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig"))
@@ -108,9 +110,10 @@ def _config_files(cwd: Path, env: Mapping[str, str]) -> list[Path]:
         home = Path(env.get("HOME") or Path.home())
         xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
         files += [home / ".gitconfig", xdg / "git" / "config"]
-    for d in (cwd, *cwd.resolve().parents):
+    here = Path(cwd)
+    for d in (here, *here.resolve().parents):
         if dirs := git_dirs(d):
-            files += [dirs[1] / "config", dirs[0] / "config.worktree"]
+            files += [Path(dirs[1], "config"), Path(dirs[0], "config.worktree")]
             break
     return files
 
@@ -131,7 +134,7 @@ def _runs_ssh(command: str) -> bool:
     except ValueError:
         return False
     # Only a plain `ssh …` takes `-o` after its own options; a wrapper script might not.
-    return bool(words) and Path(words[0]).name in ("ssh", "ssh.exe")
+    return bool(words) and os.path.basename(words[0]) in ("ssh", "ssh.exe")
 
 
 def network_timeout() -> float:
@@ -163,6 +166,8 @@ def subcommand(args: Sequence[str]) -> tuple[str, str]:
 
 def redact(url: str) -> str:
     """A remote URL without its userinfo (`https://x:TOKEN@host/…` remotes are common)."""
+    import re
+
     return re.sub(r"(?<=//)[^@/]*@", "***@", url)
 
 
@@ -254,30 +259,36 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def common_dir(path: Path) -> Path:
+def common_dir(path: Path | str) -> str:
     """The git directory that holds the refs of the clone at `path`, read from files: no git
     process for a lock name."""
     dirs = git_dirs(path)
-    return dirs[1] if dirs else path.resolve()
+    return dirs[1] if dirs else os.path.realpath(path)
 
 
-def git_dirs(path: Path) -> tuple[Path, Path] | None:
+def git_dirs(path: Path | str) -> tuple[str, str] | None:
     """(git dir, common git dir) of the repository at `path` (they differ for a linked
     worktree, gitrepository-layout(5)), or None when `path` is not one's top."""
-    dot = path / ".git"
+    join, real = os.path.join, os.path.realpath
+    dot = join(path, ".git")
     try:
-        if dot.is_dir():
-            return dot.resolve(), dot.resolve()
-        if dot.is_file():
-            text = dot.read_text().strip()
+        if os.path.isdir(dot):
+            return real(dot), real(dot)
+        if os.path.isfile(dot):
+            text = _read(dot)
             if text.startswith("gitdir:"):
-                gd = (path / text.removeprefix("gitdir:").strip()).resolve()
-                common = gd / "commondir"
-                if common.is_file():
-                    return gd, (gd / common.read_text().strip()).resolve()
+                gd = real(join(path, text.removeprefix("gitdir:").strip()))
+                common = join(gd, "commondir")
+                if os.path.isfile(common):
+                    return gd, real(join(gd, _read(common)))
                 return gd, gd
-        if (path / "HEAD").is_file() and (path / "objects").is_dir():
-            return path.resolve(), path.resolve()  # a bare repository
+        if os.path.isfile(join(path, "HEAD")) and os.path.isdir(join(path, "objects")):
+            return real(path), real(path)  # a bare repository
     except OSError:
         pass
     return None
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()

@@ -40,7 +40,7 @@ def lock_wait() -> float:
     return value
 
 
-def key_for(path: Path, prefix: str = "") -> str:
+def key_for(path: Path | str, prefix: str = "") -> str:
     """A lock name for a directory: the same for every spelling of its path."""
     return prefix + path_key(path)
 
@@ -57,7 +57,7 @@ def file_lock(
     wait: float,
     poll: float = 0.05,
     hint: str = "wait for it to finish, then run your command again",
-    code: Exit = Exit.USAGE,
+    code: int = Exit.USAGE,
 ) -> Iterator[None]:
     """Hold the lock named `key` (see key_for); wait up to `wait` seconds for its holder, then
     raise "another prodfix process (pid N) is WHAT" with `hint` and `code`."""

@@ -19,7 +19,7 @@ _LIMIT = 20_000  # entries per file; past it the oldest half is dropped
 
 
 class ShaCache:
-    def __init__(self, repo_path: Path, name: str) -> None:
+    def __init__(self, repo_path: Path | str, name: str) -> None:
         key = path_key(repo_path)
         self.path = home() / "cache" / f"{key}-{name}.json"
         self._data: dict[str, Any] | None = None

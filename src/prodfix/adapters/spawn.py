@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import select
-from collections.abc import Mapping, Sequence
-from functools import cache
+
+TYPE_CHECKING = False  # no typing at run time: `check` starts through here (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 _CHUNK = 1 << 16
 
@@ -92,14 +94,14 @@ def _inherited(ours: set[int]) -> list[int]:
     return found
 
 
-@cache
 def _default_signals() -> tuple[int, ...]:
     """Signals Python ignores that the child must not (SIGPIPE above all: git and its hooks
-    expect to die of it when a reader goes away): subprocess's restore_signals."""
-    import signal
+    expect to die of it when a reader goes away): subprocess's restore_signals. From
+    `_signal`, the C module under `signal`, which would import `enum` to name them."""
+    import _signal  # type: ignore[import-not-found]  # (no stubs for the C module)
 
     names = ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
-    return tuple(getattr(signal, n) for n in names if hasattr(signal, n))
+    return tuple(getattr(_signal, n) for n in names if hasattr(_signal, n))
 
 
 def _which(name: str, path: str) -> str:

@@ -6,8 +6,6 @@ how to resolve each finding: docs/rules.md.
 
 from __future__ import annotations
 
-from typing import Any
-
 from prodfix import config
 from prodfix.adapters.git import Repo
 from prodfix.errors import Exit
@@ -16,12 +14,16 @@ from prodfix.policy.gate import check_repo
 from prodfix.policy.report import RULES, Finding, Report
 from prodfix.types import short
 
+TYPE_CHECKING = False  # no typing at run time: `check` starts fast (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
+
 SHOW = 10  # commits listed per finding; the JSON always has all of them
 
 
 def run(app: Any, *, ref: str | None, into: str | None, as_json: bool, fetch: bool) -> int:
     out: Reporter = app.out
-    repo = Repo.discover(app.cwd)
+    repo = Repo.discover(app.directory)
     cfg = config.load_for_repo(repo)
     if cfg.note:
         out.info(f"prodfix: {cfg.note}")

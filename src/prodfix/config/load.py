@@ -6,16 +6,22 @@ mainline's copy from the remote-tracking branch and says so once per repository.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import os
 
 from prodfix.config import tomlcache
 from prodfix.config.model import Config
 from prodfix.config.schema import BY_NAME, SCHEMA, TABLES, TOML_TYPE
 from prodfix.errors import ProdfixError
+from prodfix.names import fnmatchcase
 
+# Every command loads its configuration, `check` too: no typing or pathlib at run time here
+# (prodfix/tuples.py says what they cost at start-up).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any
+
     from prodfix.adapters.git import Repo
 
 FILENAME = ".prodfix.toml"
@@ -33,7 +39,7 @@ def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def parse(
-    text: str, source: str, *, detected_kind: str = "python", cache: Path | None = None
+    text: str, source: str, *, detected_kind: str = "python", cache: str | None = None
 ) -> dict[str, Any]:
     """Validate a TOML document; return the flat values, every key filled. `cache`: the
     checkout's cache of parsed documents (`tomlcache.cache_file`)."""
@@ -68,8 +74,6 @@ def parse(
 
 def _check_consistency(values: Mapping[str, Any], source: str) -> None:
     """Settings that are each valid but together would defeat the rules."""
-    from fnmatch import fnmatchcase
-
     mainline, delivery = str(values["mainline"]), str(values["delivery"])
     if fnmatchcase(mainline, delivery):
         raise ProdfixError(
@@ -86,19 +90,20 @@ def _check_consistency(values: Mapping[str, Any], source: str) -> None:
         )
 
 
-def detect_kind(root: Path) -> str:
-    if (root / "go.mod").exists():
+def detect_kind(root: Path | str) -> str:
+    if os.path.exists(os.path.join(root, "go.mod")):
         return "go"
     return "python"
 
 
-def load(root: Path, *, mainline_text: str | None = None, mainline_ref: str = "") -> Config:
+def load(root: Path | str, *, mainline_text: str | None = None, mainline_ref: str = "") -> Config:
     """Load `<root>/.prodfix.toml`; with no file, the mainline's copy (if given); else defaults."""
-    path = root / FILENAME
+    path = os.path.join(root, FILENAME)
     kind = detect_kind(root)
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        values = parse(text, str(path), detected_kind=kind, cache=tomlcache.cache_file(root))
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        values = parse(text, path, detected_kind=kind, cache=tomlcache.cache_file(root))
         return Config.from_values(values, source=path)
     if mainline_text is not None:
         source = f"{mainline_ref}:{FILENAME}"
@@ -111,11 +116,11 @@ def load(root: Path, *, mainline_text: str | None = None, mainline_ref: str = ""
 def load_for_repo(repo: Repo) -> Config:
     """The checkout's .prodfix.toml; else the mainline's copy from the remote-tracking branch
     (`cfg.note` says so: the caller tells the user once); else the defaults."""
-    if (repo.path / FILENAME).exists():
-        return load(repo.path)
-    defaults = load(repo.path)
+    if os.path.exists(os.path.join(repo.root, FILENAME)):
+        return load(repo.root)
+    defaults = load(repo.root)
     ref = f"{defaults.remote}/{defaults.mainline}"
     r = repo.git("show", f"refs/remotes/{ref}:{FILENAME}", check=False)
     if r.returncode != 0:
         return defaults
-    return load(repo.path, mainline_text=r.stdout, mainline_ref=ref)
+    return load(repo.root, mainline_text=r.stdout, mainline_ref=ref)

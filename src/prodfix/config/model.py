@@ -5,19 +5,22 @@ validated. Attribute names are the key names with `-` → `_`: `build.fix-job` i
 The sections are NamedTuples, not frozen dataclasses: every command loads the configuration,
 and `check` runs in hooks many times a minute; a frozen dataclass generates six methods with
 `exec` when its module is imported and `dataclasses` itself imports `inspect` (≈ 15 ms for
-these classes together on a 2-core machine, bench/bench_check_real.py), a NamedTuple one."""
+these classes together on a 2-core machine, bench/bench_check_real.py), a NamedTuple one —
+at run time prodfix's own (prodfix/tuples.py), so that not even `typing` is imported."""
 
 from __future__ import annotations
 
-import fnmatch
-import re
-from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import Any, NamedTuple
-
 from prodfix.config.schema import TEST_DEFAULTS
 from prodfix.errors import ConfigError
+from prodfix.names import fnmatchcase, template_name
 from prodfix.types import BranchName
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any, NamedTuple
+else:
+    from prodfix.tuples import NamedTuple
 
 
 class CheckCfg(NamedTuple):
@@ -116,7 +119,7 @@ class Config(NamedTuple):
     build: BuildCfg = BuildCfg()
     deploy: DeployCfg = DeployCfg()
     notify: NotifyCfg = NotifyCfg()
-    source: Path | None = None  # None: defaults only, or the mainline's copy
+    source: str | None = None  # the file read; None: defaults only, or the mainline's copy
     note: str = ""  # said once, e.g. "read from origin/master"
 
     @property
@@ -128,11 +131,14 @@ class Config(NamedTuple):
 
     def fix_name(self, branch: str) -> str | None:
         """The fix a branch belongs to by the template (`fix/{name}`), or None."""
-        m = _template_re(self.fix_branch_template).fullmatch(branch)
-        return m.group("name") if m and m.group("name") else None
+        return template_name(self.fix_branch_template, branch)
+
+    def is_fix_branch(self, branch: str) -> bool:
+        """Named by the fix-branch template (whether or not a fix of that name exists)."""
+        return template_name(self.fix_branch_template, branch) is not None
 
     def is_delivery(self, branch: str) -> bool:
-        return fnmatch.fnmatchcase(branch, self.delivery)
+        return fnmatchcase(branch, self.delivery)
 
     def is_protected(self, branch: str) -> bool:
         """master and delivery: prodfix never rewrites them."""
@@ -149,7 +155,7 @@ class Config(NamedTuple):
 
     @classmethod
     def from_values(
-        cls, values: Mapping[str, Any], *, source: Path | None = None, note: str = ""
+        cls, values: Mapping[str, Any], *, source: str | None = None, note: str = ""
     ) -> Config:
         def section(kind: type[Any], prefix: str) -> Any:
             kw: dict[str, Any] = {}
@@ -186,8 +192,3 @@ def _frozen(v: Any) -> Any:
     if isinstance(v, list):
         return tuple(_frozen(x) for x in v)
     return v
-
-
-def _template_re(template: str) -> re.Pattern[str]:
-    head, _, tail = template.partition("{name}")
-    return re.compile(re.escape(head) + r"(?P<name>.+)" + re.escape(tail))

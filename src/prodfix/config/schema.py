@@ -6,13 +6,18 @@ README's configuration reference is generated from it (a test diffs the two).
 
 from __future__ import annotations
 
-import fnmatch
-import re
-import string
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from _string import formatter_parser  # type: ignore[import-not-found]  # string.Formatter().parse
 
 from prodfix.adapters.forges import FORGES
+
+# Every command validates its configuration, `check` too: no typing or re at run time here
+# (prodfix/tuples.py says what they cost at start-up); checks needing re import it themselves.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NamedTuple
+else:
+    from prodfix.tuples import NamedTuple
 
 KINDS = ("python", "go")
 TEST_DEFAULTS = {"python": "python -m pytest", "go": "go test -v ./test/*.go"}
@@ -38,17 +43,13 @@ def _glob(v: Any) -> str | None:
         return "must not be empty"
     if v.count("[") != v.count("]"):
         return "is not a valid glob (unbalanced [ ])"
-    try:
-        re.compile(fnmatch.translate(v))
-    except re.error as exc:  # pragma: no cover - fnmatch escapes almost everything
-        return f"is not a valid glob ({exc})"
-    return None
+    return None  # anything else is a glob: fnmatch escapes every other character
 
 
 def _template(*fields: str, required: tuple[str, ...] = ()) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         try:
-            names = [f for _, f, _, _ in string.Formatter().parse(v) if f is not None]
+            names = [f for _, f, _, _ in formatter_parser(v) if f is not None]
         except ValueError as exc:
             return f"is not a valid template ({exc})"
         for n in names:
@@ -64,6 +65,8 @@ def _template(*fields: str, required: tuple[str, ...] = ()) -> Callable[[Any], s
 
 def service_url_problem(v: Any) -> str | None:
     """https only, except loopback: tokens never travel in clear text to another host."""
+    import re
+
     m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:]+)", v)
     if not m:
         return "must be an http(s) URL"
@@ -81,6 +84,8 @@ def _str_list(v: Any) -> str | None:
 
 
 def _shas(v: Any) -> str | None:
+    import re
+
     bad = [x for x in v if not (isinstance(x, str) and re.fullmatch(r"[0-9a-fA-F]{7,64}", x))]
     if bad:
         return f"must list commit SHAs (7 to 64 hex digits), not {bad[0]!r}"
@@ -93,6 +98,8 @@ def _waves(v: Any) -> str | None:
 
 
 def _env_name(v: Any) -> str | None:
+    import re
+
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
         return "must name an environment variable (the URL itself never goes in the file)"
     return None

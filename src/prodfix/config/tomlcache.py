@@ -6,28 +6,34 @@ machine, as much as `prodfix check`'s git processes on a clean repository
 checkout's git directory holding the last few texts read there, each beside the document
 tomllib made of it: a hit is exactly tomllib's answer for exactly that text. A document JSON
 cannot hold (dates, inf, nan) is not cached; a cache that cannot be read or written is ignored.
+
+A hit costs no import either: the cache is read with the C scanner `json.loads` itself uses
+(the `json` package would import `re`, ≈ 7 ms), and paths are plain strings (no `pathlib`).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+import os
 
 from prodfix.adapters.gitproc import git_dirs
 from prodfix.errors import ProdfixError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
 KEEP = 4  # texts kept: the checkout's file, the mainline's copy, and a switch or two between
 
 
-def cache_file(root: Path) -> Path | None:
+def cache_file(root: Path | str) -> str | None:
     """The cache of the checkout at `root`, in its own git directory (worktrees may hold
     different files); None when `root` is not a repository's top."""
     dirs = git_dirs(root)
-    return dirs[0] / "prodfix" / "toml-cache.json" if dirs else None
+    return os.path.join(dirs[0], "prodfix", "toml-cache.json") if dirs else None
 
 
-def loads(text: str, source: str, cache: Path | None = None) -> dict[str, Any]:
+def loads(text: str, source: str, cache: str | None = None) -> dict[str, Any]:
     """`tomllib.loads(text)`, an invalid document as a ProdfixError naming `source`."""
     if not text:
         return {}  # tomllib's answer for an empty file (the defaults): no import
@@ -48,11 +54,11 @@ def loads(text: str, source: str, cache: Path | None = None) -> dict[str, Any]:
     return doc
 
 
-def _read(cache: Path) -> list[tuple[str, dict[str, Any]]]:
+def _read(cache: str) -> list[tuple[str, dict[str, Any]]]:
     try:
         with open(cache, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
+            data = _parse(f.read())
+    except (OSError, ValueError, StopIteration):  # the scanner's "nothing here" is StopIteration
         return []
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list):
@@ -64,15 +70,44 @@ def _read(cache: Path) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _write(cache: Path, entries: list[tuple[str, dict[str, Any]]]) -> None:
+class _Context:
+    """What `_json.make_scanner` reads from a decoder: json.loads's defaults; no NaN or
+    Infinity (`_write` never writes them)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+
+    @staticmethod
+    def parse_constant(name: str) -> Any:
+        raise ValueError(f"unexpected {name}")
+
+
+def _parse(text: str) -> Any:
+    """`json.loads` of a document as `_write` writes it (no surrounding white space)."""
+    from _json import make_scanner
+
+    doc, end = make_scanner(_Context())(text, 0)  # type: ignore[arg-type]
+    if end != len(text):
+        raise ValueError("extra data after the document")
+    return doc
+
+
+def _write(cache: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
+    import json
+
     try:
         data = json.dumps({"entries": entries}, allow_nan=False)
     except (TypeError, ValueError):  # dates, inf, nan: tomllib reads this text every time
         return
+    from pathlib import Path
+
     from prodfix.adapters.files import write_atomic
 
     try:
-        cache.parent.mkdir(exist_ok=True)
-        write_atomic(cache, data)
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        write_atomic(Path(cache), data)
     except OSError:
         pass

@@ -4,9 +4,6 @@ processes per commit or per merge (such a loop costs seconds on a big history).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
-
 from prodfix import config
 from prodfix.adapters.git import Repo
 from prodfix.config import Config, tomlcache
@@ -14,6 +11,13 @@ from prodfix.errors import ProdfixError
 from prodfix.policy.graph import Commit, index, landings, sync_covered
 from prodfix.policy.links import Names, picked_from
 from prodfix.types import BranchName, Sha
+
+TYPE_CHECKING = False  # no typing at run time: `check` loads this module (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import NamedTuple
+else:
+    from prodfix.tuples import NamedTuple
 
 SYNC_TRAILER = "Prodfix-Sync"
 _LOG_FMT = f"%H%x1f%P%x1f%ct%x1f%s%x1f%(trailers:key={SYNC_TRAILER},valueonly)"
@@ -174,7 +178,7 @@ def mainline_allow_list(repo: Repo, mainline_ref: str) -> list[str]:
     if r.returncode != 0:
         return []
     source = f"{mainline_ref}:{config.FILENAME}"
-    values = config.parse(r.stdout, source, cache=tomlcache.cache_file(repo.path))
+    values = config.parse(r.stdout, source, cache=tomlcache.cache_file(repo.root))
     return [str(s) for s in values["check.allow-merges"]]
 
 

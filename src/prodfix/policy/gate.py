@@ -185,8 +185,7 @@ def _branch(
     branch whose tip is a marked sync merge, or (not named like a fix) whose master commits
     all came with marked sync merges, is a sync — a sync never rides inside a fix."""
     carried = facts.master_not_on_delivery(scope.repo, sha, d_sha, scope.mainline_tip)
-    fix = rules.fix_branch_pattern(scope.cfg.fix_branch_template)
-    if carried.tip_sync or (carried.synced and not fix.fullmatch(ref)):
+    if carried.tip_sync or (carried.synced and not scope.cfg.is_fix_branch(ref)):
         return "sync", [], carried
     found = rules.branched_from_master(
         ref, d, scope.br.mainline, carried, base=scope.base(d), remote=scope.br.remote

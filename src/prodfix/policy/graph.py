@@ -9,10 +9,14 @@ process per commit; instead one `git log
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
-
 from prodfix.types import Sha
+
+TYPE_CHECKING = False  # no typing at run time: `check` loads this module (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import NamedTuple
+else:
+    from prodfix.tuples import NamedTuple
 
 
 class Commit(NamedTuple):

@@ -7,9 +7,11 @@ each rule and its resolution at more length.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from prodfix.types import short
+
+TYPE_CHECKING = False  # no typing at run time: `check` loads this module (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def rebuild(branch: str, base: str, own: Sequence[str], remote: str | None) -> str:

@@ -6,22 +6,37 @@ Both name a commit by its SHA, possibly abbreviated; a name matches a full SHA i
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+TYPE_CHECKING = False  # no typing at run time: `check` loads this module (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 SUPERSEDES = "Prodfix-Supersedes"
 # `git cherry-pick -x` appends this line (git-cherry-pick(1), option -x). It is not a
 # `Key: value` trailer, so `%(trailers:key=…)` cannot select it (git 2.39 lists it only in
 # the unfiltered `%(trailers)`): messages are searched for it.
-PICKED_RE = re.compile(r"\(cherry picked from commit ([0-9a-fA-F]{7,64})\)")
-_HEX_RE = re.compile(r"[0-9a-fA-F]{7,64}")
+PICKED = "(cherry picked from commit "
+_HEX = frozenset("0123456789abcdefABCDEF")
 # What `git log --grep` needs to find either link (one process, patterns ORed).
 GREP = ("-i", "-E", f"--grep=^{SUPERSEDES}:", r"--grep=\(cherry picked from commit ")
 
 
 def picked_from(message: str) -> list[str]:
-    """The commits a message says it was cherry-picked from (lower case, maybe abbreviated)."""
-    return [m.lower() for m in PICKED_RE.findall(message)]
+    """The commits a message says it was cherry-picked from (lower case, maybe abbreviated):
+    each `(cherry picked from commit <7 to 64 hex digits>)` in it."""
+    found: list[str] = []
+    at = message.find(PICKED)
+    while at >= 0:
+        start = at + len(PICKED)
+        end = message.find(")", start)
+        if end >= 0 and _is_hex(message[start:end]):
+            found.append(message[start:end].lower())
+        at = message.find(PICKED, start)
+    return found
+
+
+def _is_hex(text: str) -> bool:
+    """7 to 64 hex digits: an object name, maybe abbreviated."""
+    return 7 <= len(text) <= 64 and _HEX.issuperset(text)
 
 
 def superseded(trailer_values: str) -> list[str]:
@@ -30,7 +45,7 @@ def superseded(trailer_values: str) -> list[str]:
     out: list[str] = []
     for value in trailer_values.splitlines():
         words = value.split()
-        if words and _HEX_RE.fullmatch(words[0]):
+        if words and _is_hex(words[0]):
             out.append(words[0].lower())
     return out
 

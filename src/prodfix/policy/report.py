@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal, NamedTuple
-
 from prodfix.types import BranchName, Sha
 
-Severity = Literal["error", "warning", "info"]
+TYPE_CHECKING = False  # no typing at run time: `check` loads this module (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, Literal, NamedTuple
+
+    Severity = Literal["error", "warning", "info"]
+else:
+    from prodfix.tuples import NamedTuple
+
 RULES = (
     "branched-from-master",
     "master-merged-into-delivery",

@@ -6,30 +6,21 @@ nothing while reading.
 
 from __future__ import annotations
 
-import re
-import string
-from collections.abc import Mapping, Sequence
-from typing import Literal
-
 from prodfix.errors import ProdfixError
+from prodfix.names import template_name
 from prodfix.policy import hints
 from prodfix.policy.facts import Carried, Leaks, Pending
 from prodfix.policy.links import Names
 from prodfix.policy.report import Finding
 from prodfix.types import BranchName, Sha, short
 
-Kind = Literal["mainline", "delivery", "sync", "branch"]
+TYPE_CHECKING = False  # no typing at run time: `check` loads this module (prodfix/tuples.py)
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Literal
+
+    Kind = Literal["mainline", "delivery", "sync", "branch"]
 DAY = 86_400
-
-
-def fix_branch_pattern(template: str) -> re.Pattern[str]:
-    """`fix/{name}` → a regex matching the names `start` makes (config validates {name})."""
-    parts = []
-    for literal, field, _, _ in string.Formatter().parse(template):
-        parts.append(re.escape(literal))
-        if field is not None:
-            parts.append(r".+")
-    return re.compile("".join(parts))
 
 
 def choose_delivery(branch: str, bases: Mapping[BranchName, tuple[Sha, int] | None]) -> BranchName:
@@ -225,7 +216,6 @@ def wrong_target(
     own: Sequence[Sha] = (),
 ) -> list[Finding]:
     """Only fix branches (or a marked sync) go into delivery; delivery goes only into master."""
-    fix = fix_branch_pattern(fix_template)
     problem = hint = ""
     if into_kind == "delivery":
         if kind == "delivery":
@@ -234,7 +224,7 @@ def wrong_target(
         elif kind == "mainline":
             problem = f"{ref} is the mainline: it may reach {into} only as a marked sync"
             hint = hints.mainline_into_delivery(mainline, into)
-        elif kind != "sync" and not fix.fullmatch(ref):
+        elif kind != "sync" and template_name(fix_template, ref) is None:
             problem = (
                 f"{ref} is not a fix branch ({fix_template}) nor a marked sync: only those "
                 f"may be proposed into {into}"

@@ -30,7 +30,7 @@ def register(cls: T) -> T:
 class StopForUser(ProdfixError):
     """The program cannot go on without the user (conflicts to resolve, a failing test)."""
 
-    def __init__(self, message: str, *, hint: str, code: Exit = Exit.FAILED) -> None:
+    def __init__(self, message: str, *, hint: str, code: int = Exit.FAILED) -> None:
         super().__init__(message, hint=hint, code=code)
 
 
