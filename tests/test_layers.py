@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "prodfix"
 LAYER = {
     "__main__": 6,
     "cli": 5,
+    "cli_team": 5,
+    "clirun": 5,
     "launch": 5,
     "completion": 5,
     "commands": 4,

@@ -5,40 +5,20 @@ Command modules are imported only when their command runs, so `prodfix --help` s
 
 from __future__ import annotations
 
-import importlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from prodfix import __version__
 from prodfix.app import App
+from prodfix.cli_team import TEAM_COMMANDS
+from prodfix.clirun import complete as _complete
+from prodfix.clirun import run as _run
 from prodfix.errors import Exit, ProdfixError
 from prodfix.launch import guarded
 
 __all__ = ["App", "cli", "main"]
-
-
-def _run(command: str, /, **kwargs: Any) -> None:
-    app: App = click.get_current_context().find_object(App) or App(Path.cwd())
-    if kwargs.get("as_json"):
-        app.quiet()
-    module = importlib.import_module(f"prodfix.commands.{command}")
-    code = module.run(app, **kwargs)
-    sys.exit(int(code))
-
-
-def _complete(kind: str) -> Callable[[click.Context, click.Parameter, str], list[str]]:
-    """A shell-completion callback that imports its module only when TAB is pressed."""
-
-    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
-        from prodfix.completion import COMPLETERS
-
-        return COMPLETERS[kind](ctx, incomplete)
-
-    return complete
 
 
 HELP = """Production fixes from delivery branches: checked, resumable, observable.
@@ -326,108 +306,8 @@ def deploy(
     )
 
 
-@cli.command(epilog="Example: prodfix audit ~/src/* --jobs 8 --json")
-@click.argument(
-    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(path_type=Path)
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-@click.option(
-    "--jobs",
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=None,
-    help="Parallel repositories (default: min(16, 4 × cores)).",
-)
-def audit(paths: tuple[Path, ...], as_json: bool, jobs: int | None) -> None:
-    """Run the repository-level checks over many repositories at once."""
-    _run("audit", paths=list(paths), as_json=as_json, jobs=jobs)
-
-
-@cli.group()
-def pr() -> None:
-    """Pull requests on the configured forge (the embedded one included)."""
-
-
-@pr.command(name="list")
-@click.option("--all", "all_", is_flag=True, help="Include merged and closed PRs.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def pr_list(all_: bool, as_json: bool) -> None:
-    """List pull requests."""
-    _run("pr", verb="list", all_=all_, as_json=as_json)
-
-
-@pr.command(name="show")
-@click.argument("number", type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def pr_show(number: int, as_json: bool) -> None:
-    """Show one pull request."""
-    _run("pr", verb="show", number=number, as_json=as_json)
-
-
-@pr.command(name="approve")
-@click.argument("number", type=click.IntRange(min=1))
-@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
-def pr_approve(number: int, dry_run: bool) -> None:
-    """Approve a pull request (records your git identity; not your own PR)."""
-    _run("pr", verb="approve", number=number, dry_run=dry_run)
-
-
-@pr.command(name="merge")
-@click.argument("number", type=click.IntRange(min=1))
-@click.option(
-    "--method",
-    type=click.Choice(["merge", "squash", "rebase"]),
-    default=None,
-    help="Merge method (back-merges are always true merges).",
-)
-@click.option("--dry-run", is_flag=True, help="Print what would happen, change nothing.")
-def pr_merge(number: int, method: str | None, dry_run: bool) -> None:
-    """Merge an approved pull request."""
-    _run("pr", verb="merge", number=number, method=method, dry_run=dry_run)
-
-
-@cli.command(epilog="Example: prodfix demo --dir /tmp/prodfix-demo")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Build the sandbox here and keep it (fixed layout).",
-)
-@click.option("--keep", is_flag=True, help="Keep the temporary sandbox and print where it is.")
-def demo(directory: Path | None, keep: bool) -> None:
-    """Build a sandbox, drive one fix through every step of both flows, then a sync."""
-    _run("demo", directory=directory, keep=keep)
-
-
-@cli.command(
-    epilog="Examples:\n\n\b\n  prodfix serve --config /etc/prodfix/prodfix-serve.toml\n"
-    "  prodfix serve /tmp/demo/remotes/*.git"
-)
-@click.argument("repos", nargs=-1, metavar="[REPO]...")
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="prodfix-serve.toml (default: ./prodfix-serve.toml when present).",
-)
-@click.option("--host", metavar="HOST", help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=click.IntRange(0, 65535), metavar="PORT", help="Port (default 8080).")
-@click.option("--database", metavar="URL", help='"sqlite" (default) or postgresql://…')
-def serve(
-    repos: tuple[str, ...],
-    config: Path | None,
-    host: str | None,
-    port: int | None,
-    database: str | None,
-) -> None:
-    """The team service: policy checks, automatic back-merges, a live dashboard."""
-    _run("serve", config=config, host=host, port=port, database=database, repos=list(repos))
-
-
-@cli.command()
-def doctor() -> None:
-    """Check git, remotes, credentials and services for this repository."""
-    _run("doctor")
+for _command in TEAM_COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:
