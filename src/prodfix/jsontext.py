@@ -78,29 +78,54 @@ def _key(k: Any) -> str:
 
 
 def _encode(o: Any, parts: list[str], newline: str) -> None:
-    text = _scalar(o)
-    if text is not None:
-        parts.append(text)
+    # Exact types first (what prodfix's documents hold: one dispatch per value, strings
+    # written inline), then json's own isinstance rules for subclasses and the rest.
+    t = type(o)
+    if t is dict:
+        _object(o, parts, newline)
+    elif t is list or t is tuple:
+        _array(o, parts, newline)
+    elif t is str:
+        parts.append(encode_basestring(o))
+    else:
+        text = _scalar(o)
+        if text is not None:
+            parts.append(text)
+        elif isinstance(o, list | tuple):
+            _array(o, parts, newline)
+        elif isinstance(o, dict):
+            _object(o, parts, newline)
+        else:
+            raise _Unsupported
+
+
+def _object(o: dict[Any, Any], parts: list[str], newline: str) -> None:
+    if not o:
+        parts.append("{}")
         return
     inner = newline + _INDENT
-    if isinstance(o, list | tuple):
-        if not o:
-            parts.append("[]")
-            return
-        parts.append("[")
-        for i, item in enumerate(o):
-            parts.append(inner if i == 0 else "," + inner)
-            _encode(item, parts, inner)
-        parts.append(newline + "]")
-        return
-    if isinstance(o, dict):
-        if not o:
-            parts.append("{}")
-            return
-        parts.append("{")
-        for i, (k, v) in enumerate(o.items()):
-            parts.append((inner if i == 0 else "," + inner) + _key(k) + ": ")
+    sep = "{" + inner
+    for k, v in o.items():
+        parts.append(sep + (encode_basestring(k) if type(k) is str else _key(k)) + ": ")
+        sep = "," + inner
+        if type(v) is str:
+            parts.append(encode_basestring(v))
+        else:
             _encode(v, parts, inner)
-        parts.append(newline + "}")
+    parts.append(newline + "}")
+
+
+def _array(o: list[Any] | tuple[Any, ...], parts: list[str], newline: str) -> None:
+    if not o:
+        parts.append("[]")
         return
-    raise _Unsupported
+    inner = newline + _INDENT
+    sep = "[" + inner
+    for v in o:
+        parts.append(sep)
+        sep = "," + inner
+        if type(v) is str:
+            parts.append(encode_basestring(v))
+        else:
+            _encode(v, parts, inner)
+    parts.append(newline + "]")

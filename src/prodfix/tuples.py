@@ -50,9 +50,13 @@ def _bind(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any,
 
 
 def _new(cls: Any, *args: Any, **kwargs: Any) -> Any:
-    if kwargs or len(args) != len(cls._fields):
-        args = _bind(cls, args, kwargs)
-    return tuple.__new__(cls, args)
+    if not kwargs:
+        missing = len(cls._fields) - len(args)
+        if missing == 0:
+            return tuple.__new__(cls, args)
+        if 0 < missing <= len(cls._tail):  # trailing defaults: the common short call
+            return tuple.__new__(cls, args + cls._tail[len(cls._tail) - missing :])
+    return tuple.__new__(cls, _bind(cls, args, kwargs))
 
 
 def _make(cls: Any, iterable: Any) -> Any:
@@ -101,6 +105,7 @@ class _Maker(type):
             __slots__=(),
             _fields=fields,
             _field_defaults=defaults,
+            _tail=tuple(defaults.values()),  # the defaults, in field order (they are the last)
             __match_args__=fields,
             __new__=_new,
             _make=classmethod(_make),
