@@ -10,7 +10,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prodfix.adapters.git import is_sha
+from prodfix.adapters.gitlook import is_sha
 from prodfix.names import fnmatchcase, template_name
 from prodfix.policy.links import picked_from, superseded
 

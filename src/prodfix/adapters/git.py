@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from prodfix.adapters.gitlook import KEEPS_REFS, RefLook, is_sha, parent_key
 from prodfix.adapters.gitproc import (
     NETWORK,
     add_batch_mode,
@@ -34,14 +35,6 @@ else:
     from prodfix.tuples import NamedTuple
 
 MIN_GIT = (2, 38)  # `merge-tree --write-tree` came with git 2.38 (its release notes)
-
-_HEX = frozenset("0123456789abcdef")
-
-
-def is_sha(text: str) -> bool:
-    """A full object id as git prints it: 40 (SHA-1) or 64 (SHA-256) lower-case hex digits."""
-    return len(text) in (40, 64) and _HEX.issuperset(text)
-
 
 # Counts spawned processes; bench/bench_status.py reports it (`status` keeps to a few git
 # processes per repository).
@@ -185,6 +178,21 @@ class Repo:
         self.root = os.fspath(path)  # the top of the work tree (str: `check` needs no pathlib)
         self._path: Path | None = None
         self._urls: dict[str, str | None] = {}  # remote → URL: read once per command
+        self._memo: ShaCache | None = None
+        self._present: set[str] = set()  # full SHAs just seen to name a commit here
+        self._look = RefLook()  # the refs read in the open `looking()` scopes
+
+    @property
+    def memo(self) -> ShaCache:
+        """Answers that depend only on object ids (whether one commit contains another, a
+        commit's parent, a merge base…): they never change, so they are kept per repository
+        across commands (the SHA cache). Per repository, never shared: replace refs and
+        grafts make ancestry a property of a repository, not of the objects alone."""
+        if self._memo is None:
+            from prodfix.adapters.shacache import shared
+
+            self._memo = shared(self.root, "objects")
+        return self._memo
 
     @property
     def path(self) -> Path:
@@ -198,10 +206,21 @@ class Repo:
         return f"Repo({self.root!r})"
 
     def git(self, *args: str, **kw: object) -> Result:
+        sub = subcommand(args)[0]
+        if sub not in KEEPS_REFS:
+            self._present.clear()  # a fetch may end in `gc --auto`, which prunes objects
+        self._look.running(sub)
         return run(self.root, *args, **kw)  # type: ignore[arg-type]
 
     def out(self, *args: str) -> str:
-        return run(self.root, *args).stdout.strip()
+        return self.git(*args).stdout.strip()
+
+    def looking(self) -> RefLook:
+        """One look at the repository: inside, `refs` answers a read that an earlier one
+        covers from memory (twenty fixes ask for the builds' refs once, not twenty times),
+        until prodfix itself runs a git command that may move a ref. Only within the scope:
+        outside it every read asks git, as another process may have moved refs meanwhile."""
+        return self._look
 
     # -- discovery ---------------------------------------------------------------------
     @classmethod
@@ -236,6 +255,8 @@ class Repo:
     def git_dir(self) -> Path:
         from pathlib import Path
 
+        if _plain_clone_root(self.root) == os.path.realpath(self.root):  # the files git reads
+            return Path(os.path.realpath(os.path.join(self.root, ".git")))
         return Path(self.out("rev-parse", "--absolute-git-dir"))
 
     def current_branch(self) -> BranchName | None:
@@ -273,18 +294,33 @@ class Repo:
 
     # -- refs -----------------------------------------------------------------------
     def resolve(self, rev: str) -> Sha | None:
+        if rev in self._present:  # no git command that could remove it ran since
+            return Sha(rev)
+        derived = parent_key(rev)  # `<sha>^`, `<sha>^1`: a fact about the commit's content
+        if derived and (known := self.memo.get(derived)):
+            return Sha(str(known))
         r = self.git(
             "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False
         )
-        return Sha(r.stdout.strip()) if r.returncode == 0 else None
+        if r.returncode != 0:
+            return None  # not cached: a fetch may bring it
+        sha = Sha(r.stdout.strip())
+        self._present.add(sha)
+        if derived:
+            self.memo.put(derived, sha)
+        return sha
 
     def refs(self, *patterns: str) -> dict[str, Sha]:
         """Every ref matching the patterns with the commit it points to, in one process."""
+        served = self._look.served(patterns)
+        if served is not None:
+            return {n: Sha(s) for n, s in served.items()}
         out = self.git("for-each-ref", "--format=%(refname)%00%(objectname)", *patterns).stdout
         result: dict[str, Sha] = {}
         for line in out.splitlines():
             name, _, sha = line.partition("\0")
             result[name] = Sha(sha)
+        self._look.remember(patterns, dict(result))
         return result
 
     def remote_url(self, remote: str) -> str | None:
@@ -346,19 +382,39 @@ class Repo:
     def rev_list(self, *args: str) -> list[Sha]:
         return [Sha(s) for s in self.git("rev-list", *args).lines]
 
+    def parents(self, commit: str) -> list[Sha]:
+        """The parents of a commit, in order (kept by SHA: they are part of the commit)."""
+        key = f"parents:{commit}" if is_sha(commit) else None
+        if key and (known := self.memo.get(key)) is not None:
+            return [Sha(p) for p in known]
+        found = [Sha(p) for p in self.out("rev-list", "--parents", "-n1", commit).split()[1:]]
+        if key:
+            self.memo.put(key, found)
+        return found
+
     def count(self, *args: str) -> int:
         return int(self.out("rev-list", "--count", *args))
 
     def is_ancestor(self, a: str, b: str) -> bool:
+        key = f"anc:{a}:{b}" if is_sha(a) and is_sha(b) else None
+        if key and (known := self.memo.get(key)) is not None:
+            return bool(known)
         r = self.git("merge-base", "--is-ancestor", a, b, check=False)
         if r.returncode not in (0, 1):
             raise GitError(
                 ("git", "merge-base", "--is-ancestor", a, b), r.returncode, r.stdout, r.stderr
             )
+        if key:
+            self.memo.put(key, r.returncode == 0)
         return r.returncode == 0
 
     def merge_base(self, a: str, b: str) -> Sha | None:
+        key = f"mb:{a}:{b}" if is_sha(a) and is_sha(b) else None
+        if key and (known := self.memo.get(key)) is not None:
+            return Sha(str(known)) if known else None
         r = self.git("merge-base", a, b, check=False)
+        if key and r.returncode in (0, 1):  # 1: no common ancestor (other codes: an error)
+            self.memo.put(key, r.stdout.strip() if r.returncode == 0 else "")
         return Sha(r.stdout.strip()) if r.returncode == 0 else None
 
     def merge_tree(self, ours: str, theirs: str, *, merge_base: str | None = None) -> MergeTree:

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from prodfix.adapters.git import Repo
-from prodfix.adapters.shacache import ShaCache
+from prodfix.adapters.shacache import shared
 from prodfix.errors import Exit, ProdfixError, ServiceError
 from prodfix.types import Sha
 
@@ -97,7 +97,7 @@ def read(repo: Repo, remote: str, kind: str, refs: Mapping[str, str]) -> dict[st
 
 def read_docs(repo: Repo, shas: list[Sha]) -> list[dict[str, Any] | None]:
     """`record.json` of each commit (None for one that is not a record)."""
-    cache = ShaCache(repo.path, "records")
+    cache = shared(repo.path, "records")
     missing = sorted({s for s in shas if cache.get(s) is None})
     if missing:
         blobs = repo.read_blobs([f"{s}:record.json" for s in missing])

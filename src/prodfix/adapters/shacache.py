@@ -16,6 +16,8 @@ from typing import Any
 from prodfix.adapters.paths import ensure_private_dir, home, path_key
 
 _LIMIT = 20_000  # entries per file; past it the oldest half is dropped
+_shared: dict[Path, ShaCache] = {}
+_shared_lock = threading.Lock()
 
 
 class ShaCache:
@@ -58,3 +60,28 @@ class ShaCache:
             ensure_private_dir(self.path.parent)
             write_atomic(self.path, json.dumps(data), mode=0o600)
             self._dirty = False
+
+
+def shared(repo_path: Path | str, name: str) -> ShaCache:
+    """The process's one instance of a cache file: every `Repo` of the same repository (a
+    command builds several, `serve` many) reads and fills the same memory, loaded once. Saved
+    by `save_shared` (the observers call it after each look) and at exit."""
+    cache = ShaCache(repo_path, name)
+    with _shared_lock:
+        if not _shared:
+            import atexit
+
+            atexit.register(save_shared)
+        return _shared.setdefault(cache.path, cache)
+
+
+def save_shared() -> None:
+    """Write every shared cache that learnt something; a cache that cannot be written is only
+    a slower next run."""
+    with _shared_lock:
+        caches = list(_shared.values())
+    from contextlib import suppress
+
+    for cache in caches:
+        with suppress(OSError):
+            cache.save()

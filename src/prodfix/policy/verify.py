@@ -48,26 +48,41 @@ class Verification:
 
 
 def verify_backmerge(
-    repo: Repo, *, merge_commit: str, delivery_tip: str, mainline: str
+    repo: Repo,
+    *,
+    merge_commit: str,
+    delivery_tip: str,
+    mainline: str,
+    mainline_sha: Sha | None = None,
 ) -> list[Problem]:
     """Problems of the back-merge `merge_commit`, which should bring `delivery_tip` (delivery
-    at PR time) into `mainline`. An empty list means it is a sound back-merge."""
+    at PR time) into `mainline`. An empty list means it is a sound back-merge. `mainline_sha`:
+    the mainline's tip when the caller has read it already (`mainline` then only names it)."""
     return list(
         inspect_backmerge(
-            repo, merge_commit=merge_commit, delivery_tip=delivery_tip, mainline=mainline
+            repo,
+            merge_commit=merge_commit,
+            delivery_tip=delivery_tip,
+            mainline=mainline,
+            mainline_sha=mainline_sha,
         ).problems
     )
 
 
 def inspect_backmerge(
-    repo: Repo, *, merge_commit: str, delivery_tip: str, mainline: str
+    repo: Repo,
+    *,
+    merge_commit: str,
+    delivery_tip: str,
+    mainline: str,
+    mainline_sha: Sha | None = None,
 ) -> Verification:
     """`verify_backmerge` plus the fixes accepted although absent (e.g. superseded)."""
     m = resolve_commit(repo, merge_commit, role="back-merge commit")
     tip = resolve_commit(repo, delivery_tip, role="delivery tip")
-    main = resolve_commit(repo, mainline, role="mainline")
+    main = mainline_sha or resolve_commit(repo, mainline, role="mainline")
     name = display_name(mainline)
-    parents = [Sha(p) for p in repo.out("rev-list", "--parents", "-n1", m).split()[1:]]
+    parents = repo.parents(m)
     problems: list[Problem] = []
     if len(parents) < 2:
         problems.append(

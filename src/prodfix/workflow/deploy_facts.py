@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prodfix.adapters.forge import PrState, PullRequest
+from prodfix.errors import ProdfixError
 from prodfix.types import BranchName
 from prodfix.workflow import argocd_step
 from prodfix.workflow.context import Ctx
@@ -32,15 +33,58 @@ def current_pins(
     return pins, [(e.dc, e.message) for e in plan.errors]
 
 
-def observe_deploy(ctx: Ctx, f: RepoFacts, images: ImageIndex) -> dict[str, Any]:
+class DeployLook:
+    """The deploy repository as one look at a service repository sees it: located, fetched,
+    its target tip and its pins read once for every fix observed in that look (each fix would
+    otherwise fetch it and build a scratch tree of its own). A failure is kept and raised again
+    for every fix, as each would have met it."""
+
+    def __init__(self, service: Ctx) -> None:
+        self.service = service
+        self._read: tuple[Ctx, str] | ProdfixError | None = None
+        self._pins: dict[str, tuple[dict[str, list[str]], list[tuple[str | None, str]]]] = {}
+
+    def target(self) -> tuple[Ctx, str]:
+        """The deploy repository's context (its forge shared by the fixes) and target tip."""
+        if self._read is None:
+            try:
+                dctx = deploy_ctx(self.service)
+                target = self.service.cfg.deploy.target
+                # The embedded forge's read is a fetch of the branches and its PRs: one fetch
+                # for both (a hosted forge's PRs come from its API: None, fetch here).
+                try:
+                    primed = dctx.forge.prime()
+                except ProdfixError:
+                    primed = None  # fails again where the forge is asked, as it always did
+                if primed is None:
+                    dctx.repo.fetch(dctx.remote)
+                tip = primed.get(dctx.tracking(target)) if primed else None
+                self._read = dctx, tip or target_tip(dctx, target)
+            except ProdfixError as exc:
+                self._read = exc
+        if isinstance(self._read, ProdfixError):
+            raise self._read
+        return self._read
+
+    def pins(self, tag: str) -> tuple[dict[str, list[str]], list[tuple[str | None, str]]]:
+        if tag not in self._pins:
+            dctx, tip = self.target()
+            d = self.service.cfg.deploy
+            dcs = [dc for w in d.waves for dc in w]
+            self._pins[tag] = current_pins(dctx, tip, d.path, dcs, str(d.image), tag)
+        return self._pins[tag]
+
+
+def observe_deploy(
+    ctx: Ctx, f: RepoFacts, images: ImageIndex, look: DeployLook | None = None
+) -> dict[str, Any]:
     cfg = ctx.cfg
     assert f.landing is not None
-    dctx = deploy_ctx(ctx)
-    dctx.repo.fetch(dctx.remote)
-    tip = target_tip(dctx, cfg.deploy.target)
+    look = look or DeployLook(ctx)
+    dctx, tip = look.target()
     image, template, waves = str(cfg.deploy.image), cfg.deploy.path, cfg.deploy.waves
     all_dcs = [d for w in waves for d in w]
-    pins, errors = current_pins(dctx, tip, template, all_dcs, image, f.tag or PLACEHOLDER_TAG)
+    pins, errors = look.pins(f.tag or PLACEHOLDER_TAG)
     has_fix = {dc: _runs(images, pins.get(dc, []), f.landing) for dc in all_dcs}
     argo = argocd_step.configured(cfg)
     prs: list[PullRequest] = []

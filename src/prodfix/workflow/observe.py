@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import Repo
-from prodfix.adapters.shacache import ShaCache
+from prodfix.adapters.gitlook import is_sha
+from prodfix.adapters.shacache import save_shared, shared
 from prodfix.adapters.store import Store
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
@@ -21,6 +23,9 @@ from prodfix.workflow.evaluate import Step, evaluate
 from prodfix.workflow.facts import RepoFacts, gather
 from prodfix.workflow.images import ImageIndex
 from prodfix.workflow.playbooks import FINISHED, State
+
+if TYPE_CHECKING:
+    from prodfix.workflow.deploy_facts import DeployLook
 
 
 @dataclass
@@ -75,6 +80,19 @@ def observe_repository(
     """Every fix of the repository (or the named ones), observed now. `seen` (path → refs)
     receives the refs read, for a caller that shows more about the repository from them
     without reading them again (`status`: how far each delivery branch is behind)."""
+    with ctx.repo.looking():  # the refs read after the fetch serve every fix of the look
+        views = _observe(ctx, fetch=fetch, names=names, seen=seen)
+    save_shared()  # what this look learnt about commits, for the next command
+    return views
+
+
+def _observe(
+    ctx: Ctx,
+    *,
+    fetch: bool,
+    names: Iterable[str] | None,
+    seen: dict[str, Mapping[str, Sha]] | None,
+) -> list[RepoView]:
     snap = snapshot.read(ctx, fetch=fetch)
     if seen is not None and not snap.error:
         seen[ctx.path] = snap.refs
@@ -86,26 +104,31 @@ def observe_repository(
     url = ctx.repo.remote_url(ctx.remote) if ctx.repo.path.is_dir() else None
     images = ImageIndex(ctx, snap.refs, list(snap.deliveries())) if not snap.error else None
     views = []
+    look: list[DeployLook] = []  # the deploy repository, read once for all the fixes
     for seed in seeds:
         fctx = ctx.with_fix(seed.name)
         facts = gather(snap, seed)
         if not facts.error and images is not None:
-            _observe_later_steps(fctx, facts, images)
+            _observe_later_steps(fctx, facts, images, look)
         views.append(RepoView(seed, facts, evaluate(facts), fctx, url))
     return views
 
 
-def _observe_later_steps(ctx: Ctx, facts: RepoFacts, images: ImageIndex) -> None:
+def _observe_later_steps(
+    ctx: Ctx, facts: RepoFacts, images: ImageIndex, look: list[DeployLook]
+) -> None:
     if facts.landing and facts.backmerged and facts.mainline_tip:
         try:
             facts.backmerge_commit, facts.backmerge_problems = _verify_backmerge(ctx, facts)
         except ProdfixError as exc:
             facts.backmerge_problems = [f"cannot verify the back-merge: {exc.message}"]
     if facts.deploy_configured and facts.landing and facts.build_configured:
-        from prodfix.workflow.deploy_facts import observe_deploy
+        from prodfix.workflow.deploy_facts import DeployLook, observe_deploy
 
+        if not look:
+            look.append(DeployLook(ctx.with_fix(None)))
         try:
-            facts.deploy = observe_deploy(ctx, facts, images)
+            facts.deploy = observe_deploy(ctx, facts, images, look[0])
         except ProdfixError as exc:
             facts.deploy = {"failed": exc.message}
 
@@ -119,24 +142,37 @@ def _verify_backmerge(ctx: Ctx, f: RepoFacts) -> tuple[Sha | None, list[str]]:
     merge = _brought_by(repo, f.landing, f.mainline_tip)
     if merge is None:
         return None, []
-    cache = ShaCache(repo.path, "backmerge-verdicts")
+    cache = shared(repo.path, "backmerge-verdicts")
     key = f"{merge}:{f.landing}"
     known = cache.get(key)
     if isinstance(known, list):
         return merge, [str(p) for p in known]
-    parents = repo.out("rev-list", "--parents", "-n1", merge).split()[1:]
+    parents = repo.parents(merge)
     if len(parents) < 2:
         problems = [
             f"not-a-merge: {merge[:7]} brought the fix to {f.mainline} without a merge commit "
             "(squashed or rebased): the next back-merge meets the same changes again"
         ]
     else:
-        from prodfix.policy.verify import verify_backmerge
+        # The verification depends on the merge, its delivery side and the mainline's tip
+        # only (not on the fix): the fixes of one back-merge share it, and it never changes.
+        against = f"verify:{merge}:{parents[1]}:{f.mainline_tip}:{f.mainline}"
+        found = repo.memo.get(against)
+        if not isinstance(found, list):
+            from prodfix.policy.verify import verify_backmerge
 
-        found = verify_backmerge(
-            repo, merge_commit=merge, delivery_tip=parents[1], mainline=ctx.tracking(f.mainline)
-        )
-        problems = [f"{p.code}: {p.message}" for p in found]
+            found = [
+                f"{p.code}: {p.message}"
+                for p in verify_backmerge(
+                    repo,
+                    merge_commit=merge,
+                    delivery_tip=parents[1],
+                    mainline=ctx.tracking(f.mainline),
+                    mainline_sha=f.mainline_tip,
+                )
+            ]
+            repo.memo.put(against, found)
+        problems = [str(p) for p in found]
         if problems:
             return merge, problems
     cache.put(key, problems)
@@ -151,6 +187,18 @@ def _brought_by(repo: Repo, landing: str, tip: str) -> Sha | None:
     Not `rev-list --first-parent --ancestry-path`: it limits the walk to the first-parent
     chain first, so a landing reached through a second parent — a back-merge PR's head that
     is a resolution merge — finds no path at all, and nothing would be verified."""
+    if not (is_sha(landing) and is_sha(tip)):
+        return _first_descendant(repo, landing, tip)
+    key = f"brought:{landing}:{tip}"  # two commits: the answer never changes
+    known = repo.memo.get(key)
+    if known is not None:
+        return Sha(known) if known else None
+    found = _first_descendant(repo, landing, tip)
+    repo.memo.put(key, found or "")
+    return found
+
+
+def _first_descendant(repo: Repo, landing: str, tip: str) -> Sha | None:
     first = repo.rev_list("--first-parent", f"{landing}..{tip}")
     if not first:
         return None
@@ -159,7 +207,7 @@ def _brought_by(repo: Repo, landing: str, tip: str) -> Sha | None:
     if not chain:
         return None
     merge = chain[-1]
-    if repo.out("rev-parse", f"{merge}^") == landing:
+    if repo.resolve(f"{merge}^") == landing:
         return None  # the landing is on the mainline's own chain
     return merge
 

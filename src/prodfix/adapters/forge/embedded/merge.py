@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from prodfix.adapters.forge import MergeBlocked, MergeMethod
 from prodfix.adapters.git import Repo
+from prodfix.adapters.gitlook import is_sha
 from prodfix.types import Sha
 
 _AUTHOR_RE = re.compile(r"^author (.*) <(.*)> (\d+ [+-]\d{4})$", re.MULTILINE)
@@ -35,7 +36,34 @@ def find_landing(
     `patch_equivalent=False` asks for ancestry only: a back-merge counts only as a true merge,
     never as an equivalent patch: after a squash the merge base does not move (git-merge-base(1)),
     so the next back-merge counts the same commits and meets the same conflicts again.
+
+    Between two commits (a SHA for the base) the answer never changes: it is kept in the
+    repository's SHA cache, and a `status` after another runs none of the git commands below.
     """
+    base = base_sha or base_ref
+    key = None
+    if is_sha(base) and is_sha(head_sha) and (base_sha is None or base_ref == base):
+        key = f"land:{base}:{head_sha}:{int(patch_equivalent)}"
+        known = repo.memo.get(key)
+        if known is not None:
+            return Sha(known) if known else None
+    found = _find_landing(
+        repo, base_ref, head_sha, patch_equivalent, is_ancestor, base_sha, base_in_head
+    )
+    if key:
+        repo.memo.put(key, found or "")
+    return found
+
+
+def _find_landing(
+    repo: Repo,
+    base_ref: str,
+    head_sha: str,
+    patch_equivalent: bool,
+    is_ancestor: bool | None,
+    base_sha: str | None,
+    base_in_head: bool | None,
+) -> Sha | None:
     if is_ancestor is None:  # callers that batch ancestry (one for-each-ref --merged) pass it
         is_ancestor = repo.is_ancestor(head_sha, base_ref)
     if is_ancestor:

@@ -25,7 +25,7 @@ from typing import Any
 
 from prodfix.adapters import records
 from prodfix.adapters.git import Repo
-from prodfix.adapters.shacache import ShaCache
+from prodfix.adapters.shacache import shared
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import Sha
 
@@ -170,7 +170,7 @@ class Store:
     def _meta_texts(self, shas: list[Sha]) -> list[str]:
         """pr.json of each metadata commit; a commit never changes, so what was read once is
         read from the cache after (a PR's update is a new commit)."""
-        cache = ShaCache(self.repo.path, "pr-meta")
+        cache = shared(self.repo.path, "pr-meta")
         missing = [sha for sha in shas if cache.get(sha) is None]
         for sha, text in zip(
             missing, self._read_blobs([f"{sha}:pr.json" for sha in missing]), strict=True

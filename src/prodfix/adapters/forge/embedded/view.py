@@ -12,7 +12,7 @@ from prodfix.adapters.forge import Approval, PrState, PullRequest
 from prodfix.adapters.forge.embedded.merge import conflicts_text, find_landing
 from prodfix.adapters.forge.embedded.store import PrRecord, Snapshot, Stored
 from prodfix.adapters.git import Repo
-from prodfix.adapters.shacache import ShaCache
+from prodfix.adapters.shacache import shared
 from prodfix.types import BranchName, PrNumber, Sha
 
 
@@ -38,7 +38,7 @@ class Viewer:
         """Ancestry both ways and conflicts of every open PR against its base, from the SHA-pair
         cache, computing only what it lacks: one for-each-ref --merged and one --contains per
         base, one merge-tree --stdin for all."""
-        cache = ShaCache(self.repo.path, "pr-pairs")
+        cache = shared(self.repo.path, "pr-pairs")
         pairs: dict[int, tuple[str, Sha, Sha]] = {}
         for st in snap.prs.values():
             base = snap.branches.get(st.record.base)
