@@ -92,16 +92,16 @@ def count_git(cwd: Path, *, cold: bool) -> int:
     about immutable objects (PR metadata, SHA pairs, the git version) emptied first."""
     import shutil
 
-    from prodfix.adapters import git
+    from prodfix.adapters import gitrun
     from prodfix.cli import main
 
     if cold:
         shutil.rmtree(Path(os.environ["PRODFIX_HOME"]) / "cache", ignore_errors=True)
-        git.version.cache_clear()
-    before = git.spawned
+        gitrun.forget_version()
+    before = gitrun.spawned
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
         main(["-C", str(cwd), "status", "--json"])
-    return git.spawned - before
+    return gitrun.spawned - before
 
 
 def main() -> None:

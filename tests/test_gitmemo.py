@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from prodfix.adapters import git, shacache
+from prodfix.adapters import gitrun, shacache
 from prodfix.adapters.forge.embedded.merge import find_landing
 from prodfix.adapters.git import Repo
 from prodfix.adapters.gitlook import covered
@@ -24,9 +24,9 @@ def _fresh_shared_caches() -> None:
 
 
 def spawns(fn: object) -> tuple[object, int]:
-    before = git.spawned
+    before = gitrun.spawned
     result = fn()  # type: ignore[operator]
-    return result, git.spawned - before
+    return result, gitrun.spawned - before
 
 
 def history(sb: Sandbox) -> tuple[Path, str, str, str]:
@@ -152,9 +152,9 @@ def test_status_of_a_seeded_world_starts_few_git_processes(
     }
 
     def status() -> int:
-        before = git.spawned
+        before = gitrun.spawned
         assert w.run("status", "--json").code == 0
-        return git.spawned - before
+        return gitrun.spawned - before
 
     shacache._shared.clear()
     for f in (home() / "cache").glob("*.json"):

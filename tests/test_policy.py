@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from prodfix import config
-from prodfix.adapters import git
+from prodfix.adapters import gitrun
 from prodfix.adapters.git import Repo
 from prodfix.errors import Exit, ProdfixError
 from prodfix.policy import facts
@@ -333,9 +333,9 @@ def test_cut_after_repeated_syncs_and_back_merges(world: World) -> None:
     x = facts.Sha(world.g("rev-parse", "HEAD^2"))  # newest mainline commit inside delivery
     d_chain = world.g("rev-list", "--first-parent", "--parents", bad, f"^{x}").splitlines()
     y = facts.Sha(d_chain[-1].split()[1])  # newest delivery first-parent commit below x
-    before = git.spawned
+    before = gitrun.spawned
     fast = facts._cut(repo, x, y)
-    assert git.spawned - before >= 4  # several rounds of the alternating walk …
+    assert gitrun.spawned - before >= 4  # several rounds of the alternating walk …
     assert fast == facts._cut(repo, x, y, rounds=0)  # … agree with the full-chain fallback
     assert fast[0] == world.base
     leaks = facts.mainline_leaks(repo, facts.Sha(bad), facts.Sha(m))

@@ -133,16 +133,16 @@ def test_status_reads_no_more_of_git_for_it_once_the_tips_are_known(sandbox: San
     import contextlib
     import io
 
-    from prodfix.adapters import git
+    from prodfix.adapters import gitrun
     from prodfix.cli import main
 
     w = service_world(sandbox)
 
     def spawned(*args: str) -> int:
-        before = git.spawned
+        before = gitrun.spawned
         with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
             main(["-C", str(w.work), *args])
-        return git.spawned - before
+        return gitrun.spawned - before
 
     spawned("status", "--json")  # cold: the walks are made and remembered
     warm = spawned("status", "--json")

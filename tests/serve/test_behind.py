@@ -132,7 +132,7 @@ def test_a_later_refresh_measures_from_the_refs_it_read_without_running_git(
 ) -> None:
     """The measure takes the refs the observation listed (no fetch, no second listing) and
     what a pair of tips gives is remembered: once a poll measured, it costs no git process."""
-    from prodfix.adapters import git
+    from prodfix.adapters import gitrun
     from prodfix.serve import core
 
     w = service_world(Sandbox(tmp_path / "sb"))
@@ -142,9 +142,9 @@ def test_a_later_refresh_measures_from_the_refs_it_read_without_running_git(
     (target,) = svc.served()
     ctx = svc.context(target)
     refs = ctx.repo.refs(f"refs/remotes/{ctx.remote}/")
-    before = git.spawned
+    before = gitrun.spawned
     found = core._behind(ctx, refs)
-    assert git.spawned == before
+    assert gitrun.spawned == before
     assert [(b.branch, b.behind_commits) for b in found.values()] == [("delivery", 3)]
 
 

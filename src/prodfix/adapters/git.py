@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import os
 
+from prodfix.adapters.gitbatch import Batches
+from prodfix.adapters.gitbatch import MergeTree as MergeTree
 from prodfix.adapters.gitlook import KEEPS_REFS, RefLook, is_sha, parent_key
-from prodfix.adapters.gitproc import (
-    NETWORK,
-    add_batch_mode,
-    communicate,
-    network_timeout,
-    run_local,
-    subcommand,
-)
 from prodfix.adapters.gitproc import clean_env as clean_env  # the one environment for git
+from prodfix.adapters.gitproc import subcommand
+from prodfix.adapters.gitrun import MIN_GIT as MIN_GIT
+from prodfix.adapters.gitrun import GitError as GitError
+from prodfix.adapters.gitrun import Result as Result
+from prodfix.adapters.gitrun import require_version as require_version
+from prodfix.adapters.gitrun import run as run
+from prodfix.adapters.gitrun import version as version
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, Sha
 
@@ -26,153 +27,17 @@ from prodfix.types import BranchName, Sha
 # (prodfix/tuples.py says what they cost at start-up).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
-    from typing import NamedTuple
 
     from prodfix.adapters.shacache import ShaCache
 else:
-    from prodfix.tuples import NamedTuple
-
-MIN_GIT = (2, 38)  # `merge-tree --write-tree` came with git 2.38 (its release notes)
-
-# Counts spawned processes; bench/bench_status.py reports it (`status` keeps to a few git
-# processes per repository).
-spawned = 0
+    pass
 
 
-class GitError(ProdfixError):
-    """A git command failed; carries argv, exit code and stderr for --debug and for callers."""
-
-    def __init__(self, argv: Sequence[str], returncode: int, stdout: str, stderr: str) -> None:
-        first = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit {returncode}"
-        super().__init__(
-            f"git {' '.join(argv[1:4])}… failed: {first}",
-            hint="run it with --debug to see the full git output",
-            code=Exit.USAGE,
-        )
-        self.argv = tuple(argv)
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
-
-
-class Result(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.stdout.splitlines()
-
-    @property
-    def records(self) -> list[str]:
-        """NUL-separated records of a `-z` command."""
-        return [r for r in self.stdout.split("\0") if r]
-
-
-def run(
-    cwd: Path | str,
-    *args: str,
-    check: bool = True,
-    input: str | None = None,
-    env: Mapping[str, str] | None = None,
-    ok_codes: Iterable[int] = (0,),
-    timeout: float | None = None,
-) -> Result:
-    """Run `git ARGS` in cwd. The only place prodfix starts git.
-
-    Network operations (fetch, pull, push, ls-remote, clone) time out after `timeout` seconds,
-    by default PRODFIX_GIT_TIMEOUT (300); on timeout the whole process group is killed and a
-    ServiceError (exit 4) names the operation. Local operations run to completion."""
-    global spawned
-    argv = ("git", *args)
-    sub, operand = subcommand(args)
-    full_env = clean_env(env)
-    if sub in NETWORK:
-        add_batch_mode(os.fspath(cwd), full_env, lambda: _ssh_command(cwd))
-        if timeout is None:
-            timeout = network_timeout()
-    spawned += 1
-    try:
-        if timeout is None:
-            code, out, err = run_local(argv, cwd, input, full_env)
-        else:
-            code, out, err = communicate(argv, cwd, input, full_env, timeout, sub, operand)
-    except FileNotFoundError as exc:
-        if not os.path.isdir(cwd):
-            raise ProdfixError(
-                f"{cwd} does not exist", hint="check the path you gave with -C"
-            ) from exc
-        raise ProdfixError(
-            "git is not installed or not on PATH",
-            hint=f"install git {MIN_GIT[0]}.{MIN_GIT[1]} or newer",
-        ) from exc
-    if check and code not in tuple(ok_codes):
-        raise GitError(argv, code, out, err)
-    return Result(code, out, err)
-
-
-def _ssh_command(cwd: Path | str) -> str | None:
-    """core.sshCommand as git resolves it in `cwd`."""
-    r = run(cwd, "config", "--get", "core.sshCommand", check=False, ok_codes=(0, 1))
-    return r.stdout.strip() or None
-
-
-_version: list[tuple[int, int]] = []  # asked once per process
-
-
-def version() -> tuple[int, int]:
-    """The git version, remembered per git binary (path, size, mtime): asking git costs a
-    process on every command otherwise."""
-    if not _version:
-        _version.append(_ask_version())
-    return _version[0]
-
-
-def _ask_version() -> tuple[int, int]:
-    import re  # here, not at the top: most commands never ask (start-up time)
-    import shutil
-
-    exe = shutil.which("git", path=clean_env().get("PATH"))
-    stamp = ""
-    if exe:
-        st = os.stat(exe)
-        stamp = f"{os.path.realpath(exe)}:{st.st_size}:{st.st_mtime_ns}"
-        remembered = _version_cache().get(stamp)
-        if remembered:
-            return int(remembered[0]), int(remembered[1])
-    out = run(".", "version").stdout  # "git version 2.39.5"
-    m = re.search(r"(\d+)\.(\d+)", out)
-    if not m:
-        raise ProdfixError(f"cannot read the git version from {out.strip()!r}")
-    found = int(m.group(1)), int(m.group(2))
-    if stamp:
-        cache = _version_cache()
-        cache.put(stamp, list(found))
-        cache.save()
-    return found
-
-
-def _version_cache() -> ShaCache:
-    from prodfix.adapters.shacache import ShaCache
-
-    return ShaCache("/", "git-version")
-
-
-def require_version() -> None:
-    have = version()
-    if have < MIN_GIT:
-        raise ProdfixError(
-            f"git {have[0]}.{have[1]} is too old: prodfix needs git "
-            f"{MIN_GIT[0]}.{MIN_GIT[1]} or newer (for `git merge-tree --write-tree`)",
-            hint="upgrade git (your package manager, or https://git-scm.com/downloads)",
-        )
-
-
-class Repo:
-    """A working clone. Thin: each method is one git invocation (or one batch)."""
+class Repo(Batches):
+    """A working clone. Thin: each method is one git invocation (or one batch; gitbatch.py
+    has the methods that answer many questions in one process)."""
 
     def __init__(self, path: Path | str) -> None:
         self.root = os.fspath(path)  # the top of the work tree (str: `check` needs no pathlib)
@@ -417,90 +282,11 @@ class Repo:
             self.memo.put(key, r.stdout.strip() if r.returncode == 0 else "")
         return Sha(r.stdout.strip()) if r.returncode == 0 else None
 
-    def merge_tree(self, ours: str, theirs: str, *, merge_base: str | None = None) -> MergeTree:
-        """Predict a merge without a work tree. Inputs must be verified commits first:
-        merge-tree exits 1 for an unknown ref, the same as for a conflict (git's help.c:
-        help_unknown_ref() ends in exit(1))."""
-        args = ["merge-tree", "--write-tree", "--name-only", "--no-messages", "-z"]
-        if merge_base:
-            # --merge-base came with git 2.40 (git-merge-tree(1)); 2.39 prints its usage and
-            # exits 129.
-            if version() < (2, 40):
-                raise ProdfixError(
-                    "this prediction needs `git merge-tree --merge-base` (git 2.40 or newer)",
-                    hint="upgrade git",
-                )
-            args.append(f"--merge-base={merge_base}")
-        r = self.git(*args, ours, theirs, check=False)
-        recs = r.stdout.split("\0")
-        if r.returncode not in (0, 1) or not is_sha(recs[0] if recs else ""):
-            raise GitError(("git", *args, ours, theirs), r.returncode, r.stdout, r.stderr)
-        paths = sorted({p for p in recs[1:] if p})
-        return MergeTree(tree=Sha(recs[0]), clean=r.returncode == 0, conflicts=tuple(paths))
-
-    def merge_tree_batch(self, pairs: Sequence[tuple[str, str]]) -> list[MergeTree]:
-        """Many merges in one `git merge-tree --stdin` process (git ≥ 2.39).
-
-        Verified on git 2.39.5 with `--name-only --no-messages -z`, per merge:
-        `<1|0> NUL <tree> NUL <path> NUL … NUL NUL` — status **1 = clean** (inverted vs exit
-        codes), then the conflicted paths, closed by an empty record; the process exits 0.
-        Inputs must be verified commits: an unknown one aborts the whole batch with exit 1.
-        """
-        if not pairs:
-            return []
-        if version() < (2, 39):  # no --stdin yet: one process per merge
-            return [self.merge_tree(a, b) for a, b in pairs]
-        args = ("merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", "--stdin")
-        r = self.git(*args, input="".join(f"{a} {b}\n" for a, b in pairs), check=False)
-        recs = r.stdout.split("\0")
-        out: list[MergeTree] = []
-        i = 0
-        try:
-            if r.returncode != 0:
-                raise ValueError
-            for _ in pairs:
-                status, tree = recs[i], recs[i + 1]
-                if status not in ("0", "1") or not is_sha(tree):
-                    raise ValueError
-                i += 2
-                paths: set[str] = set()
-                while recs[i]:
-                    paths.add(recs[i])
-                    i += 1
-                i += 1
-                out.append(MergeTree(Sha(tree), status == "1", tuple(sorted(paths))))
-        except (ValueError, IndexError):
-            raise GitError(("git", *args), r.returncode, r.stdout, r.stderr) from None
-        return out
-
     def merged_into(self, base: str, *patterns: str) -> set[Sha]:
         """Tips of the refs matching `patterns` that are ancestors of `base`: one process for
         what would otherwise be a `merge-base --is-ancestor` per ref."""
         out = self.git("for-each-ref", f"--merged={base}", "--format=%(objectname)", *patterns)
         return {Sha(s) for s in out.lines}
-
-    def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
-        """Contents of many objects (`<rev>:<path>` or blob ids) in one `cat-file --batch`;
-        None for one that does not exist."""
-        if not specs:
-            return []
-        out = self.git("cat-file", "--batch", input="".join(s + "\n" for s in specs)).stdout
-        # Sizes in the headers are bytes: undo run()'s lossless decoding before slicing, so
-        # non-ASCII content cannot shift the offsets.
-        data = out.encode("utf-8", "surrogateescape")
-        blobs: list[bytes | None] = []
-        pos = 0
-        for _ in specs:
-            eol = data.index(b"\n", pos)
-            header = data[pos:eol].split(b" ")
-            if len(header) != 3:  # "<spec> missing"
-                blobs.append(None)
-                pos = eol + 1
-                continue
-            size = int(header[2])
-            blobs.append(data[eol + 1 : eol + 1 + size])
-            pos = eol + 1 + size + 1  # content is followed by one LF
-        return blobs
 
     def containing(self, commit: str, *patterns: str) -> set[Sha]:
         """Tips of the refs matching `patterns` that contain `commit` (one process)."""
@@ -516,12 +302,6 @@ class Repo:
 
     def check_ref_format(self, branch: str) -> bool:
         return self.git("check-ref-format", "--branch", branch, check=False).returncode == 0
-
-
-class MergeTree(NamedTuple):
-    tree: Sha
-    clean: bool
-    conflicts: tuple[str, ...]
 
 
 def _last_line(text: str) -> str:
