@@ -2,7 +2,9 @@
 
 The install test builds a wheel of this checkout once, installs it without extras into a
 fresh virtual environment (dependencies from the configured index, offline here) and runs
-`prodfix demo` there: no pytest, no dev extras, exit 0.
+`prodfix demo --dir D` there: no pytest, no dev extras, exit 0. Then D is served
+(tests/serve/demo_served.py): one demo run for both, the demo being among the slowest things
+the suite does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from prodfix.demo import script
 from prodfix.demo.sandbox import build
 from prodfix.demo.script import Driver
 from prodfix.output import Reporter
+from tests.serve.demo_served import assert_the_demo_served
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,12 +57,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_demo_runs_from_a_plain_install_without_extras(wheel: Path, tmp_path: Path) -> None:
+def test_demo_runs_from_a_plain_install_without_extras_and_is_served(
+    wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     venv = tmp_path / "venv"
-    # --without-pip, then this pip targets it: the same plain install, seconds faster.
+    # --without-pip, then this pip targets it: the same plain install, seconds faster. No
+    # byte-compiling of every installed module up front (pip only warns when that fails): the
+    # demo's processes compile what they import, once.
     _run(sys.executable, "-m", "venv", "--without-pip", venv)
     py = venv / "bin" / "python"
-    _run(sys.executable, "-m", "pip", "--python", py, "install", "-q", wheel)
+    _run(sys.executable, "-m", "pip", "--python", py, "install", "-q", "--no-compile", wheel)
     no_pytest = subprocess.run([py, "-c", "import pytest"], capture_output=True, check=False)
     assert no_pytest.returncode == 1, "the fresh environment must not have pytest"
     env = {
@@ -72,6 +79,8 @@ def test_demo_runs_from_a_plain_install_without_extras(wheel: Path, tmp_path: Pa
     assert "Ran 1 test" in text and "tests passed for" in text
     assert "No module named" not in text and "bug in prodfix" not in text
     assert "demo finished in" in text
+    # `prodfix serve` (this environment's: serve is an extra) of what the demo left
+    assert_the_demo_served(tmp_path / "demo", tmp_path / "serve", monkeypatch)
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -451,27 +451,33 @@ def test_race_two_processes_on_one_repository(
 @pytest.mark.slow
 def test_race_pr_merged_by_someone_else_while_next_waits(tmp_path: Path) -> None:
     """`next --wait` is polling; a colleague merges the PR with plain git: next sees it merged
-    and goes on to the build."""
+    and goes on to the build (then waits for the back-merge PR's approval: Ctrl-C there)."""
+    import signal
     import subprocess
     import sys
-    import time
 
     w = service_world(Sandbox(tmp_path / "sb"))
     fix_proposed_and_approved(w)
     argv = [sys.executable, "-m", "prodfix", "-C", str(w.work), "next", "--wait"]
+    # The waiter's progress lines on stderr drive the test (no fixed sleeps); the timeout only
+    # bounds a waiter that never sees the merge (its stderr then ends and the test fails).
     waiter = subprocess.Popen(
-        [*argv, "--interval", "1", "--timeout", "12"],
+        [*argv, "--interval", "1", "--timeout", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)
+    assert waiter.stderr is not None
+    seen = [_line_with(waiter.stderr, "… waiting for PR #1")]  # polling at the merge
     other = w.sb.root / "colleague"
     w.sb.g(w.sb.root, "clone", "-q", str(w.sb.origin), str(other))
     w.sb.checkout(other, "delivery")
     w.sb.g(other, "merge", "-q", "--no-ff", "-m", "merged by hand", "origin/fix/npe")
     w.sb.push(other, "delivery")
+    seen.append(_line_with(waiter.stderr, "… waiting for PR #2"))  # built, back-merge opened
+    waiter.send_signal(signal.SIGINT)
     out, err = waiter.communicate(timeout=60)
+    err = "".join(seen) + err
     assert "waiting at merge" in out
     assert "work: build" in out, out + err  # it acted on the merge it observed
     shown = prodfix(w.work, "pr", "show", "1", "--json")
@@ -479,6 +485,16 @@ def test_race_pr_merged_by_someone_else_while_next_waits(tmp_path: Path) -> None
     status = prodfix(w.work, "status", "--json")
     merge = [s for s in _steps(status.out) if s["id"] == "merge"]
     assert merge and merge[0]["state"] == "done", status.out
+
+
+def _line_with(stream: IO[str], text: str) -> str:
+    """The lines read from `stream` up to and including the first one containing `text`."""
+    read = ""
+    for line in stream:
+        read += line
+        if text in line:
+            return read
+    raise AssertionError(f"the process ended without printing {text!r}:\n{read}")
 
 
 def _steps(text: str) -> list[dict[str, Any]]:

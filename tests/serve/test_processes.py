@@ -131,6 +131,22 @@ class Fleet:
         logs = "\n".join(i.log.read_text()[-3000:] for i in self.instances)
         raise AssertionError(f"{len(self.app.runs)} runs, not all completed:\n{jobs}\n{logs}")
 
+    def drained(self, timeout: float = 60.0) -> None:
+        """Until no job is queued (a retry waiting out its backoff included) or running: from
+        then on nothing can start another check run."""
+        from prodfix.serve.db import Database
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with Database(self.database).tx() as cur:
+                left = cur.rows(
+                    "SELECT id, kind, state FROM jobs WHERE state IN ('queued', 'running')"
+                )
+            if not left:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"jobs still queued or running after {timeout}s: {left}")
+
 
 def fleet(
     tmp: Path,
@@ -215,7 +231,7 @@ def test_two_instances_process_200_webhooks_exactly_once_across_a_database_resta
                 pg_server.restart()
             f.deliver(a if i % 2 else b, "pull_request", doc, guid)
         f.settled(want=len(prs))
-        time.sleep(2)  # anything still queued would show up as a second run
+        f.drained()  # anything still queued or running would show up as a second run
         runs = list(f.app.runs.values())
         per_head = {(r["repo"], r["head_sha"]) for r in runs}
         assert len(runs) == len(per_head) == len(prs) == f.app.runs_created
@@ -253,9 +269,6 @@ def test_a_serve_killed_mid_job_is_finished_by_another_without_duplicates(
         released.set()
         f.start("b")
         f.settled(want=1, timeout=60)
-        time.sleep(1)
-        (run,) = f.app.runs.values()
-        assert (run["status"], run["conclusion"], f.app.runs_created) == ("completed", "success", 1)
         from prodfix.serve.db import Database
 
         deadline = time.monotonic() + 30
@@ -266,6 +279,9 @@ def test_a_serve_killed_mid_job_is_finished_by_another_without_duplicates(
                 break
             time.sleep(0.2)
         assert jobs == [("done", 2)]  # the killed attempt, then the one that finished it
+        f.drained()
+        (run,) = f.app.runs.values()  # the job is done: a second run would be here by now
+        assert (run["status"], run["conclusion"], f.app.runs_created) == ("completed", "success", 1)
     finally:
         released.set()
         for inst in f.instances:
