@@ -11,7 +11,7 @@ from tests.gitfix import Sandbox
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked slow first, each group in the order pytest-randomly gave (a seed still
-    replays an order): with two workers the long tests then run side by side from the start,
+    replays an order): with several workers the long tests then run side by side from the start,
     instead of one of them running alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
