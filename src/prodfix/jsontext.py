@@ -62,19 +62,13 @@ def _float(o: float) -> str:
 
 
 def _key(k: Any) -> str:
+    """A key as json writes it: text as is, the other scalars as their JSON text, quoted."""
     if isinstance(k, str):
         return encode_basestring(k)
-    if isinstance(k, float):
-        return encode_basestring(_float(k))
-    if k is True:
-        return '"true"'
-    if k is False:
-        return '"false"'
-    if k is None:
-        return '"null"'
-    if isinstance(k, int):
-        return encode_basestring(int.__repr__(k))
-    raise _Unsupported
+    text = _scalar(k)
+    if text is None:
+        raise _Unsupported
+    return f'"{text}"'
 
 
 def _encode(o: Any, parts: list[str], newline: str) -> None:
