@@ -21,7 +21,6 @@ with plumbing only: HEAD, the index and the work tree are never touched.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,6 @@ NS = "refs/prodfix"
 LOCAL = f"{NS}/local"  # this clone's records not shared yet (e.g. test results)
 FORMAT = 1
 MAX_RETRIES = 20
-_IDENT_RE = re.compile(r"^(.*?) <([^>]*)>")
 
 
 def mirror(remote: str) -> str:
@@ -117,16 +115,9 @@ def read_docs(repo: Repo, shas: list[Sha]) -> list[dict[str, Any] | None]:
 
 def identity(repo: Repo) -> tuple[str, str]:
     """(name, email) of the person running prodfix, from git; records say who did what."""
-    r = repo.git("var", "GIT_COMMITTER_IDENT", check=False)
-    m = _IDENT_RE.match(r.stdout.strip())
-    if r.returncode != 0 or not m:
-        raise ProdfixError(
-            "git does not know who you are, and prodfix records who started, tested and "
-            "built a fix",
-            hint='git config --global user.name "Your Name" && '
-            "git config --global user.email you@example.com",
-        )
-    return m.group(1), m.group(2)
+    from prodfix.adapters import identity
+
+    return identity.of(repo, "prodfix records who started, tested and built a fix")
 
 
 def who(repo: Repo) -> str:

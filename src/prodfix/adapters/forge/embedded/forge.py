@@ -1,6 +1,6 @@
 """The embedded git forge (`forge.type = "git"`): pull requests kept inside the remote itself.
 
-Not a mock: every clone that fetches sees the same PRs (embedded_store.py has the layout),
+Not a mock: every clone that fetches sees the same PRs (store.py has the layout),
 numbers are allocated with a must-not-exist lease, every update is a compare-and-swap on the
 metadata ref, and a merge is computed with plumbing and pushed with a lease on the base
 branch, atomically with the metadata. What it cannot see it observes: a PR whose changes
@@ -12,11 +12,11 @@ Reads never write: `--dry-run` and `status` call them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from prodfix.adapters import identity
 from prodfix.adapters.forge import (
     HeadMoved,
     MergeBlocked,
@@ -24,7 +24,7 @@ from prodfix.adapters.forge import (
     PrState,
     PullRequest,
 )
-from prodfix.adapters.forge.embedded.merge import build_merge, find_landing
+from prodfix.adapters.forge.embedded.merge import build_merge, default_message, find_landing
 from prodfix.adapters.forge.embedded.store import (
     ApprovalRec,
     CommentRec,
@@ -37,13 +37,13 @@ from prodfix.adapters.forge.embedded.store import (
 )
 from prodfix.adapters.forge.embedded.view import Viewer
 from prodfix.adapters.git import Repo
+from prodfix.adapters.identity import commit_env, email_of
 from prodfix.errors import Exit, ProdfixError, ServiceError
 from prodfix.types import BranchName, PrNumber, Sha
 
 __all__ = ["BaseMoved", "EmbeddedForge", "MergePlan", "find_landing"]
 
 MAX_RETRIES = 20  # lost races before giving up: each loss means another writer progressed
-_IDENT_RE = re.compile(r"^(.*?) <([^>]*)>")
 
 
 class BaseMoved(ProdfixError):
@@ -177,7 +177,9 @@ class EmbeddedForge:
                 updated_at=now,
                 author=who,
             )
-            meta = self._store.write_meta(rec, None, f"PR #{number} opened by {who}", _env(who))
+            meta = self._store.write_meta(
+                rec, None, f"PR #{number} opened by {who}", commit_env(who)
+            )
             pushed = self._store.push(
                 {meta_ref(number): (meta, None), head_ref(number): (head_sha, None)}
             )
@@ -191,7 +193,7 @@ class EmbeddedForge:
 
         def apply(rec: PrRecord, now: str, who: str) -> PrRecord:
             _require_open(rec, "approve")
-            if rec.author and _email(rec.author) == _email(who):
+            if rec.author and email_of(rec.author) == email_of(who):
                 raise ProdfixError(
                     f"you opened PR #{rec.number}: authors cannot approve their own pull requests",
                     hint="ask a reviewer to approve it (`prodfix pr approve "
@@ -273,7 +275,7 @@ class EmbeddedForge:
         if blockers:
             raise MergeBlocked(number, blockers)
         now, who = self._stamp(), self._who()
-        msg = message or _default_message(self.repo, rec, method, base_sha)
+        msg = message or default_message(self.repo, rec, method, base_sha)
         base_new = build_merge(
             self.repo,
             number=number,
@@ -281,7 +283,7 @@ class EmbeddedForge:
             base_sha=base_sha,
             head_sha=Sha(rec.head_sha),
             message=msg,
-            env=_env(who),
+            env=commit_env(who),
         )
         done = replace(
             rec,
@@ -291,7 +293,7 @@ class EmbeddedForge:
             updated_at=now,
         )
         meta = self._store.write_meta(
-            done, stored.meta_sha, f"PR #{number} merged ({method.value}) by {who}", _env(who)
+            done, stored.meta_sha, f"PR #{number} merged ({method.value}) by {who}", commit_env(who)
         )
         return MergePlan(
             number=number,
@@ -337,7 +339,7 @@ class EmbeddedForge:
                 return self._viewer.view(stored, snap)
             new = replace(new, updated_at=now)
             meta = self._store.write_meta(
-                new, stored.meta_sha, f"PR #{number} {action} by {who}", _env(who)
+                new, stored.meta_sha, f"PR #{number} {action} by {who}", commit_env(who)
             )
             updates: dict[str, tuple[str, str | None]] = {meta_ref(number): (meta, stored.meta_sha)}
             if stored.head_ref_sha != new.head_sha:  # keep the PR's commits alive
@@ -379,35 +381,11 @@ class EmbeddedForge:
             return self._identity
         if self._identity is not None:
             return self._identity()
-        r = self.repo.git("var", "GIT_COMMITTER_IDENT", check=False)
-        m = _IDENT_RE.match(r.stdout.strip())
-        if r.returncode != 0 or not m:
-            raise ProdfixError(
-                "git does not know who you are, and approvals and merges are recorded by name",
-                hint='git config --global user.name "Your Name" && '
-                "git config --global user.email you@example.com",
-            )
-        return f"{m.group(1)} <{m.group(2)}>"
+        name, email = identity.of(self.repo, "approvals and merges are recorded by name")
+        return f"{name} <{email}>"
 
     def _stamp(self) -> str:
         return self._now().astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _env(who: str) -> dict[str, str]:
-    """The identity for commit-tree: merge and metadata commits are made by the user."""
-    m = _IDENT_RE.match(who)
-    name, email = (m.group(1), m.group(2)) if m else (who, "")
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": email,
-    }
-
-
-def _email(who: str) -> str:
-    m = _IDENT_RE.match(who)
-    return (m.group(2) if m else who).strip().lower()
 
 
 def _require_open(rec: PrRecord, verb: str) -> None:
@@ -417,10 +395,3 @@ def _require_open(rec: PrRecord, verb: str) -> None:
             hint="open a new pull request for further changes",
             code=Exit.FAILED,
         )
-
-
-def _default_message(repo: Repo, rec: PrRecord, method: MergeMethod, base_sha: Sha) -> str:
-    if method is MergeMethod.SQUASH:  # GitHub's default: title (#N), then the squashed subjects
-        subjects = repo.git("log", "--reverse", "--format=* %s", f"{base_sha}..{rec.head_sha}")
-        return f"{rec.title} (#{rec.number})\n\n{subjects.stdout}"
-    return f"Merge pull request #{rec.number} from {rec.head}\n\n{rec.title}"

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from prodfix.adapters.forge import MergeBlocked, MergeMethod
 from prodfix.adapters.git import Repo
 from prodfix.adapters.gitlook import is_sha
 from prodfix.types import Sha
+
+if TYPE_CHECKING:
+    from prodfix.adapters.forge.embedded.store import PrRecord
 
 _AUTHOR_RE = re.compile(r"^author (.*) <(.*)> (\d+ [+-]\d{4})$", re.MULTILINE)
 
@@ -182,3 +186,11 @@ def _replay(repo: Repo, number: int, base_sha: Sha, head_sha: Sha, env: Mapping[
             }
         onto = _commit_tree(repo, merged.tree, ["-p", onto], raw.partition("\n\n")[2], keep)
     return onto
+
+
+def default_message(repo: Repo, rec: PrRecord, method: MergeMethod, base_sha: Sha) -> str:
+    """The merge commit's message when the caller gives none, as GitHub writes it."""
+    if method is MergeMethod.SQUASH:  # GitHub's default: title (#N), then the squashed subjects
+        subjects = repo.git("log", "--reverse", "--format=* %s", f"{base_sha}..{rec.head_sha}")
+        return f"{rec.title} (#{rec.number})\n\n{subjects.stdout}"
+    return f"Merge pull request #{rec.number} from {rec.head}\n\n{rec.title}"

@@ -1,0 +1,43 @@
+"""Who is running prodfix, as git knows it: records say who started, tested and built a fix,
+and the embedded forge who opened, approved and merged a PR (`git var GIT_COMMITTER_IDENT`,
+which applies git's own order: GIT_COMMITTER_* variables, then user.name and user.email)."""
+
+from __future__ import annotations
+
+import re
+
+from prodfix.adapters.git import Repo
+from prodfix.errors import ProdfixError
+
+_IDENT_RE = re.compile(r"^(.*?) <([^>]*)>")
+
+
+def of(repo: Repo, why: str) -> tuple[str, str]:
+    """(name, email); a ProdfixError that says `why` prodfix needs it when git has none."""
+    r = repo.git("var", "GIT_COMMITTER_IDENT", check=False)
+    m = _IDENT_RE.match(r.stdout.strip())
+    if r.returncode != 0 or not m:
+        raise ProdfixError(
+            f"git does not know who you are, and {why}",
+            hint='git config --global user.name "Your Name" && '
+            "git config --global user.email you@example.com",
+        )
+    return m.group(1), m.group(2)
+
+
+def commit_env(who: str) -> dict[str, str]:
+    """The environment that makes `Name <email>` the author and committer of a commit."""
+    m = _IDENT_RE.match(who)
+    name, email = (m.group(1), m.group(2)) if m else (who, "")
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
+
+def email_of(who: str) -> str:
+    """The e-mail of `Name <email>`, lower case (the whole text when it has none)."""
+    m = _IDENT_RE.match(who)
+    return (m.group(2) if m else who).strip().lower()
