@@ -1,10 +1,12 @@
-"""`pip install prodfix && prodfix demo` from a plain install, and Go's test step for real.
+"""`pip install prodfix && prodfix demo`, from a plain install: the suite's one demo run.
 
-The install test builds a wheel of this checkout once, installs it without extras into a
-fresh virtual environment (dependencies from the configured index, offline here) and runs
-`prodfix demo --dir D` there: no pytest, no dev extras, exit 0. Then D is served
-(tests/serve/demo_served.py): one demo run for both, the demo being among the slowest things
-the suite does.
+A wheel of this checkout is built once and installed without extras into a fresh virtual
+environment (dependencies from the configured index, offline here); `prodfix demo --dir D` runs
+there: no pytest, no dev extras, exit 0. What it leaves is then checked three ways — the final
+state of every remote and every fix done (tests/demo_state.py; the Python flow went through a
+SIGKILL and `prodfix continue` on the way), Go's test step run for real with `go test`, and D
+served by `prodfix serve` (tests/serve/demo_served.py) — the demo being among the slowest
+things the suite does.
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from prodfix.demo import script
-from prodfix.demo.sandbox import build
-from prodfix.demo.script import Driver
-from prodfix.output import Reporter
+from tests.demo_state import assert_all_done, assert_final_state
 from tests.serve.demo_served import assert_the_demo_served
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,9 +56,14 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_demo_runs_from_a_plain_install_without_extras_and_is_served(
+def test_demo_runs_from_a_plain_install_through_a_crash_and_is_served(
     wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # With `go` installed the Go flow's test step runs `go test`; with CI set, a missing `go`
+    # fails here instead of being skipped, so CI always exercises the Go path.
+    go = shutil.which("go") is not None
+    if not go and os.environ.get("CI"):
+        pytest.fail("`go` is not installed but CI is set: .ci/run installs golang-go")
     venv = tmp_path / "venv"
     # --without-pip, then this pip targets it: the same plain install, seconds faster. No
     # byte-compiling of every installed module up front (pip only warns when that fails): the
@@ -75,29 +79,40 @@ def test_demo_runs_from_a_plain_install_without_extras_and_is_served(
         "LANG": "C.UTF-8",
         **({"CI": os.environ["CI"]} if "CI" in os.environ else {}),
     }
-    text = _run(venv / "bin" / "prodfix", "demo", "--dir", tmp_path / "demo", env=env)
+    root = tmp_path / "demo"
+    text = _run(venv / "bin" / "prodfix", "demo", "--dir", root, env=env)
     assert "Ran 1 test" in text and "tests passed for" in text
     assert "No module named" not in text and "bug in prodfix" not in text
     assert "demo finished in" in text
+    # the crash: killed right after the merge, refused while suspended, continued
+    before, killed, after = text.partition("merged PR #1 as ")[2].partition(
+        "(exit -9, as expected)"
+    )
+    assert killed and before.count("\n") == 1, "the SIGKILL right after the merge"
+    refused, _, after = after.partition("$ cd work/steps-python && prodfix continue\n")
+    assert "finish it with `prodfix continue`" in refused and "(exit 2, as expected)" in refused
+    assert after.startswith("  finished the interrupted step")
+
+    # every remote as an uninterrupted run leaves it; every fix done
+    assert sorted(p.name for p in (root / "remotes").iterdir()) == [
+        "deployment-infra.git",
+        "steps-python-copy.git",
+        "steps-python.git",
+        "triggers-go.git",
+    ]
+    assert (root / "state" / "prodfix.db").exists()
+    assert_final_state(root, synced=True)
+    assert_all_done(root)
+
+    # Go's test step ran `go test`, offline and out of HOME: the build cache is the sandbox's
+    if go:
+        assert "--- PASS: TestDue" in text
+        assert "go is not installed" not in text
+        assert any((root / "state" / "go-build").iterdir())
+        home = Path(os.environ["HOME"])
+        assert not (home / ".cache" / "go-build").exists() and not (home / "go").exists()
+    else:
+        assert "go is not installed here: the Go test step is recorded as skipped" in text
+
     # `prodfix serve` (this environment's: serve is an extra) of what the demo left
-    assert_the_demo_served(tmp_path / "demo", tmp_path / "serve", monkeypatch)
-
-
-@pytest.mark.slow
-def test_the_demo_runs_go_test_for_real(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """With `go` installed the Go flow's test step runs `go test`; with CI set, a missing `go`
-    fails here instead of being skipped, so CI always exercises the Go path."""
-    if shutil.which("go") is None:
-        if os.environ.get("CI"):
-            pytest.fail("`go` is not installed but CI is set: .ci/run installs golang-go")
-        pytest.skip("go is not installed (CI installs it)")
-    root = tmp_path / "demo"
-    build(root)
-    script.go_flow(Driver(root, Reporter()))
-    shown = capsys.readouterr().out
-    assert "--- PASS: TestDue" in shown and "tests passed for" in shown
-    assert "skipped" not in shown
-    # offline and out of HOME: the build cache is the sandbox's
-    assert any((root / "state" / "go-build").iterdir())
-    home = Path(os.environ["HOME"])
-    assert not (home / ".cache" / "go-build").exists() and not (home / "go").exists()
+    assert_the_demo_served(root, tmp_path / "serve", monkeypatch)

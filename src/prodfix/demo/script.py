@@ -3,6 +3,8 @@ planned sync of master into a delivery branch."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -36,6 +38,29 @@ def go_env(state: Path) -> dict[str, str]:
     }
 
 
+def in_process(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `prodfix ARGV` run in this process with exactly `env` as
+    its environment: the command line's own entry point and error handling, without starting
+    Python and importing prodfix again for each of the demo's fifty-odd commands."""
+    from prodfix.cli import main
+
+    saved = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, out.getvalue(), err.getvalue()
+
+
 class Driver:
     def __init__(self, root: Path, out: Reporter) -> None:
         self.root = root
@@ -63,27 +88,32 @@ class Driver:
             env = {**env, **REVIEWER}
             shown += "    # Rui, the reviewer"
         self.out.say(f"\n$ cd work/{repo} && prodfix {shown}")
-        p = subprocess.run(
-            [sys.executable, "-m", "prodfix", "-C", str(self.work(repo)), *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-        text = (p.stdout + p.stderr).rstrip()
+        argv = ["-C", str(self.work(repo)), *args]
+        if "PRODFIX_DIE_AFTER" in env:  # a real process, for a real SIGKILL
+            p = subprocess.run(
+                [sys.executable, "-m", "prodfix", *argv],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=300,
+            )
+            code, out, err = p.returncode, p.stdout, p.stderr
+        else:
+            code, out, err = in_process(argv, env)
+        text = (out + err).rstrip()
         for line in text.splitlines():
             self.out.say(f"  {line}")
-        if p.returncode != expect:
+        if code != expect:
             raise ProdfixError(
-                f"demo: `prodfix {shown}` exited {p.returncode}, expected {expect}",
+                f"demo: `prodfix {shown}` exited {code}, expected {expect}",
                 hint="its output is above; run the demo with --keep to inspect the sandbox, and "
                 "report it if nothing on this machine explains it",
                 code=Exit.FAILED,
             )
         if expect:
-            self.out.say(f"  (exit {p.returncode}, as expected)")
-        return p.stdout
+            self.out.say(f"  (exit {code}, as expected)")
+        return out
 
     def git(self, repo: str, *args: str, show: bool = True) -> str:
         if show:
@@ -109,9 +139,10 @@ class Driver:
         return numbers[-1]
 
 
-def python_flow(d: Driver, *, interrupt: bool = False) -> None:
-    """With `interrupt`, `next --merge` is killed with SIGKILL right after its merge (the test
-    hook PRODFIX_DIE_AFTER) and finished with `prodfix continue`, as after a crash."""
+def python_flow(d: Driver) -> None:
+    """Includes a crash: the first `next --merge` is killed with SIGKILL right after its merge
+    (PRODFIX_DIE_AFTER, the hook that makes prodfix kill itself after its N-th step) and is
+    finished with `prodfix continue`."""
     d.out.say("\n=== Python step code: steps-python (7 steps) ===")
     d.prodfix("steps-python", "start", "parser-npe", "--from", "master", expect=3)
     d.prodfix("steps-python", "start", "parser-npe", expect=2)
@@ -127,12 +158,16 @@ def python_flow(d: Driver, *, interrupt: bool = False) -> None:
     d.prodfix("steps-python", "propose")
     d.prodfix("steps-python", "status", "--all")
     d.prodfix("steps-python", "pr", "approve", d.last_pr("steps-python"))
-    if interrupt:
-        d.env["PRODFIX_DIE_AFTER"] = "1"
-        d.prodfix("steps-python", "next", "--merge", expect=-9)
-        del d.env["PRODFIX_DIE_AFTER"]
-        d.prodfix("steps-python", "next", expect=2)  # refused while the run is suspended
-        d.prodfix("steps-python", "continue")
+    d.out.say(
+        "\n# A crash: this `next --merge` is killed (SIGKILL) right after it merges the PR. What"
+        "\n# it did and what is left is journaled: other commands on the fix are refused until"
+        "\n# `prodfix continue` finishes the interrupted steps (or `prodfix abort` undoes them)."
+    )
+    d.env["PRODFIX_DIE_AFTER"] = "1"
+    d.prodfix("steps-python", "next", "--merge", expect=-9)
+    del d.env["PRODFIX_DIE_AFTER"]
+    d.prodfix("steps-python", "next", expect=2)  # refused while the run is suspended
+    d.prodfix("steps-python", "continue")
     d.prodfix("steps-python", "next", "--merge")
     d.prodfix("deployment-infra", "pr", "approve", d.last_pr("deployment-infra"))
     d.prodfix("steps-python", "next", "--merge")
@@ -256,8 +291,9 @@ def summary(d: Driver) -> None:
         d.out.say(f"  {dc}: steps-python {tags[0]}, triggers-go {tags[1]}")
 
 
-def run_demo(root: Path, out: Reporter | None = None, *, interrupt: bool = False) -> None:
-    """The whole demo; with `interrupt`, the Python flow is killed mid-merge and continued."""
+def run_demo(root: Path, out: Reporter | None = None) -> None:
+    """The whole demo: both flows (the Python one through a crash), a planted violation, a
+    planned sync and a summary."""
     from prodfix.demo.sandbox import build
 
     out = out or Reporter()
@@ -265,7 +301,7 @@ def run_demo(root: Path, out: Reporter | None = None, *, interrupt: bool = False
     build(root)
     os.environ["PRODFIX_HOME"] = str(root / "state")
     d = Driver(root, out)
-    python_flow(d, interrupt=interrupt)
+    python_flow(d)
     go_flow(d)
     d.prodfix("steps-python", "status", "--all")
     planted_violation(d)

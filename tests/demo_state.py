@@ -1,4 +1,5 @@
-"""The demo's scenario end to end: the final state of every remote, asserted exactly."""
+"""What `prodfix demo` leaves: the final state of every remote, asserted exactly, and every fix
+done as `status` tells it (tests/test_demo_install.py runs the demo)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from prodfix.demo import script
 from prodfix.demo.sandbox import DCS, IMAGE_GO, IMAGE_PY
-from prodfix.demo.script import Driver
-from prodfix.output import Reporter
+from tests.cli import prodfix
 
 
 def git(repo: Path, *args: str) -> str:
@@ -97,19 +94,24 @@ def assert_final_state(root: Path, *, synced: bool = False) -> None:
         assert f"dc: {dc}" in dep  # everything else untouched
 
 
-def status_json(d: Driver, repo: str) -> dict[str, Any]:
+def status_json(root: Path, repo: str) -> dict[str, Any]:
     """Finished fixes leave `status`; `--all` shows them."""
-    shown = json.loads(d.prodfix(repo, "status", "--json"))
-    assert (shown["version"], shown["fixes"]) == (1, [])
-    doc: dict[str, Any] = json.loads(d.prodfix(repo, "status", "--all", "--json"))
+    env = {"PRODFIX_HOME": str(root / "state")}
+    clone = root / "work" / repo
+    r = prodfix(clone, "status", "--json", env=env)
+    shown = json.loads(r.out)
+    assert (r.code, shown["version"], shown["fixes"]) == (0, 1, [])
+    r = prodfix(clone, "status", "--all", "--json", env=env)
+    assert r.code == 0, r.err
+    doc: dict[str, Any] = json.loads(r.out)
     return doc
 
 
-def assert_all_done(d: Driver) -> None:
+def assert_all_done(root: Path) -> None:
     fixes = {
         f["name"]: f
         for repo in ("steps-python", "triggers-go")
-        for f in status_json(d, repo)["fixes"]
+        for f in status_json(root, repo)["fixes"]
     }
     syncs = [f for f in fixes.values() if f["repos"][0]["kind"] == "sync"]
     for sync in syncs:  # the demo's sync episode: every step done, no back-merge needed
@@ -137,26 +139,3 @@ def assert_all_done(d: Driver) -> None:
                 if repo["kind"] == "python"
                 else ["branch", "test", "propose", "merge", "build", "backmerge", "deploy"]
             )
-
-
-@pytest.fixture
-def quiet() -> None:
-    return None
-
-
-@pytest.mark.slow
-def test_demo_end_to_end_through_a_kill_and_continue(tmp_path: Path, quiet: None) -> None:
-    """The demo as `prodfix demo` runs it, once (it is the slowest test), with `next --merge`
-    killed with SIGKILL after its merge and before the build, then `prodfix continue`: the end
-    state is that of an uninterrupted run."""
-    root = tmp_path / "demo"
-    script.run_demo(root, Reporter(quiet=True), interrupt=True)
-    assert sorted(p.name for p in (root / "remotes").iterdir()) == [
-        "deployment-infra.git",
-        "steps-python-copy.git",
-        "steps-python.git",
-        "triggers-go.git",
-    ]
-    assert (root / "state" / "prodfix.db").exists()
-    assert_final_state(root, synced=True)
-    assert_all_done(Driver(root, Reporter(quiet=True)))
