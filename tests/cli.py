@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import multiprocessing
+import multiprocessing.context
 import os
-import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,16 +67,48 @@ def prodfix(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:
 
 
 def prodfix_proc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:
+    """prodfix in a process of its own, as `python -m prodfix` would run it, for what only a
+    real process shows: a kill -9 (PRODFIX_DIE_AFTER), exit codes and output of a process,
+    commands running at once. The process is forked from a server that has prodfix imported
+    (multiprocessing's forkserver: a single-threaded process, so forking it is safe), instead
+    of starting Python and importing prodfix again each time (a few hundred of these)."""
     e = dict(os.environ)
     e.update(_identity(args))
     e.update(env or {})
-    p = subprocess.run(
-        [sys.executable, "-m", "prodfix", "-C", str(cwd), *args],
-        capture_output=True,
-        text=True,
-        env=e,
-        check=False,
-        timeout=120,
-        stdin=subprocess.DEVNULL,  # nothing may wait for the user
-    )
-    return Run(p.returncode, p.stdout, p.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = Path(tmp) / "out", Path(tmp) / "err"
+        proc = _forkserver().Process(target=_child, args=(["-C", str(cwd), *args], e, out, err))
+        proc.start()
+        proc.join(120)
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join()
+            raise AssertionError(f"prodfix {' '.join(args)} still running after 120 s")
+        return Run(proc.exitcode, _read(out), _read(err))
+
+
+@functools.cache
+def _forkserver() -> multiprocessing.context.ForkServerContext:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["prodfix.cli", "tests.cli"])
+    return ctx
+
+
+def _child(argv: list[str], env: dict[str, str], out: Path, err: Path) -> None:
+    """In the forked process: `env` as the whole environment, stdin from /dev/null (nothing
+    may wait for the user), stdout and stderr into files — descriptors 1 and 2 themselves, so
+    the output of processes prodfix starts lands there too; then the command line's entry."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    for fd, path in ((1, out), (2, err)):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+    try:
+        main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "surrogateescape") if path.exists() else ""
