@@ -81,7 +81,9 @@ def pr_merge(number: int, method: str | None, dry_run: bool) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary sandbox and print where it is.")
 def demo(directory: Path | None, keep: bool) -> None:
     """Build a sandbox, drive one fix through every step of both flows, then a sync."""
-    run("demo", directory=directory, keep=keep)
+    from prodfix.cli import main  # the demo types its commands into the command line
+
+    run("demo", directory=directory, keep=keep, entry=main)
 
 
 @click.command(

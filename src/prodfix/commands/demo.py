@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from prodfix.app import App
 from prodfix.errors import Exit, ProdfixError
 
 
-def run(app: App, *, directory: Path | None, keep: bool) -> int:
+def run(app: App, *, directory: Path | None, keep: bool, entry: Callable[[list[str]], None]) -> int:
+    """`entry` is the command line's (prodfix.cli.main): the demo types commands into it."""
     from prodfix.demo.script import run_demo
 
     started = time.monotonic()
@@ -23,7 +25,7 @@ def run(app: App, *, directory: Path | None, keep: bool) -> int:
     else:
         root = Path(tempfile.mkdtemp(prefix="prodfix-demo-"))
     try:
-        run_demo(root, app.out)
+        run_demo(root, entry, app.out)
     finally:
         if directory is None and not keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from prodfix.adapters.git import clean_env
@@ -38,12 +39,13 @@ def go_env(state: Path) -> dict[str, str]:
     }
 
 
-def in_process(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+Entry = Callable[[list[str]], None]  # the command line's entry point (prodfix.cli.main)
+
+
+def in_process(entry: Entry, argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of `prodfix ARGV` run in this process with exactly `env` as
     its environment: the command line's own entry point and error handling, without starting
     Python and importing prodfix again for each of the demo's fifty-odd commands."""
-    from prodfix.cli import main
-
     saved = dict(os.environ)
     out, err = io.StringIO(), io.StringIO()
     os.environ.clear()
@@ -51,7 +53,7 @@ def in_process(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                main(argv)
+                entry(argv)
                 code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
@@ -62,8 +64,9 @@ def in_process(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 
 class Driver:
-    def __init__(self, root: Path, out: Reporter) -> None:
+    def __init__(self, root: Path, entry: Entry, out: Reporter) -> None:
         self.root = root
+        self.entry = entry
         self.out = out
         self.env = clean_env(
             {
@@ -100,7 +103,7 @@ class Driver:
             )
             code, out, err = p.returncode, p.stdout, p.stderr
         else:
-            code, out, err = in_process(argv, env)
+            code, out, err = in_process(self.entry, argv, env)
         text = (out + err).rstrip()
         for line in text.splitlines():
             self.out.say(f"  {line}")
@@ -291,7 +294,7 @@ def summary(d: Driver) -> None:
         d.out.say(f"  {dc}: steps-python {tags[0]}, triggers-go {tags[1]}")
 
 
-def run_demo(root: Path, out: Reporter | None = None) -> None:
+def run_demo(root: Path, entry: Entry, out: Reporter | None = None) -> None:
     """The whole demo: both flows (the Python one through a crash), a planted violation, a
     planned sync and a summary."""
     from prodfix.demo.sandbox import build
@@ -300,7 +303,7 @@ def run_demo(root: Path, out: Reporter | None = None) -> None:
     out.say(f"building the sandbox in {root} …")
     build(root)
     os.environ["PRODFIX_HOME"] = str(root / "state")
-    d = Driver(root, out)
+    d = Driver(root, entry, out)
     python_flow(d)
     go_flow(d)
     d.prodfix("steps-python", "status", "--all")
