@@ -73,16 +73,34 @@ class Sandbox:
         return dest
 
     def commit(self, cwd: Path, message: str, files: dict[str, str] | None = None) -> str:
-        for path, content in (files or {path_for(message): message + "\n"}).items():
+        written = files or {path_for(message): message + "\n"}
+        for path, content in written.items():
             f = cwd / path
             f.parent.mkdir(parents=True, exist_ok=True)
             f.write_text(content)
-            self.g(cwd, "add", path)
+        self.g(cwd, "add", "--", *written)
+        for _ in range(len(written) - 1):  # the clock as one `add` per file left it: same SHAs
+            self.clock.tick()
         self.g(cwd, "commit", "-q", "-m", message)
-        return self.g(cwd, "rev-parse", "HEAD")
+        return self.head(cwd)
 
     def merge(self, cwd: Path, branch: str, message: str, *args: str) -> str:
         self.g(cwd, "merge", "-q", "--no-ff", "-m", message, *args, branch)
+        return self.head(cwd)
+
+    def head(self, cwd: Path) -> str:
+        """`git rev-parse HEAD` (the clock ticks as for any git command), read from the files
+        git just wrote in a plain clone: a commit or merge leaves its branch as a loose ref."""
+        self.clock.tick()
+        git = cwd / ".git"
+        try:
+            head = (git / "HEAD").read_text().strip()
+            sha = (git / head[5:]).read_text().strip() if head.startswith("ref: ") else head
+        except OSError:
+            sha = ""
+        if len(sha) == 40 and not set(sha) - set("0123456789abcdef"):
+            return sha
+        self.clock.now -= 60
         return self.g(cwd, "rev-parse", "HEAD")
 
     def push(self, cwd: Path, *refs: str) -> None:

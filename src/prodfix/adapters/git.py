@@ -46,6 +46,8 @@ class Repo(Batches):
         self._memo: ShaCache | None = None
         self._present: set[str] = set()  # full SHAs just seen to name a commit here
         self._look = RefLook()  # the refs read in the open `looking()` scopes
+        # `git var GIT_COMMITTER_IDENT` per identity variables: asked once per command
+        self.idents: dict[tuple[str | None, ...], tuple[int, str]] = {}
 
     @property
     def memo(self) -> ShaCache:

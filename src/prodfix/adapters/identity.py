@@ -4,19 +4,29 @@ which applies git's own order: GIT_COMMITTER_* variables, then user.name and use
 
 from __future__ import annotations
 
+import os
 import re
 
 from prodfix.adapters.git import Repo
 from prodfix.errors import ProdfixError
 
 _IDENT_RE = re.compile(r"^(.*?) <([^>]*)>")
+# What git var reads before the configuration (git-var(1), git-commit-tree(1) "COMMIT
+# INFORMATION"): GIT_COMMITTER_* first, then user.* and EMAIL.
+_IDENT_VARS = ("GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL", "HOME", "XDG_CONFIG_HOME")
 
 
 def of(repo: Repo, why: str) -> tuple[str, str]:
     """(name, email); a ProdfixError that says `why` prodfix needs it when git has none."""
-    r = repo.git("var", "GIT_COMMITTER_IDENT", check=False)
-    m = _IDENT_RE.match(r.stdout.strip())
-    if r.returncode != 0 or not m:
+    # The answer depends on these variables and on git's configuration, which a command does
+    # not change: one `git var` per command (a `Repo` lives for one), not one per record.
+    key = tuple(os.environ.get(v) for v in _IDENT_VARS)
+    if key not in repo.idents:
+        r = repo.git("var", "GIT_COMMITTER_IDENT", check=False)
+        repo.idents[key] = (r.returncode, r.stdout.strip())
+    code, line = repo.idents[key]
+    m = _IDENT_RE.match(line)
+    if code != 0 or not m:
         raise ProdfixError(
             f"git does not know who you are, and {why}",
             hint='git config --global user.name "Your Name" && '
