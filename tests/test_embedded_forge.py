@@ -501,3 +501,69 @@ def test_the_pr_keeps_its_commits_when_the_head_branch_is_deleted(w: World) -> N
     assert pr.head_sha == w.fix
     merged = forge.merge(PrNumber(1), method=MergeMethod.MERGE, expected_head=Sha(w.fix))
     assert parents(w, str(merged.merge_commit)) == [w.cut, w.fix]
+
+
+# -- a write's first try reuses the command's fetch -----------------------------------------
+
+
+def _fetches(forge: EmbeddedForge, calls: list[str]) -> None:
+    """Count the full fetches `forge` makes into `calls`."""
+    original = forge.repo.fetch
+
+    def fetch(remote: str, *refspecs: str, prune: bool = True) -> None:
+        calls.append(remote)
+        original(remote, *refspecs, prune=prune)
+
+    forge.repo.fetch = fetch  # type: ignore[method-assign]
+
+
+def test_writes_after_a_read_reuse_its_fetch(w: World) -> None:
+    """A read fetched: creating, approving and merging after it fetch nothing more (each push
+    leases what it changes), and a read after our own push reads our copies, not the remote."""
+    mine, calls = w.forge(), []
+    _fetches(mine, calls)
+    assert mine.list_prs() == []
+    pr = mine.create_pr(FIX, DELIVERY, "fix npe", "")
+    w.forge("bob").approve(pr.number)  # bob's own command, his own fetch
+    assert calls == ["origin"]
+    mine.repo.fetched.clear()  # a new command of alice's
+    mine.get_pr(pr.number)
+    merged = mine.merge(pr.number, method=MergeMethod.MERGE, expected_head=Sha(w.fix))
+    assert (merged.state, calls) == (PrState.MERGED, ["origin", "origin"])
+    assert mine.get_pr(pr.number).state is PrState.MERGED and len(calls) == 2
+    assert w.origin_refs("refs/heads/delivery")["refs/heads/delivery"] == merged.merge_commit
+
+
+def test_a_number_taken_since_the_read_is_retried_on_a_fresh_fetch(w: World) -> None:
+    """Bob opens PR #1 after alice's read: alice's first try (on her read) loses #1 to the
+    lease and takes #2 on a fresh fetch; her number never overwrites his."""
+    w.sb.g(w.bob, "push", "-q", "origin", f"{w.fix}:refs/heads/fix/bob")
+    mine, calls = w.forge(), []
+    _fetches(mine, calls)
+    mine.list_prs()
+    theirs = w.forge("bob").create_pr(BranchName("fix/bob"), DELIVERY, "bob's", "")
+    pr = mine.create_pr(FIX, DELIVERY, "fix npe", "")
+    assert (theirs.number, pr.number, calls) == (1, 2, ["origin", "origin"])
+    assert (w.meta(1)["head"], w.meta(2)["head"]) == ("fix/bob", "fix/npe")
+
+
+def test_a_pr_opened_since_the_read_is_approved_after_a_fresh_fetch(w: World) -> None:
+    """Alice's read does not know PR #1 (opened after it): approving it is not refused on
+    that read ("there is no PR #1") but done on a fresh one."""
+    reviewer, calls = w.forge("bob"), []
+    _fetches(reviewer, calls)
+    reviewer.list_prs()
+    pr = w.forge().create_pr(FIX, DELIVERY, "fix npe", "")
+    approved = reviewer.approve(pr.number)
+    assert [a.who for a in approved.approvals] == [BOB] and calls == ["origin", "origin"]
+
+
+def test_a_refusal_is_judged_on_a_fresh_fetch(w: World) -> None:
+    """A write whose first try refuses on the command's earlier read asks the remote again
+    before it says so: the refusal stands on what the remote has now."""
+    mine, calls = w.forge(), []
+    _fetches(mine, calls)
+    pr = mine.create_pr(FIX, DELIVERY, "fix npe", "")
+    with pytest.raises(ProdfixError, match="authors cannot approve"):
+        mine.approve(pr.number)
+    assert calls == ["origin", "origin"]

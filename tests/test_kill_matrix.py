@@ -342,27 +342,46 @@ def _someone_pushes(w: World, branch: str, files: dict[str, str]) -> str:
     return sha
 
 
+def _racing_merges(
+    w: World, monkeypatch: pytest.MonkeyPatch, races: int
+) -> tuple[list[str], list[bool]]:
+    """Someone pushes to delivery right before each of the first `races` merge pushes. Returns
+    their commits, and per merge push whether its plan reused the command's earlier fetch."""
+    from prodfix.adapters.forge.embedded.forge import EmbeddedForge
+
+    original = EmbeddedForge.execute_merge
+    theirs: list[str] = []
+    reused: list[bool] = []
+
+    def racing(self: EmbeddedForge, plan: Any) -> Any:
+        reused.append(self._store.reused)
+        if len(theirs) < races:
+            n = len(theirs)
+            theirs.append(_someone_pushes(w, "delivery", {f"theirs{n}.txt": f"theirs {n}\n"}))
+        return original(self, plan)
+
+    monkeypatch.setattr(EmbeddedForge, "execute_merge", racing)
+    return theirs, reused
+
+
 def test_race_push_to_delivery_between_read_and_merge(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The embedded forge's merge push leases delivery: a push that slipped in between the
-    read and the push is kept, the merge exits 4, and running it again merges on top."""
+    """The embedded forge's merge push leases delivery. The first plan reuses what the command
+    read before (`pr merge` looked at the PR): a push that slipped in since is kept and the
+    merge planned again on a fresh fetch; a push that slips in between that fresh read and the
+    push is kept too, the merge exits 4, and running it again merges on top."""
     from prodfix.adapters.forge.embedded.forge import EmbeddedForge
 
     w = service_world(Sandbox(tmp_path / "sb"))
     fix_proposed_and_approved(w)
     original = EmbeddedForge.execute_merge
-    theirs: list[str] = []
-
-    def racing(self: EmbeddedForge, plan: Any) -> Any:
-        if not theirs:
-            theirs.append(_someone_pushes(w, "delivery", {"theirs.txt": "theirs\n"}))
-        return original(self, plan)
-
-    monkeypatch.setattr(EmbeddedForge, "execute_merge", racing)
+    theirs, reused = _racing_merges(w, monkeypatch, races=2)
     r = prodfix(w.work, "pr", "merge", "1")
     assert r.code == 4, r.out + r.err
-    assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery") == theirs[0]
+    assert reused == [True, False]
+    assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery") == theirs[1]
+    assert w.sb.g(w.sb.origin, "rev-parse", f"{theirs[1]}^") == theirs[0]  # both kept
     assert prs(w.sb, w.sb.origin)[1]["state"] == "open"
     monkeypatch.setattr(EmbeddedForge, "execute_merge", original)
     # nothing had happened: no run is left to continue; the merge again plans on the new tip
@@ -371,7 +390,26 @@ def test_race_push_to_delivery_between_read_and_merge(
     again = prodfix(w.work, "pr", "merge", "1")
     assert again.code == 0, again.out + again.err
     tip = w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery")
-    assert w.sb.g(w.sb.origin, "rev-parse", f"{tip}^1") == theirs[0]  # on top, nothing lost
+    assert w.sb.g(w.sb.origin, "rev-parse", f"{tip}^1") == theirs[1]  # on top, nothing lost
+    assert prs(w.sb, w.sb.origin)[1]["state"] == "merged"
+
+
+def test_a_push_since_the_commands_read_is_kept_and_merged_on_top(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One push to delivery after `pr merge` read the PR and before the merge push: the lease
+    keeps it, the merge is planned again on a fresh fetch and lands on top of it."""
+    w = service_world(Sandbox(tmp_path / "sb"))
+    fix_proposed_and_approved(w)
+    theirs, reused = _racing_merges(w, monkeypatch, races=1)
+    r = prodfix(w.work, "pr", "merge", "1")
+    assert r.code == 0, r.out + r.err
+    assert reused == [True, False]
+    tip = w.sb.g(w.sb.origin, "rev-parse", "refs/heads/delivery")
+    assert w.sb.g(w.sb.origin, "rev-list", "--parents", "-n1", tip).split()[1:] == [
+        theirs[0],
+        w.sb.g(w.sb.origin, "rev-parse", "refs/prodfix/pulls/1/head"),
+    ]
     assert prs(w.sb, w.sb.origin)[1]["state"] == "merged"
 
 

@@ -48,6 +48,7 @@ class Repo(Batches):
         self._look = RefLook()  # the refs read in the open `looking()` scopes
         # `git var GIT_COMMITTER_IDENT` per identity variables: asked once per command
         self.idents: dict[tuple[str | None, ...], tuple[int, str]] = {}
+        self.fetched: set[str] = set()  # remotes whose branches and records were fetched
 
     @property
     def memo(self) -> ShaCache:

@@ -47,8 +47,17 @@ def fetch_refspecs(remote: str) -> tuple[str, str]:
     return (f"+refs/heads/*:refs/remotes/{remote}/*", f"+{NS}/*:{mirror(remote)}/*")
 
 
-def fetch(repo: Repo, remote: str) -> None:
+def fetch(repo: Repo, remote: str, *, again: bool = True) -> bool:
+    """Fetch branches and records; False when it did not. `again=False` is for the first try
+    of a write that leases every ref it changes: this command's last fetch of `remote` is
+    reused when there was one (the lease catches what others pushed since, and the write
+    tries again on a fresh fetch), sparing a round trip between a look and the write it
+    decides."""
+    if not again and remote in repo.fetched:
+        return False
     repo.fetch(remote, *fetch_refspecs(remote))
+    repo.fetched.add(remote)
+    return True
 
 
 def component(text: str) -> str:

@@ -108,8 +108,8 @@ class CommandBuilder:
 
     def _claim(self, delivery: BranchName, sha: Sha) -> tuple[int, records.Record]:
         """Take the next free build number with a must-not-exist push of its record."""
-        for _ in range(records.MAX_RETRIES):
-            records.fetch(self.repo, self.remote)
+        for attempt in range(records.MAX_RETRIES):
+            records.fetch(self.repo, self.remote, again=attempt > 0)
             number = max(self._records(), default=0) + 1
             doc = {
                 "number": number,

@@ -149,19 +149,24 @@ class EmbeddedForge:
             raise ProdfixError(
                 f"a pull request needs two branches, got {head} → {base}", code=Exit.USAGE
             )
-        for _ in range(MAX_RETRIES):
-            snap = self._store.snapshot()
+        for attempt in range(MAX_RETRIES):
+            snap = self._store.snapshot(again=attempt > 0)
             existing = self._find(snap, head, base, open_only=True)
             if existing is not None:
                 return existing
-            head_sha = self._tip(snap, head, "head")
-            base_sha = self._tip(snap, base, "base")
-            if self.repo.is_ancestor(head_sha, base_sha):
-                raise ProdfixError(
-                    f"{head} has no commits that {base} lacks: nothing to propose",
-                    hint=f"commit the fix on {head} and push it first",
-                    code=Exit.FAILED,
-                )
+            try:
+                head_sha = self._tip(snap, head, "head")
+                base_sha = self._tip(snap, base, "base")
+                if self.repo.is_ancestor(head_sha, base_sha):
+                    raise ProdfixError(
+                        f"{head} has no commits that {base} lacks: nothing to propose",
+                        hint=f"commit the fix on {head} and push it first",
+                        code=Exit.FAILED,
+                    )
+            except ProdfixError:
+                if self._store.reused:
+                    continue  # judged on this command's earlier fetch: judge on a fresh one
+                raise
             number = snap.next_number()
             now, who = self._stamp(), self._who()
             rec = PrRecord(
@@ -242,13 +247,30 @@ class EmbeddedForge:
         BaseMoved and is never overwritten. Metadata that moved meanwhile (a comment) is
         re-read and the merge planned again. An already merged PR is returned as is.
         """
-        for _ in range(MAX_RETRIES):
-            plan = self.plan_merge(
-                number, method=method, expected_head=expected_head, message=message
-            )
+        for attempt in range(MAX_RETRIES):
+            try:
+                plan = self.plan_merge(
+                    number,
+                    method=method,
+                    expected_head=expected_head,
+                    message=message,
+                    again=attempt > 0,
+                )
+            except ProdfixError:  # HeadMoved, MergeBlocked…
+                if attempt == 0 and self._store.reused:
+                    continue  # judged on this command's earlier fetch: judge on a fresh one
+                raise
+            # planned on this command's earlier fetch: a base that moved since is planned
+            # again on a fresh one, as a fresh plan would have seen it
+            reused = attempt == 0 and self._store.reused
             if plan is None:
                 return self.get_pr(number)
-            outcome = self.execute_merge(plan)
+            try:
+                outcome = self.execute_merge(plan)
+            except BaseMoved:
+                if reused:
+                    continue
+                raise
             if outcome is not None:
                 return outcome
         raise ServiceError(f"PR #{number} kept changing while prodfix was merging it")
@@ -260,9 +282,12 @@ class EmbeddedForge:
         method: MergeMethod,
         expected_head: Sha,
         message: str | None = None,
+        again: bool = True,
     ) -> MergePlan | None:
-        """Check and build the merge; None when the PR is already merged."""
-        snap = self._store.snapshot()
+        """Check and build the merge; None when the PR is already merged. `again=False`
+        plans on this command's last fetch (a first try: the push leases the base and the
+        metadata on what it read)."""
+        snap = self._store.snapshot(again=again)
         stored = self._stored(snap, number)
         rec = self._viewer.observe(stored, snap)
         if rec.state == PrState.MERGED.value:
@@ -329,12 +354,17 @@ class EmbeddedForge:
         self, number: PrNumber, action: str, fn: Callable[[PrRecord, str, str], PrRecord]
     ) -> PullRequest:
         """Compare-and-swap on the meta ref: on a lost race re-read and re-apply fn."""
-        for _ in range(MAX_RETRIES):
-            snap = self._store.snapshot()
-            stored = self._stored(snap, number)
-            observed = self._viewer.observe(stored, snap)
-            now, who = self._stamp(), self._who()
-            new = fn(observed, now, who)
+        for attempt in range(MAX_RETRIES):
+            snap = self._store.snapshot(again=attempt > 0)
+            try:
+                stored = self._stored(snap, number)
+                observed = self._viewer.observe(stored, snap)
+                now, who = self._stamp(), self._who()
+                new = fn(observed, now, who)
+            except ProdfixError:
+                if self._store.reused:
+                    continue  # judged on this command's earlier fetch: judge on a fresh one
+                raise
             if new == stored.record and stored.head_ref_sha == new.head_sha:
                 return self._viewer.view(stored, snap)
             new = replace(new, updated_at=now)

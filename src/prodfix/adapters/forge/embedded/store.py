@@ -132,20 +132,27 @@ class Store:
         self._mirror = f"refs/prodfix/remotes/{remote}/pulls"
         self._tracking = f"refs/remotes/{remote}"
         self._last: Snapshot | None = None
+        self.reused = False  # the last snapshot was read without a fetch of its own
 
     def cached(self) -> Snapshot:
-        """For reads: the last snapshot this process took, until it pushes. One `status` over
-        20 fixes in a repository reads the remote once, not 20 times."""
-        return self._last if self._last is not None else self.snapshot()
-
-    def snapshot(self) -> Snapshot:
-        """Fetch, then read every PR of the remote: 3 git processes whatever the PR count."""
-        self._last = self._snapshot()
+        """For reads: the last snapshot this command took. One `status` over 20 fixes in a
+        repository reads the remote once, not 20 times. After a push of ours the refs are read
+        again, not fetched: the push left our copies as the remote has them."""
+        if self._last is None:
+            self._last = self._snapshot(again=False)
         return self._last
 
-    def _snapshot(self) -> Snapshot:
+    def snapshot(self, *, again: bool = True) -> Snapshot:
+        """Fetch, then read every PR of the remote: 3 git processes whatever the PR count.
+        `again=False` is a write's first try: it reuses this command's last fetch (see
+        records.fetch), and `reused` tells the write to try again on a fresh one when what
+        it read turns out stale."""
+        self._last = self._snapshot(again=again)
+        return self._last
+
+    def _snapshot(self, *, again: bool) -> Snapshot:
         # One fetch for branches, PRs and every other record prodfix keeps in the remote.
-        records.fetch(self.repo, self.remote)
+        self.reused = not records.fetch(self.repo, self.remote, again=again)
         # Local heads and all records too: the reconciler reads its facts from this same
         # for-each-ref.
         refs = self.repo.refs(
@@ -195,12 +202,15 @@ class Store:
         self, record: PrRecord, parent: Sha | None, message: str, env: Mapping[str, str]
     ) -> Sha:
         """One metadata commit (tree: pr.json), chained to the previous one."""
-        blob = self.repo.git("hash-object", "-w", "--stdin", input=record.to_json()).stdout
+        text = record.to_json()
+        blob = self.repo.git("hash-object", "-w", "--stdin", input=text).stdout
         tree = self.repo.git("mktree", input=f"100644 blob {blob.strip()}\tpr.json\n").stdout
         args = ["commit-tree", tree.strip()]
         if parent:
             args += ["-p", parent]
-        return Sha(self.repo.git(*args, input=message + "\n", env=env).stdout.strip())
+        sha = Sha(self.repo.git(*args, input=message + "\n", env=env).stdout.strip())
+        shared(self.repo.path, "pr-meta").put(sha, text)  # read back after our push: known
+        return sha
 
     def push(self, updates: Mapping[str, tuple[str, str | None]]) -> PushOutcome:
         """Push ref → (new sha, expected old sha or None = must not exist), all or nothing.
