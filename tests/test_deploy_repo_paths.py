@@ -3,8 +3,12 @@ refused (file, line, reason, what to do) in the human output, not only in --json
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
+
+from prodfix.workflow.deploy_repo import _bare
 from tests.cli import prodfix
 from tests.test_deploy_cmd import BRANCH, TAG, make_world
 
@@ -62,3 +66,34 @@ def test_dry_run_prints_why_a_dc_is_refused(tmp_path: Path) -> None:
         "    next: a Go/Helm template is not YAML: pin the tag in the chart's values file instead"
     )
     assert lines.index("eu1: already at 2026.11.1, skipped") > why[0]
+
+
+@pytest.mark.parametrize(
+    "core",
+    [
+        "\tbare = true\n",
+        "\tbare = false\n",
+        "\tBare=TRUE\n",
+        "\tbare\n",
+        "\tbare = no ; a comment\n",
+        "\tbare = on # another\n",
+        '\tbare = "true"\n',
+        "\tbare = 1\n",
+        "",
+    ],
+)
+def test_a_bare_repository_is_told_from_its_config_as_git_tells_it(
+    tmp_path: Path, core: str
+) -> None:
+    """`_bare` reads core.bare from the config file where it can, else asks git: the two
+    always agree (git's answer is `rev-parse --is-bare-repository` run on the directory)."""
+    d = tmp_path / "r.git"
+    subprocess.run(("git", "init", "-q", "--bare", str(d)), check=True)
+    (d / "config").write_text("[core]\n\trepositoryformatversion = 0\n" + core)
+    git = subprocess.run(
+        ("git", "--git-dir", str(d), "rev-parse", "--is-bare-repository"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert _bare(d) is (git == "true")

@@ -8,6 +8,7 @@ wave (0-based), dcs (that wave's DCs) and current ({dc: [tags]}) for the next ac
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from prodfix.adapters.forge import PrState, PullRequest
@@ -15,7 +16,14 @@ from prodfix.errors import ProdfixError
 from prodfix.types import BranchName
 from prodfix.workflow import argocd_step
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.deploy_repo import deploy_branch, deploy_ctx, folders, scratch, target_tip
+from prodfix.workflow.deploy_repo import (
+    Scratch,
+    deploy_branch,
+    deploy_ctx,
+    folders,
+    scratch,
+    target_tip,
+)
 from prodfix.workflow.facts import RepoFacts
 from prodfix.workflow.images import ImageIndex
 
@@ -23,12 +31,11 @@ PLACEHOLDER_TAG = "0"  # a valid tag to plan with when only the current pins are
 
 
 def current_pins(
-    dctx: Ctx, rev: str, template: str, dcs: list[str], image: str, tag: str
+    s: Scratch, template: str, dcs: list[str], image: str, tag: str
 ) -> tuple[dict[str, list[str]], list[tuple[str | None, str]]]:
-    """{dc: the distinct tags of `image` pinned under its folder at `rev`} and the planner's
-    errors (the deploy planner's own reading, so `deploy` and `status` agree)."""
-    with scratch(dctx.repo, rev, folders(template, dcs)) as s:
-        plan = s.plan(path_template=template, dcs=dcs, image=image, tag=tag, allow_missing=False)
+    """{dc: the distinct tags of `image` pinned under its folder in the scratch tree} and the
+    planner's errors (the deploy planner's own reading, so `deploy` and `status` agree)."""
+    plan = s.plan(path_template=template, dcs=dcs, image=image, tag=tag, allow_missing=False)
     pins = {d.dc: [c for c in d.current if c] for d in plan.dcs}
     return pins, [(e.dc, e.message) for e in plan.errors]
 
@@ -43,6 +50,18 @@ class DeployLook:
         self.service = service
         self._read: tuple[Ctx, str] | ProdfixError | None = None
         self._pins: dict[str, tuple[dict[str, list[str]], list[tuple[str | None, str]]]] = {}
+        self._trees = ExitStack()  # the scratch tree of the target tip, while the look lasts
+        self._tree: Scratch | None = None
+
+    def __enter__(self) -> DeployLook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._tree = None
+        self._trees.close()
 
     def target(self) -> tuple[Ctx, str]:
         """The deploy repository's context (its forge shared by the fixes) and target tip."""
@@ -67,20 +86,28 @@ class DeployLook:
         return self._read
 
     def pins(self, tag: str) -> tuple[dict[str, list[str]], list[tuple[str | None, str]]]:
+        """The pins, and the planner's errors for `tag` (one plan per tag, all of them on one
+        scratch tree of the target tip)."""
         if tag not in self._pins:
             dctx, tip = self.target()
             d = self.service.cfg.deploy
             dcs = [dc for w in d.waves for dc in w]
-            self._pins[tag] = current_pins(dctx, tip, d.path, dcs, str(d.image), tag)
+            if self._tree is None:
+                self._tree = self._trees.enter_context(
+                    scratch(dctx.repo, tip, folders(d.path, dcs))
+                )
+            self._pins[tag] = current_pins(self._tree, d.path, dcs, str(d.image), tag)
         return self._pins[tag]
 
 
 def observe_deploy(
     ctx: Ctx, f: RepoFacts, images: ImageIndex, look: DeployLook | None = None
 ) -> dict[str, Any]:
+    if look is None:
+        with DeployLook(ctx) as own:
+            return observe_deploy(ctx, f, images, own)
     cfg = ctx.cfg
     assert f.landing is not None
-    look = look or DeployLook(ctx)
     dctx, tip = look.target()
     image, template, waves = str(cfg.deploy.image), cfg.deploy.path, cfg.deploy.waves
     all_dcs = [d for w in waves for d in w]

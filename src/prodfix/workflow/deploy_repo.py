@@ -30,8 +30,42 @@ def cache_dir(spec: str) -> Path:
 
 
 def _bare(path: Path) -> bool:
+    """Whether `path` is a bare repository: its `core.bare`, read from its config file when
+    that says it plainly, else asked of git (an include, or no such setting)."""
+    if (path / "HEAD").is_file() and (path / "objects").is_dir():
+        said = _core_bare(path / "config")
+        if said is not None:
+            return said
     r = run(path.parent, "--git-dir", str(path), "rev-parse", "--is-bare-repository", check=False)
     return r.returncode == 0 and r.stdout.strip() == "true"
+
+
+_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "": True}
+_BOOLS |= {"false": False, "no": False, "off": False, "0": False}
+
+
+def _core_bare(config: Path) -> bool | None:
+    """`core.bare` as a config file sets it (git-config(1), "Syntax": sections and keys are
+    case-insensitive, a key alone means true); None when the file includes others, does not
+    set it, or says it in a way this does not read."""
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    section, found = "", None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+        if line.startswith("["):
+            section = line.strip("[] \t").lower()
+            if section.startswith("include"):
+                return None
+            continue
+        key, eq, value = line.partition("=")
+        if section == "core" and key.strip().lower() == "bare":
+            found = _BOOLS.get(value.strip().lower() if eq else "")
+            if found is None:
+                return None
+    return found
 
 
 def locate(service: Ctx) -> Repo:

@@ -105,12 +105,16 @@ def _observe(
     images = ImageIndex(ctx, snap.refs, list(snap.deliveries())) if not snap.error else None
     views = []
     look: list[DeployLook] = []  # the deploy repository, read once for all the fixes
-    for seed in seeds:
-        fctx = ctx.with_fix(seed.name)
-        facts = gather(snap, seed)
-        if not facts.error and images is not None:
-            _observe_later_steps(fctx, facts, images, look)
-        views.append(RepoView(seed, facts, evaluate(facts), fctx, url))
+    try:
+        for seed in seeds:
+            fctx = ctx.with_fix(seed.name)
+            facts = gather(snap, seed)
+            if not facts.error and images is not None:
+                _observe_later_steps(fctx, facts, images, look)
+            views.append(RepoView(seed, facts, evaluate(facts), fctx, url))
+    finally:
+        for each in look:
+            each.close()
     return views
 
 
