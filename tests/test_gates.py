@@ -46,7 +46,11 @@ class Repo:
     bad: str  # fix/bad: one commit on origin/master, which carries a master-only commit
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
+        # pre-commit builds the hook's environment with virtualenv and pip: no byte-compiling
+        # of what pip installs (the hook compiles what it imports), and no background
+        # update check of virtualenv's bundled wheels (a process that would outlive the test)
+        quiet = {"PIP_NO_COMPILE": "1", "VIRTUALENV_NO_PERIODIC_UPDATE": "1"}
+        return {**os.environ, **quiet, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
 
     def sh(
         self, argv: list[str], cwd: Path | None = None, **env: str
