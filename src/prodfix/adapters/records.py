@@ -208,16 +208,19 @@ def is_race(reason: str) -> bool:
     return any(word in reason for word in (*races, "atomic transaction failed"))
 
 
-def current(repo: Repo, remote: str, kind: str, name: str) -> Record | None:
-    """One record as the remote has it now (one fetch of that ref)."""
+def current(repo: Repo, remote: str, kind: str, name: str, *, again: bool = True) -> Record | None:
+    """One record as the remote has it now (one fetch of that ref). `again=False` (a write's
+    first try, whose push leases the record on what this read) takes it from this command's
+    fetch of every record when there was one (see `fetch`)."""
     remote_ref = ref(kind, name)
     local = f"{mirror(remote)}/{kind}/{component(name)}"
-    r = repo.git("fetch", "--quiet", "--no-tags", remote, f"+{remote_ref}:{local}", check=False)
-    if r.returncode != 0:
-        if "couldn't find remote ref" in r.stderr:
-            repo.git("update-ref", "-d", local, check=False)
-            return None
-        raise ServiceError(f"cannot read {remote_ref} from {remote}: {r.stderr.strip()}")
+    if again or remote not in repo.fetched:
+        r = repo.git("fetch", "--quiet", "--no-tags", remote, f"+{remote_ref}:{local}", check=False)
+        if r.returncode != 0:
+            if "couldn't find remote ref" in r.stderr:
+                repo.git("update-ref", "-d", local, check=False)
+                return None
+            raise ServiceError(f"cannot read {remote_ref} from {remote}: {r.stderr.strip()}")
     sha = repo.resolve(local)
     if sha is None:
         return None
@@ -239,8 +242,8 @@ def update(
     on what was read; on a lost race read again and re-apply. `also` are further ref updates
     pushed atomically with it (their leases are the caller's)."""
     target = ref(kind, name)
-    for _ in range(MAX_RETRIES):
-        now = current(repo, remote, kind, name)
+    for attempt in range(MAX_RETRIES):
+        now = current(repo, remote, kind, name, again=attempt > 0)
         doc = change(now.doc if now else None)
         updates = dict(also or {})
         new: Sha | None = None

@@ -149,16 +149,21 @@ class Push(Op):
             raise ProdfixError(
                 f"no local branch {self.branch} to push", hint="run the command again"
             )
-        now = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
-        inverse: Op = (
+        inverse: Op | None = (
             ResetRemoteBranch(self.branch, sha, Sha(self.expect))
             if self.expect
             else DeleteRemoteBranch(self.branch, sha)
         )
-        if now == sha:
-            return inverse if now != self.expect else None
+        if sha == self.expect:
+            inverse = None  # the remote should have it already: the push only makes sure
+        # Push first, look after: a push the remote already has answers "up to date", and a
+        # refused one is told apart by what the remote holds (our own push, made before an
+        # interruption, or someone else's).
         r = ctx.repo.push(ctx.remote, f"{sha}:{ref}", leases={ref: self.expect or None})
         if r.returncode != 0:
+            now = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
+            if now == sha:
+                return inverse
             raise ProdfixError(
                 f"the remote refused the push of {self.branch}: it moved since prodfix read it "
                 f"(expected {self.expect[:7] or 'no branch'}, found {now[:7] or 'none'})",

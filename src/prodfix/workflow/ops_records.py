@@ -34,7 +34,8 @@ class PublishFix(Op):
 
     def run(self, ctx: Ctx) -> Op | None:
         repo, remote = ctx.repo, ctx.remote
-        existing = records.current(repo, remote, FIXES, self.name)
+        # What this command fetched will do: the push below requires the record not to exist
+        existing = records.current(repo, remote, FIXES, self.name, again=False)
         if existing is not None:
             rec = FixRecord.from_record(existing)
             mine = rec is not None and (rec.branch, rec.base, rec.started_by) == (
@@ -60,7 +61,8 @@ class PublishFix(Op):
             f"refs/heads/{self.branch}": (self.base, None),
         }
         if not records.push(repo, remote, updates).ok:
-            raise _taken(ctx, self.name, None)
+            taken = records.current(repo, remote, FIXES, self.name)  # who got there first
+            raise _taken(ctx, self.name, FixRecord.from_record(taken) if taken else None)
         return UnpublishFix(self.name, self.branch, self.base, commit)
 
 
