@@ -125,16 +125,20 @@ class DeployPush(_DeploySpec):
         dctx, sha = self.build(ctx)
         repo, ref = dctx.repo, f"refs/heads/{self.branch}"
         inverse = None if self.remote_before else DeployDropBranch(self.branch, sha, remote=True)
-        now = repo.ls_remote(dctx.remote, ref).get(ref, "")
-        if now == sha:
-            return inverse
-        if now and not repo.is_ancestor(now, sha):
-            raise ProdfixError(
-                f"remote branch {self.branch} moved to {now[:7]} meanwhile; not overwriting it",
-                hint="`prodfix continue` re-plans on top of it; `prodfix abort` gives up",
-                code=Exit.SERVICE,
-            )
-        r = repo.push(dctx.remote, f"{sha}:{ref}", leases={ref: now or None})
+        # Push on what the plan saw first; only a refusal asks the remote what it holds now
+        # (the push itself, made before an interruption, or a branch that moved meanwhile).
+        r = repo.push(dctx.remote, f"{sha}:{ref}", leases={ref: self.remote_before or None})
+        if r.returncode != 0:
+            now = repo.ls_remote(dctx.remote, ref).get(ref, "")
+            if now == sha:
+                return inverse
+            if now and not repo.is_ancestor(now, sha):
+                raise ProdfixError(
+                    f"remote branch {self.branch} moved to {now[:7]} meanwhile; not overwriting it",
+                    hint="`prodfix continue` re-plans on top of it; `prodfix abort` gives up",
+                    code=Exit.SERVICE,
+                )
+            r = repo.push(dctx.remote, f"{sha}:{ref}", leases={ref: now or None})
         if r.returncode != 0:
             raise ProdfixError(
                 f"the deploy repository refused the push of {self.branch}: {r.stderr.strip()}",

@@ -70,8 +70,8 @@ def gather(
             tag=d.tag,
             allow_missing=d.allow_missing,
         )
-    ref = f"refs/heads/{d.branch}"
-    remote_branch = dctx.repo.ls_remote(dctx.remote, ref).get(ref, "")
+    # As the fetch above left it: a branch that moves before the push is met by its lease
+    remote_branch = dctx.repo.resolve(f"refs/remotes/{dctx.remote}/{d.branch}") or ""
     built = images.commit_of(d.tag) if images else None
     backwards: list[str] = []
     unknown: list[str] = []
