@@ -87,10 +87,27 @@ def prodfix_proc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Ru
         return Run(proc.exitcode, _read(out), _read(err))
 
 
+# Imported once by the fork server, not by every process forked from it: the command line and
+# what its commands load when they run (each command imports its modules on first use).
+PRELOAD = (
+    "prodfix.cli",
+    "tests.cli",
+    *(
+        f"prodfix.commands.{c}"
+        for c in ("backmerge", "deploy", "next", "pr", "propose", "resume", "start", "status")
+    ),
+    *(f"prodfix.commands.{c}" for c in ("sync", "test")),
+    "prodfix.adapters.gitops.plan",
+    "prodfix.adapters.http",
+    "prodfix.workflow.observe",
+    "prodfix.workflow.ops_deploy",
+)
+
+
 @functools.cache
 def _forkserver() -> multiprocessing.context.ForkServerContext:
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["prodfix.cli", "tests.cli"])
+    ctx.set_forkserver_preload(list(PRELOAD))
     return ctx
 
 
