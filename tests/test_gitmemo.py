@@ -161,4 +161,4 @@ def test_status_of_a_seeded_world_starts_few_git_processes(
         f.unlink()  # cold: nothing remembered about commits
     cold = status()
     warm = status()
-    assert (cold, warm) == (22, 11)
+    assert (cold, warm) == (20, 9)

@@ -195,10 +195,15 @@ class Repo(Batches):
         """The remote's URL as configured — not rewritten by `url.<base>.insteadOf`, which
         maps it to a mirror or protocol but does not change which forge it is."""
         if remote not in self._urls:
-            r = self.git("config", "--get", f"remote.{remote}.url", check=False)
-            self._urls[remote] = (
-                r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
-            )
+            known, url = False, None
+            if _plain_clone_root(self.root) == os.path.realpath(self.root):
+                from prodfix.adapters.gitconfig import remote_url  # the file git reads
+
+                known, url = remote_url(os.path.join(self.root, ".git"), remote)
+            if not known:
+                r = self.git("config", "--get", f"remote.{remote}.url", check=False)
+                url = r.stdout.strip() if r.returncode == 0 else None
+            self._urls[remote] = url.strip() if url and url.strip() else None
         return self._urls[remote]
 
     def remotes(self) -> list[str]:
