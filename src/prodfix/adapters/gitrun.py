@@ -115,15 +115,17 @@ def _ssh_command(cwd: Path | str) -> str | None:
     return r.stdout.strip() or None
 
 
-_version: list[tuple[int, int]] = []  # asked once per process
+_version: dict[str | None, tuple[int, int]] = {}  # PATH → the version of the git found on it
 
 
 def version() -> tuple[int, int]:
     """The git version, remembered per git binary (path, size, mtime): asking git costs a
-    process on every command otherwise."""
-    if not _version:
-        _version.append(_ask_version())
-    return _version[0]
+    process on every command otherwise. Asked again in this process when PATH changes (the
+    git it finds may be another, or none: "git is not installed" comes from here first)."""
+    path = os.environ.get("PATH")
+    if path not in _version:
+        _version[path] = _ask_version()
+    return _version[path]
 
 
 def forget_version() -> None:
