@@ -169,25 +169,42 @@ def _run(w: World, step: Step, env: dict[str, str] | None = None) -> int:
     return r.code
 
 
-_REFERENCES: dict[str, dict[str, Any]] = {}  # per worker process: one uninterrupted run a case
-
-
-def _reference(case: Case, root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The uninterrupted run, in its own sandbox and PRODFIX_HOME (SHAs do not depend on it)."""
+def _reference(
+    case: Case, root: Path, monkeypatch: pytest.MonkeyPatch, shared: Path
+) -> dict[str, Any]:
+    """The uninterrupted run, in its own sandbox and PRODFIX_HOME (SHAs do not depend on it),
+    made once per test session and case: the first worker to need it writes it as JSON under
+    `shared` (a lock keeps the others waiting), the rest read it."""
+    import fcntl
     import os
 
-    if case.name in _REFERENCES:
-        return _REFERENCES[case.name]
-    home = os.environ["PRODFIX_HOME"]
-    monkeypatch.setenv("PRODFIX_HOME", str(root / "ref-home"))
-    try:
-        w = case.setup(Sandbox(root / "ref"))
-        for step in case.steps:
-            _run(w, step)
-        _REFERENCES[case.name] = snapshot(w)
-        return _REFERENCES[case.name]
-    finally:
-        monkeypatch.setenv("PRODFIX_HOME", home)
+    done = shared / f"{case.name}.json"
+    with (shared / f"{case.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            home = os.environ["PRODFIX_HOME"]
+            monkeypatch.setenv("PRODFIX_HOME", str(root / "ref-home"))
+            try:
+                w = case.setup(Sandbox(root / "ref"))
+                for step in case.steps:
+                    _run(w, step)
+                done.write_text(json.dumps(snapshot(w)))
+            finally:
+                monkeypatch.setenv("PRODFIX_HOME", home)
+    found: dict[str, Any] = json.loads(done.read_text())
+    return found
+
+
+@pytest.fixture(scope="session")
+def references(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every worker of this session shares: under pytest-xdist, the parent of the
+    workers' temp roots (made anew per session); run alone, this session's own temp root."""
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "kill-references"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 def _kill_at(case: Case, w: World, point: int) -> Step:
@@ -217,10 +234,10 @@ def _state_at_kill(case: Case, point: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("name", "point"), POINTS, ids=[f"{n}-{p}" for n, p in POINTS])
 def test_kill_then_continue_ends_like_an_uninterrupted_run(
-    name: str, point: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, point: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, references: Path
 ) -> None:
     case = CASES[name]
-    expected = _reference(case, tmp_path, monkeypatch)
+    expected = _reference(case, tmp_path, monkeypatch, references)
     w = case.setup(Sandbox(tmp_path / "kill"))
     step = _kill_at(case, w, point)
     _state_at_kill(case, point)
@@ -235,7 +252,7 @@ def test_kill_then_continue_ends_like_an_uninterrupted_run(
     for s in later:
         _run(w, s)
     assert run_states() == []
-    assert snapshot(w) == expected
+    assert json.loads(json.dumps(snapshot(w))) == expected  # as the reference was kept
 
 
 @pytest.mark.parametrize(("name", "point"), POINTS, ids=[f"{n}-{p}" for n, p in POINTS])
