@@ -11,7 +11,10 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+from prodfix import __version__
 from prodfix.adapters.forge import PrState, PullRequest
+from prodfix.adapters.gitlook import is_sha
+from prodfix.adapters.shacache import shared
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName
 from prodfix.workflow import argocd_step
@@ -92,11 +95,24 @@ class DeployLook:
             dctx, tip = self.target()
             d = self.service.cfg.deploy
             dcs = [dc for w in d.waves for dc in w]
-            if self._tree is None:
-                self._tree = self._trees.enter_context(
-                    scratch(dctx.repo, tip, folders(d.path, dcs))
-                )
-            self._pins[tag] = current_pins(self._tree, d.path, dcs, str(d.image), tag)
+            # What a commit's files pin never changes: kept across commands, keyed by the
+            # commit and everything the planner is asked (and prodfix's version, whose planner
+            # may read differently).
+            cache = shared(dctx.repo.path, "deploy-pins")
+            key = f"{__version__}:{tip}:{d.path}:{','.join(dcs)}:{d.image}:{tag}"
+            known = cache.get(key) if is_sha(tip) else None
+            if isinstance(known, dict):
+                errors = [(e[0], str(e[1])) for e in known["errors"]]
+                self._pins[tag] = {k: list(v) for k, v in known["pins"].items()}, errors
+            else:
+                if self._tree is None:
+                    self._tree = self._trees.enter_context(
+                        scratch(dctx.repo, tip, folders(d.path, dcs))
+                    )
+                pins, errors = current_pins(self._tree, d.path, dcs, str(d.image), tag)
+                if is_sha(tip):
+                    cache.put(key, {"pins": pins, "errors": [list(e) for e in errors]})
+                self._pins[tag] = pins, errors
         return self._pins[tag]
 
 
