@@ -204,3 +204,41 @@ def test_merge_tree_with_merge_base_needs_git_2_40(sandbox: Sandbox) -> None:
     else:
         with pytest.raises(ProdfixError, match=r"git 2\.40 or newer"):
             repo.merge_tree("HEAD", "HEAD", merge_base="HEAD")
+
+
+def test_a_fix_name_taken_between_the_read_and_the_push_names_who_took_it(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob starts `npe` after Alice's `start npe` read the remote and before it pushed: her
+    push (which requires the record not to exist) is refused, nothing of hers is left on the
+    remote, and the error says who has the name — read again from the remote, since her own
+    read did not know."""
+    from prodfix.adapters import records
+
+    work = service_repo(sandbox)
+    bob = sandbox.clone("bob")
+    original = records.push
+    raced: list[int] = []
+
+    def racing(repo: object, remote: str, updates: dict[str, tuple[str, str | None]]) -> object:
+        if not raced:
+            raced.append(1)
+            bob_env = {
+                "GIT_AUTHOR_NAME": "Bob Builder",
+                "GIT_AUTHOR_EMAIL": "bob@example.com",
+                "GIT_COMMITTER_NAME": "Bob Builder",
+                "GIT_COMMITTER_EMAIL": "bob@example.com",
+                "PRODFIX_HOME": str(sandbox.root / "bob-home"),
+            }
+            r = prodfix(bob, "start", "npe", env=bob_env)
+            assert r.code == 0, r.err
+        return original(repo, remote, updates)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(records, "push", racing)
+    r = prodfix(work, "start", "npe")
+    assert r.code == 2, r.out + r.err
+    assert "a fix named 'npe' already exists on origin by Bob Builder at " in r.err
+    theirs = sandbox.g(sandbox.origin, "rev-parse", "refs/heads/fix/npe")
+    assert theirs == sandbox.g(bob, "rev-parse", "fix/npe")
+    doc = json.loads(sandbox.g(sandbox.origin, "show", "refs/prodfix/fixes/npe:record.json"))
+    assert doc["started_by"] == "Bob Builder <bob@example.com>"
