@@ -13,7 +13,7 @@ Reads never write: `--dry-run` and `status` call them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from prodfix.adapters import identity
@@ -24,7 +24,13 @@ from prodfix.adapters.forge import (
     PrState,
     PullRequest,
 )
-from prodfix.adapters.forge.embedded.merge import build_merge, default_message, find_landing
+from prodfix.adapters.forge.embedded.merge import (
+    BaseMoved,
+    MergePlan,
+    build_merge,
+    default_message,
+    find_landing,
+)
 from prodfix.adapters.forge.embedded.store import (
     ApprovalRec,
     CommentRec,
@@ -35,7 +41,7 @@ from prodfix.adapters.forge.embedded.store import (
     head_ref,
     meta_ref,
 )
-from prodfix.adapters.forge.embedded.view import Viewer
+from prodfix.adapters.forge.embedded.view import Viewer, require_open
 from prodfix.adapters.git import Repo
 from prodfix.adapters.identity import commit_env, email_of
 from prodfix.errors import Exit, ProdfixError, ServiceError
@@ -44,31 +50,6 @@ from prodfix.types import BranchName, PrNumber, Sha
 __all__ = ["BaseMoved", "EmbeddedForge", "MergePlan", "find_landing"]
 
 MAX_RETRIES = 20  # lost races before giving up: each loss means another writer progressed
-
-
-class BaseMoved(ProdfixError):
-    """Someone pushed to the base branch between our read and our push: nothing overwritten."""
-
-    def __init__(self, number: int, base: str) -> None:
-        super().__init__(
-            f"PR #{number}: {base} moved while prodfix was merging; nothing was pushed",
-            hint="run the command again: prodfix re-reads the branch and merges onto its new tip",
-            code=Exit.SERVICE,
-        )
-
-
-@dataclass(frozen=True)
-class MergePlan:
-    """Everything `merge` decided, before any push (so a concurrent push can be tested)."""
-
-    number: int
-    base: str
-    base_old: Sha
-    base_new: Sha
-    head_sha: Sha
-    meta_old: Sha
-    meta_new: Sha
-    head_ref_old: Sha | None
 
 
 class EmbeddedForge:
@@ -197,7 +178,7 @@ class EmbeddedForge:
         with one approval required, a self-approval would make the review gate mean nothing."""
 
         def apply(rec: PrRecord, now: str, who: str) -> PrRecord:
-            _require_open(rec, "approve")
+            require_open(rec, "approve")
             if rec.author and email_of(rec.author) == email_of(who):
                 raise ProdfixError(
                     f"you opened PR #{rec.number}: authors cannot approve their own pull requests",
@@ -292,7 +273,7 @@ class EmbeddedForge:
         rec = self._viewer.observe(stored, snap)
         if rec.state == PrState.MERGED.value:
             return None
-        _require_open(rec, "merge")
+        require_open(rec, "merge")
         if rec.head_sha != expected_head:
             raise HeadMoved(number, expected_head, rec.head_sha)
         base_sha = self._tip(snap, rec.base, "base")
@@ -416,12 +397,3 @@ class EmbeddedForge:
 
     def _stamp(self) -> str:
         return self._now().astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _require_open(rec: PrRecord, verb: str) -> None:
-    if rec.state != PrState.OPEN.value:
-        raise ProdfixError(
-            f"cannot {verb} PR #{rec.number}: it is {rec.state}",
-            hint="open a new pull request for further changes",
-            code=Exit.FAILED,
-        )

@@ -8,17 +8,44 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prodfix.adapters.forge import MergeBlocked, MergeMethod
 from prodfix.adapters.git import Repo
 from prodfix.adapters.gitlook import is_sha
+from prodfix.errors import Exit, ProdfixError
 from prodfix.types import Sha
 
 if TYPE_CHECKING:
     from prodfix.adapters.forge.embedded.store import PrRecord
 
 _AUTHOR_RE = re.compile(r"^author (.*) <(.*)> (\d+ [+-]\d{4})$", re.MULTILINE)
+
+
+class BaseMoved(ProdfixError):
+    """Someone pushed to the base branch between our read and our push: nothing overwritten."""
+
+    def __init__(self, number: int, base: str) -> None:
+        super().__init__(
+            f"PR #{number}: {base} moved while prodfix was merging; nothing was pushed",
+            hint="run the command again: prodfix re-reads the branch and merges onto its new tip",
+            code=Exit.SERVICE,
+        )
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """Everything `merge` decided, before any push (so a concurrent push can be tested)."""
+
+    number: int
+    base: str
+    base_old: Sha
+    base_new: Sha
+    head_sha: Sha
+    meta_old: Sha
+    meta_new: Sha
+    head_ref_old: Sha | None
 
 
 def find_landing(

@@ -13,6 +13,7 @@ from prodfix.adapters.forge.embedded.merge import conflicts_text, find_landing
 from prodfix.adapters.forge.embedded.store import PrRecord, Snapshot, Stored
 from prodfix.adapters.git import Repo
 from prodfix.adapters.shacache import shared
+from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, PrNumber, Sha
 
 
@@ -163,3 +164,13 @@ class _Batch:
     ancestor: dict[int, bool]  # PR number → its head is in its base already
     base_in_head: dict[int, bool]  # PR number → the base has not moved since the branch point
     conflicts: dict[int, tuple[str, ...]]  # PR number → conflicting paths (empty: clean)
+
+
+def require_open(rec: PrRecord, verb: str) -> None:
+    """Only an open PR is approved, commented on, updated or merged."""
+    if rec.state != PrState.OPEN.value:
+        raise ProdfixError(
+            f"cannot {verb} PR #{rec.number}: it is {rec.state}",
+            hint="open a new pull request for further changes",
+            code=Exit.FAILED,
+        )
