@@ -79,6 +79,8 @@ def test_dry_run_prints_why_a_dc_is_refused(tmp_path: Path) -> None:
         "\tbare = on # another\n",
         '\tbare = "true"\n',
         "\tbare = 1\n",
+        "\tbare =\n",
+        "[include]\n\tpath = nowhere\n[core]\n\tbare = false\n",
         "",
     ],
 )

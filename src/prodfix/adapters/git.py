@@ -123,9 +123,17 @@ class Repo(Batches):
     def git_dir(self) -> Path:
         from pathlib import Path
 
-        if _plain_clone_root(self.root) == os.path.realpath(self.root):  # the files git reads
-            return Path(os.path.realpath(os.path.join(self.root, ".git")))
-        return Path(self.out("rev-parse", "--absolute-git-dir"))
+        plain = self._plain_git_dir()
+        return (
+            Path(plain) if plain is not None else Path(self.out("rev-parse", "--absolute-git-dir"))
+        )
+
+    def _plain_git_dir(self) -> str | None:
+        """The `.git` folder when this is the top of a plain clone (the files git reads),
+        else None: ask git."""
+        if _plain_clone_root(self.root) == os.path.realpath(self.root):
+            return os.path.realpath(os.path.join(self.root, ".git"))
+        return None
 
     def current_branch(self) -> BranchName | None:
         head = os.path.join(self.root, ".git", "HEAD")
@@ -196,10 +204,11 @@ class Repo(Batches):
         maps it to a mirror or protocol but does not change which forge it is."""
         if remote not in self._urls:
             known, url = False, None
-            if _plain_clone_root(self.root) == os.path.realpath(self.root):
+            plain = self._plain_git_dir()
+            if plain is not None:
                 from prodfix.adapters.gitconfig import remote_url  # the file git reads
 
-                known, url = remote_url(os.path.join(self.root, ".git"), remote)
+                known, url = remote_url(plain, remote)
             if not known:
                 r = self.git("config", "--get", f"remote.{remote}.url", check=False)
                 url = r.stdout.strip() if r.returncode == 0 else None

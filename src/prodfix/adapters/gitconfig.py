@@ -1,16 +1,16 @@
-"""A remote's URL read from a clone's own config file, as `git config --get` would give it,
-when the file says it plainly: every prodfix command asks for it, and a git process to read
-one line of a file costs more than the read.
+"""One setting read from a repository's own config file, as `git config --get` would give it,
+when the file says it plainly: every prodfix command asks for the remote's URL, and a git
+process to read one line of a file costs more than the read.
 
-Only the clone's `.git/config` is read, and only when nothing else can have the last word
+Only the repository's `config` is read, and only when nothing else can have the last word
 (git-config(1), "FILES" and "CONFIGURATION FILE"): no `include`/`includeIf` section, no
 `config.worktree`. (Configuration in the environment, GIT_CONFIG_COUNT or
 GIT_CONFIG_PARAMETERS, never reaches the git prodfix runs: gitproc.clean_env drops every GIT_
-variable it does not name.) `--get` returns the last value
-of a key, and the clone's file is read after the global and system ones, so when it sets the
-URL its last value is git's answer. In every other case (the file does not set it, or sets
-it in a way this does not read: a continued line, the deprecated `[remote.name]` form) the
-answer is None and the caller asks git.
+variable it does not name.) `--get` returns the last value of a key, and the repository's file
+is read after the global and system ones, so when it sets the key its last value is git's
+answer. In every other case (the file does not set it, or sets it in a way this does not read:
+a continued line, the deprecated `[section.sub]` form) the answer is "unknown" and the caller
+asks git.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ _ESCAPES = {"n": "\n", "t": "\t", "b": "\b", '"': '"', "\\": "\\"}
 
 def remote_url(git_dir: str, remote: str) -> tuple[bool, str | None]:
     """(known, url): known=False means "ask git"; a known None is a URL set to nothing."""
+    known, value = lookup(git_dir, "remote", remote, "url")
+    return known, value or None
+
+
+def lookup(git_dir: str, section: str, subsection: str | None, key: str) -> tuple[bool, str | None]:
+    """(known, value) of `section.subsection.key` (section and key in lower case); a known
+    None is the key alone on its line (a boolean true), known=False means "ask git"."""
     if os.path.exists(os.path.join(git_dir, "config.worktree")):
         return False, None
     try:
@@ -37,20 +44,20 @@ def remote_url(git_dir: str, remote: str) -> tuple[bool, str | None]:
         if not line or line[0] in "#;":
             continue
         if line[0] == "[":
-            section = _section(line)
-            if section is None or section[0].startswith("include") or "." in section[0]:
+            header = _section(line)
+            if header is None or header[0].startswith("include") or "." in header[0]:
                 return False, None  # includes, or a header this does not read
-            inside = section == ("remote", remote)
+            inside = header == (section, subsection)
             continue
         if not inside:
             continue
         name, eq, rest = line.partition("=")
-        if name.strip().lower() != "url":
+        if name.strip().lower() != key:
             continue
-        value = _value(rest) if eq else ""
-        if value is None:
+        value = _value(rest) if eq else None
+        if eq and value is None:
             return False, None
-        known, found = True, value or None
+        known, found = True, value
     return known, found
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodfix.adapters.git import Repo, run
+from prodfix.adapters.gitconfig import lookup
 from prodfix.adapters.locks import fetch_lock
 from prodfix.adapters.paths import ensure_private_dir, home
 from prodfix.adapters.remote_url import is_url
@@ -33,39 +34,17 @@ def _bare(path: Path) -> bool:
     """Whether `path` is a bare repository: its `core.bare`, read from its config file when
     that says it plainly, else asked of git (an include, or no such setting)."""
     if (path / "HEAD").is_file() and (path / "objects").is_dir():
-        said = _core_bare(path / "config")
+        known, value = lookup(str(path), "core", None, "bare")
+        said = (True if value is None else _BOOLS.get(value.lower())) if known else None
         if said is not None:
             return said
     r = run(path.parent, "--git-dir", str(path), "rev-parse", "--is-bare-repository", check=False)
     return r.returncode == 0 and r.stdout.strip() == "true"
 
 
-_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "": True}
+# git-config(1), "Values": a boolean; a key alone (value None above) is true
+_BOOLS = {"true": True, "yes": True, "on": True, "1": True, "": False}
 _BOOLS |= {"false": False, "no": False, "off": False, "0": False}
-
-
-def _core_bare(config: Path) -> bool | None:
-    """`core.bare` as a config file sets it (git-config(1), "Syntax": sections and keys are
-    case-insensitive, a key alone means true); None when the file includes others, does not
-    set it, or says it in a way this does not read."""
-    try:
-        text = config.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    section, found = "", None
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].split(";", 1)[0].strip()
-        if line.startswith("["):
-            section = line.strip("[] \t").lower()
-            if section.startswith("include"):
-                return None
-            continue
-        key, eq, value = line.partition("=")
-        if section == "core" and key.strip().lower() == "bare":
-            found = _BOOLS.get(value.strip().lower() if eq else "")
-            if found is None:
-                return None
-    return found
 
 
 def locate(service: Ctx) -> Repo:

@@ -149,13 +149,13 @@ class Push(Op):
             raise ProdfixError(
                 f"no local branch {self.branch} to push", hint="run the command again"
             )
-        inverse: Op | None = (
-            ResetRemoteBranch(self.branch, sha, Sha(self.expect))
-            if self.expect
-            else DeleteRemoteBranch(self.branch, sha)
-        )
-        if sha == self.expect:
-            inverse = None  # the remote should have it already: the push only makes sure
+        inverse: Op | None = None  # sha == expect: the remote has it already, nothing to undo
+        if sha != self.expect:
+            inverse = (
+                ResetRemoteBranch(self.branch, sha, Sha(self.expect))
+                if self.expect
+                else DeleteRemoteBranch(self.branch, sha)
+            )
         # Push first, look after: a push the remote already has answers "up to date", and a
         # refused one is told apart by what the remote holds (our own push, made before an
         # interruption, or someone else's).
