@@ -29,6 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
+    from typing import Any
 
     from prodfix.adapters.shacache import ShaCache
 else:
@@ -49,6 +50,9 @@ class Repo(Batches):
         # `git var GIT_COMMITTER_IDENT` per identity variables: asked once per command
         self.idents: dict[tuple[str | None, ...], tuple[int, str]] = {}
         self.fetched: set[str] = set()  # remotes whose branches and records were fetched
+        # the repositories this one's config names (the deploy repository) with their config,
+        # located and read once per look (workflow/deploy_repo.py; a look clears it)
+        self.related: dict[str, tuple[Repo, Any]] = {}
 
     @property
     def memo(self) -> ShaCache:

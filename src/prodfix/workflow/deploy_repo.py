@@ -89,11 +89,20 @@ def _clone(spec: str, cache: Path) -> None:
 
 
 def deploy_ctx(service: Ctx) -> Ctx:
-    """The deploy repository as a context of its own: its remote, its forge (its config)."""
+    """The deploy repository as a context of its own: its remote, its forge (its config).
+
+    Located and its config read once per look of the service repository (a look starts by
+    clearing `Repo.related`): the ops of one round share its clone, so a write's first try
+    reuses the round's fetch (`records.fetch(again=False)`) instead of fetching again."""
     from prodfix.config import load_for_repo
 
-    repo = locate(service)
-    return service.for_repo(repo, load_for_repo(repo))
+    spec = str(service.cfg.deploy.repo)
+    known = service.repo.related.get(spec)
+    if known is None:
+        repo = locate(service)
+        known = service.repo.related[spec] = (repo, load_for_repo(repo))
+    repo, cfg = known
+    return service.for_repo(repo, cfg)
 
 
 def image_name(image: str) -> str:

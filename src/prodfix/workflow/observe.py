@@ -80,6 +80,7 @@ def observe_repository(
     """Every fix of the repository (or the named ones), observed now. `seen` (path → refs)
     receives the refs read, for a caller that shows more about the repository from them
     without reading them again (`status`: how far each delivery branch is behind)."""
+    ctx.repo.related.clear()  # the deploy repository's config as it is now, once per look
     with ctx.repo.looking():  # the refs read after the fetch serve every fix of the look
         views = _observe(ctx, fetch=fetch, names=names, seen=seen)
     save_shared()  # what this look learnt about commits, for the next command

@@ -45,12 +45,15 @@ class _DeploySpec(Op):
         """Fetch, then make (or keep) local `branch` = base + the pinning commit; its SHA.
 
         Base: the pushed branch if there is one (it only grows), else the target tip. A local
-        branch whose parent is that base and that pins everything already is kept."""
+        branch whose parent is that base and that pins everything already is kept. The fetch
+        is this round's when there was one (the push is leased: a branch that moved since is
+        met there); after an interruption, `continue` fetches afresh."""
+        from prodfix.adapters import records
         from prodfix.workflow.deploy_repo import deploy_ctx, folders, scratch, target_tip
 
         dctx = deploy_ctx(ctx)
         repo = dctx.repo
-        repo.fetch(dctx.remote)
+        records.fetch(repo, dctx.remote, again=False)
         tip = target_tip(dctx, self.target)
         pushed = repo.resolve(f"refs/remotes/{dctx.remote}/{self.branch}")
         if pushed and repo.is_ancestor(pushed, tip):

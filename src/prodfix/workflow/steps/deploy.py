@@ -58,9 +58,12 @@ class DeployFacts:
 def gather(
     service: Ctx, dctx: Ctx, d: Deploy, *, images: ImageIndex | None, rollback: bool = False
 ) -> DeployFacts:
-    """Fetch the deploy repository, plan at its target tip, trace every tag involved."""
+    """Fetch the deploy repository, plan at its target tip, trace every tag involved. After a
+    look in the same round (`next`), that look's fetch is the one planned on."""
+    from prodfix.adapters import records
+
     cfg = service.cfg
-    dctx.repo.fetch(dctx.remote)
+    records.fetch(dctx.repo, dctx.remote, again=False)
     tip = target_tip(dctx, cfg.deploy.target)
     with scratch(dctx.repo, tip, folders(cfg.deploy.path, d.dcs)) as s:
         plan = s.plan(
