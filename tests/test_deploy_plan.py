@@ -253,6 +253,37 @@ def test_write_atomic_failure_leaves_the_old_file(
     assert sorted(q.name for q in path.parent.iterdir()) == ["f.yaml"]
 
 
+def test_write_atomic_flushes_a_file_to_disk_but_not_a_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    (tmp_path / "d").mkdir()
+    path = tmp_path / "d" / "state.json"
+    write_atomic(path, b"{}")
+    assert len(synced) == 2  # the file, then its folder (the rename)
+    synced.clear()
+    write_atomic(path, b'{"a": 1}', durable=False)
+    assert synced == [] and path.read_bytes() == b'{"a": 1}'
+    assert [q.name for q in path.parent.iterdir()] == ["state.json"]
+
+
+def test_a_damaged_sha_cache_is_ignored_and_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodfix.adapters.shacache import ShaCache
+
+    monkeypatch.setenv("PRODFIX_HOME", str(tmp_path / "home"))
+    cache = ShaCache(tmp_path / "repo", "objects")
+    cache.path.parent.mkdir(parents=True)
+    cache.path.write_bytes(b'{"a": ')  # what a power cut can leave of an unflushed write
+    assert cache.get("a") is None
+    cache.put("a", 1)
+    cache.save()
+    assert ShaCache(tmp_path / "repo", "objects").get("a") == 1
+
+
 def test_no_folder_and_refused_file(tree: Path) -> None:
     write(
         tree,

@@ -9,11 +9,15 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes | str, *, mode: int | None = None, durable: bool = True
+) -> None:
     """Replace (or create) `path` with `data`: a temp file in the same folder, fsync,
     `os.replace`, then fsync the folder so the rename itself is durable where the system
     allows. `mode`: the new file's permissions; default: the old file's, else 0644 minus umask
-    (use 0o600 for anything private)."""
+    (use 0o600 for anything private). `durable=False` skips both fsyncs, for a cache: still
+    the old file or the new one to any other process, and one that a power cut damages is
+    ignored and rebuilt by its reader (two disk flushes per write saved, every command)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if mode is None and path.exists():
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -22,7 +26,8 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> N
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
         else:
@@ -34,6 +39,8 @@ def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> N
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     with contextlib.suppress(OSError):
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:

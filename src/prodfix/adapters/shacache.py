@@ -3,7 +3,8 @@
 What a commit pair merges to, whether one contains the other, what a metadata commit says:
 none of it can change, so a `status` run after another recomputes nothing (git has the same
 idea in its commit-graph). One JSON file per repository under PRODFIX_HOME/cache, written
-atomically with mode 0600; a damaged file is ignored and rebuilt.
+atomically with mode 0600 but not flushed to disk (a cache); a damaged file is ignored and
+rebuilt.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class ShaCache:
             from prodfix.adapters.files import write_atomic
 
             ensure_private_dir(self.path.parent)
-            write_atomic(self.path, json.dumps(data), mode=0o600)
+            write_atomic(self.path, json.dumps(data), mode=0o600, durable=False)
             self._dirty = False
 
 

@@ -108,6 +108,6 @@ def _write(cache: str, entries: list[tuple[str, dict[str, Any]]]) -> None:
 
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
-        write_atomic(Path(cache), data)
+        write_atomic(Path(cache), data, durable=False)  # a cache: a damaged one is ignored
     except OSError:
         pass
