@@ -167,3 +167,73 @@ def test_status_of_a_seeded_world_starts_few_git_processes(
     warm = status()  # the DCs' pins come from the cache too: no scratch tree of the deploy repo
     assert (cold, warm) == (20, 6)
     assert shown[0] == shown[1]
+
+
+def test_the_deploy_repository_is_read_once_per_look(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Within a look, every `deploy_ctx` is the same clone with the same config (so its ops
+    reuse the look's fetch); a new look locates it and reads its config again: a change pushed
+    to the deploy repository's config between two looks is seen by the second."""
+    from prodfix import config
+    from prodfix.adapters.store import Store
+    from prodfix.workflow.context import Ctx
+    from prodfix.workflow.deploy_repo import deploy_ctx
+    from prodfix.workflow.observe import observe_repository
+
+    sandbox.init_origin()
+    work = sandbox.clone()
+    sandbox.commit(work, "deploy config", {".prodfix.toml": 'mainline = "master"\n'})
+    sandbox.push(work, "master")
+    url = f"file://{sandbox.origin}"
+    service = tmp_path / "service"
+    sandbox.g(tmp_path, "clone", "-q", str(sandbox.origin), str(service))
+    (service / ".prodfix.toml").write_text(
+        f'kind = "python"\n[deploy]\nrepo = "{url}"\ndcs = ["us1"]\n'
+    )
+    ctx = Ctx(repo=Repo(service), cfg=config.load(service), store=Store(tmp_path / "db"))
+    first, again = deploy_ctx(ctx), deploy_ctx(ctx)
+    assert first.repo is again.repo and first.cfg is again.cfg
+    assert first.cfg.delivery == "delivery*"
+
+    sandbox.commit(
+        work,
+        "deploy config: delivery branches",
+        {".prodfix.toml": 'mainline = "master"\ndelivery = "release*"\n'},
+    )
+    sandbox.push(work, "master")
+    first.repo.fetch("origin")
+    assert deploy_ctx(ctx).cfg is first.cfg  # the same look: read once
+    observe_repository(ctx)  # a new look
+    later = deploy_ctx(ctx)
+    assert later.repo is not first.repo and later.repo.path == first.repo.path
+    assert later.cfg.delivery == "release*"
+
+
+def test_a_deploying_next_fetches_the_deploy_repository_once_per_look(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`next --merge` merges, builds and opens the deploy PR: two looks (before and after
+    the merge) and the deploy step's plan and ops in between. The plan and ops reuse their
+    look's fetch of the deploy repository (each push is leased); the config is read once per
+    look. Pinned, so a regression shows."""
+    fixed_dates(monkeypatch)
+    w = service_world(sandbox, deploy=True)
+    fix_proposed_and_approved(w)
+    fetched: list[str] = []
+    shown: list[str] = []
+    real_fetch, real_git = Repo.fetch, Repo.git
+
+    def fetch(self: Repo, remote: str, *refspecs: str, prune: bool = True) -> None:
+        fetched.append(self.path.name)
+        real_fetch(self, remote, *refspecs, prune=prune)
+
+    def git(self: Repo, *args: str, **kw: object) -> object:
+        if args[:1] == ("show",) and args[1].endswith(":.prodfix.toml"):
+            shown.append(self.path.name)
+        return real_git(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Repo, "fetch", fetch)
+    monkeypatch.setattr(Repo, "git", git)
+    w.ok("next", "--merge")
+    # one per look: the look that merges, the one whose deploy step opens the PR (its plan
+    # and ops reuse that fetch), the last one (7 and 7 when each op fetched and read it)
+    assert fetched.count("deploy") == 3 and shown == ["deploy"] * 3
