@@ -12,7 +12,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +86,19 @@ class OpenApi:
     # -- validation ----------------------------------------------------------------------------
 
     def errors(self, schema: Any, instance: Any) -> list[str]:
-        validator = self._validator(json.dumps(schema, sort_keys=True))
-        return [
+        """What is wrong with `instance` against `schema`. Remembered per (schema, instance):
+        the same pull request or review is sent back many times, and validating it again
+        against GitHub's schema is most of the fake's time."""
+        return list(
+            self._errors(json.dumps(schema, sort_keys=True), json.dumps(instance, sort_keys=True))
+        )
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one OpenApi per flavour lives for the whole session
+    def _errors(self, schema_json: str, instance_json: str) -> tuple[str, ...]:
+        return tuple(
             f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in validator.iter_errors(instance)
-        ]
+            for e in self._validator(schema_json).iter_errors(json.loads(instance_json))
+        )
 
     @cache  # noqa: B019 - one OpenApi per flavour lives for the whole test session
     def _validator(self, schema_json: str) -> jsonschema.Draft4Validator:
