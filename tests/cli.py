@@ -101,6 +101,7 @@ PRELOAD = (
     "prodfix.adapters.http",
     "prodfix.workflow.observe",
     "prodfix.workflow.ops_deploy",
+    "tests.forkserver_warm",  # httpx, httpcore and the default TLS context
 )
 
 
