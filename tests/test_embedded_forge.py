@@ -16,7 +16,7 @@ from prodfix.adapters.forge.embedded.forge import BaseMoved, EmbeddedForge, find
 from prodfix.adapters.git import Repo
 from prodfix.errors import Exit, ProdfixError
 from prodfix.types import BranchName, PrNumber, Sha
-from tests.gitfix import Sandbox, lines
+from tests.gitfix import Sandbox, lines, seeded
 
 ADA = "Ada Tester <ada@example.com>"
 BOB = "Bob Reviewer <bob@example.com>"
@@ -58,9 +58,11 @@ class World:
         return sha
 
 
-@pytest.fixture
-def w(sandbox: Sandbox) -> World:
-    sb = sandbox
+_SEEDED: dict[int, tuple[str, str]] = {}  # clock at the start -> (cut, fix)
+
+
+def _seed(sb: Sandbox) -> None:
+    start = sb.clock.now
     sb.init_origin()
     alice = sb.clone("alice")
     sb.commit(alice, "initial", {"app.txt": lines(BASE_TEXT)})
@@ -71,7 +73,19 @@ def w(sandbox: Sandbox) -> World:
     sb.checkout(alice, "-b", "fix/npe", "delivery")
     fix = sb.commit(alice, "fix npe", {"app.txt": lines(["l1", "L2 fixed", "l3", "l4", "l5"])})
     sb.push(alice, "fix/npe")
-    return World(sb, alice, sb.clone("bob"), cut, fix)
+    sb.clone("bob")
+    _SEEDED[start] = (cut, fix)
+
+
+@pytest.fixture
+def w(sandbox: Sandbox) -> World:
+    """origin with master, delivery and fix/npe; alice's clone (on fix/npe) and bob's. Built
+    once per test process, then copied (tests/gitfix.py `seeded`)."""
+    sb = sandbox
+    start = sb.clock.now
+    seeded(sb, "embedded-forge-world", _seed)
+    cut, fix = _SEEDED[start]
+    return World(sb, sb.root / "alice", sb.root / "bob", cut, fix)
 
 
 def parents(w: World, sha: str) -> list[str]:

@@ -13,9 +13,26 @@ from prodfix.errors import Exit, ProdfixError
 from prodfix.policy import facts
 from prodfix.policy.gate import check_repo
 from prodfix.policy.report import Finding, Report
-from tests.gitfix import Sandbox, lines
+from tests.gitfix import Sandbox, lines, seeded
 
 DAY = 86_400
+
+
+_SEEDED: dict[int, tuple[str, str, str]] = {}  # clock at the start -> (base, A, B)
+
+
+def _seed_world(sb: Sandbox) -> None:
+    start = sb.clock.now
+    sb.init_origin()
+    w = sb.clone()
+    base = sb.commit(w, "base", {"app.txt": lines(f"line{i}" for i in range(1, 6))})
+    sb.push(w, "master")
+    sb.g(w, "branch", "delivery")
+    sb.push(w, "delivery")
+    a = sb.commit(w, "master: feature A")
+    b = sb.commit(w, "master: feature B")
+    sb.push(w, "master")
+    _SEEDED[start] = (base, a, b)
 
 
 class World:
@@ -23,15 +40,10 @@ class World:
 
     def __init__(self, sb: Sandbox) -> None:
         self.sb = sb
-        sb.init_origin()
-        self.w = sb.clone()
-        self.base = sb.commit(self.w, "base", {"app.txt": lines(f"line{i}" for i in range(1, 6))})
-        sb.push(self.w, "master")
-        self.g("branch", "delivery")
-        sb.push(self.w, "delivery")
-        self.a = sb.commit(self.w, "master: feature A")
-        self.b = sb.commit(self.w, "master: feature B")
-        sb.push(self.w, "master")
+        start = sb.clock.now
+        seeded(sb, "policy-world", _seed_world)  # built once per process, then copied
+        self.w = sb.root / "work"
+        self.base, self.a, self.b = _SEEDED[start]
 
     def g(self, *args: str, check: bool = True) -> str:
         return self.sb.g(self.w, *args, check=check)
