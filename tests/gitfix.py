@@ -107,8 +107,19 @@ class Sandbox:
         self.g(cwd, "push", "-q", "origin", *refs)
 
     def remote_refs(self) -> dict[str, str]:
-        out = self.g(self.origin, "for-each-ref", "--format=%(refname) %(objectname)")
-        return {n: s for s, n in (ln.split(" ", 1)[::-1] for ln in out.splitlines())} if out else {}
+        """Every ref of origin (`git for-each-ref`, the clock ticking as for it)."""
+        return self.refs(self.origin)
+
+    def refs(self, git_dir: Path, prefix: str = "refs/") -> dict[str, str]:
+        """refname → object id of `git_dir`'s refs under `prefix`, as `git for-each-ref
+        --format='%(refname) %(objectname)' PREFIX` lists them (the clock ticks as for any git
+        command), read from the repository's files when it keeps refs in files."""
+        found = read_refs(git_dir, prefix)
+        if found is not None:
+            self.clock.tick()
+            return found
+        out = self.g(git_dir, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        return dict(line.split(" ", 1) for line in out.splitlines())
 
     def checkout(self, cwd: Path, *args: str) -> None:
         self.g(cwd, "checkout", "-q", *args)
@@ -160,6 +171,42 @@ def seeded(sb: Sandbox, key: Hashable, seed: Callable[[Sandbox], None]) -> None:
         config = sb.root / rel
         config.write_text(config.read_text().replace(str(template.root), str(sb.root)))
     sb.clock.now = template.clock_end
+
+
+def read_refs(git_dir: Path, prefix: str = "refs/") -> dict[str, str] | None:
+    """What `git for-each-ref --format='%(refname) %(objectname)' PREFIX` lists for `git_dir`
+    (a bare repository or a clone's `.git`), read from git's files instead of a git process:
+    `packed-refs`, then the loose refs under `refs/` over them; a symbolic ref as its target's
+    object; sorted by name. None when the repository keeps its refs otherwise (reftable), or
+    `git_dir` is a clone's work tree (its `.git` is the place to read)."""
+    if (git_dir / "reftable").exists() or not (git_dir / "HEAD").is_file():
+        return None
+    refs: dict[str, str] = {}
+    packed = git_dir / "packed-refs"
+    if packed.exists():
+        for line in packed.read_text().splitlines():
+            if line and line[0] not in "#^":
+                sha, _, name = line.partition(" ")
+                refs[name] = sha
+    loose = git_dir / "refs"
+    for path in loose.rglob("*"):
+        if path.is_file() and not path.name.endswith(".lock"):
+            refs[f"refs/{path.relative_to(loose).as_posix()}"] = path.read_text().strip()
+    for name, value in list(refs.items()):
+        for _ in range(5):  # git follows at most 5 levels of symbolic refs
+            if not value.startswith("ref: "):
+                break
+            value = refs.get(value[5:].strip(), "")
+        if value:
+            refs[name] = value
+        else:
+            del refs[name]  # dangling: for-each-ref skips it
+    base = prefix.rstrip("/")
+    return {
+        name: refs[name]
+        for name in sorted(refs)
+        if not base or name == base or name.startswith(base + "/")
+    }
 
 
 def path_for(message: str) -> str:

@@ -182,11 +182,9 @@ TIMELY = ("_at", "started", "by", "tail")  # record fields that carry clocks and
 def remote_refs(sb: Sandbox, bare: Path) -> dict[str, Any]:
     """Every ref of a bare remote; a PR's metadata ref, and prodfix's records, as the fields
     that matter (their SHAs carry timestamps)."""
-    out = sb.g(bare, "for-each-ref", "--format=%(objectname) %(refname)")
     refs: dict[str, Any] = {}
     docs: dict[str, str] = {}  # ref → "<sha>:<file>" of its JSON document
-    for line in out.splitlines():
-        sha, name = line.split(" ", 1)
+    for name, sha in sb.refs(bare).items():
         if name.startswith("refs/prodfix/pulls/") and name.endswith("/meta"):
             docs[name] = f"{sha}:pr.json"
         elif name.split("/")[2:3] and name.split("/")[2] in RECORD_KINDS:
@@ -236,14 +234,13 @@ def heads(refs: dict[str, Any]) -> dict[str, Any]:
 
 def clone_state(sb: Sandbox, clone: Path) -> dict[str, Any]:
     """Local branches, the checked-out branch, git status and every work-tree file's bytes."""
-    out = sb.g(clone, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/")
     files = {
         str(p.relative_to(clone)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(clone.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(clone).parts
     }
     return {
-        "branches": {n: sha for sha, n in (line.split(" ", 1) for line in out.splitlines())},
+        "branches": sb.refs(clone / ".git", "refs/heads/"),
         "head": sb.g(clone, "symbolic-ref", "-q", "--short", "HEAD", check=False),
         "status": sb.g(clone, "status", "--porcelain=v1", "-uall"),
         "in_progress": sorted(

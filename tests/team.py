@@ -147,10 +147,9 @@ class Team:
         self.git(who.svc, "fetch", "-q", "origin")
         self.git(who.svc, "checkout", "-q", "-B", branch, f"origin/{branch}")
 
-    # -- what the remotes say (read from the bare remotes: a few git processes each) ---------
+    # -- what the remotes say (refs read from the bare remotes' files, documents from git) -----
     def refs_of(self, bare: Path, prefix: str) -> dict[str, str]:
-        out = self.git(bare, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
-        return dict(line.split(" ") for line in out.splitlines())
+        return self.sb.refs(bare, prefix)
 
     def docs(self, bare: Path, prefix: str, filename: str) -> dict[str, dict[str, Any]]:
         """ref → the JSON document each ref's commit holds (records, PR metadata), read with
@@ -358,6 +357,5 @@ def refs(team: Team) -> dict[str, dict[str, str]]:
     """Every ref of both remotes (records and PR metadata included), SHAs as they are."""
     out = {}
     for bare in (team.service, team.deploy):
-        lines = team.git(bare, "for-each-ref", "--format=%(refname) %(objectname)").splitlines()
-        out[bare.name] = dict(line.split(" ") for line in lines)
+        out[bare.name] = team.sb.refs(bare)
     return out
