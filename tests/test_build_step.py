@@ -84,6 +84,7 @@ def test_fix_reaching_done_removes_our_branch_from_the_job(any_world: World) -> 
     assert w.run("next").code == 0 and len(w.fake.config_posts) == posts
 
 
+@pytest.mark.slow
 def test_build_waits_for_ci_then_next_wait_polls_the_same_build(world: World) -> None:
     w = world
     w.delivery_job.build_polls = 4  # GETs of the build before it finishes

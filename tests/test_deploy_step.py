@@ -53,6 +53,7 @@ def changed(world: World, branch: str) -> list[str]:
     return world.git(world.infra_remote, "diff", "--name-only", f"{branch}^", branch).splitlines()
 
 
+@pytest.mark.slow
 def test_waves_open_one_pr_per_wave_the_next_only_after_the_previous(tmp_path: Path) -> None:
     world = make_world(
         tmp_path / "sb",

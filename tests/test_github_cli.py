@@ -205,6 +205,7 @@ def test_status_sees_a_merge_done_in_the_browser(
     assert [(p["number"], p["state"]) for p in listed] == [(1, "merged")]
 
 
+@pytest.mark.slow
 def test_pr_merge_squash_fix_allowed_backmerge_refused(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

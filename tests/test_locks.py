@@ -163,6 +163,7 @@ def test_a_deploy_repository_url_is_cloned_once_by_concurrent_readers(
     assert [p.name for p in cache_dir(url).parent.iterdir()] == [cache_dir(url).name]
 
 
+@pytest.mark.slow
 def test_status_of_two_fixes_sharing_the_deploy_repository(tmp_path: Path) -> None:
     """Both fixes' deploy steps read one deploy repository from status's threads; the remote
     moves before every status, so both fetches update its refs: 8/8 without a spurious FAILED."""

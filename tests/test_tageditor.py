@@ -547,6 +547,7 @@ def test_alias_bomb_is_walked_in_linear_time() -> None:
     assert refused(data.decode()).reason == "anchor"
 
 
+@pytest.mark.slow
 def test_absurd_nesting_is_refused_not_a_crash() -> None:
     text = "image: registry.example.com/sre/app:1\nx: " + "[" * 5000 + "]" * 5000 + "\n"
     assert refused(text).reason == "unparseable"

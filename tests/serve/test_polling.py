@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from starlette.testclient import TestClient
 
 from prodfix.serve import queue
@@ -88,6 +89,7 @@ def test_the_service_never_touches_a_users_checkout(tmp_path: Path) -> None:
     assert len(clones) == 1 and (clones[0] / "HEAD").exists()
 
 
+@pytest.mark.slow
 def test_advance_fixes_builds_a_merged_fix_and_opens_its_deploy_pr(tmp_path: Path) -> None:
     """With `[policy] advance-fixes`, the service runs the same reconcile step as `next` for
     each fix in flight — building and opening the deploy PR, never merging anything."""
