@@ -13,6 +13,9 @@ import tempfile
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 EPOCH = 1_790_000_000  # 2026-09-20T…Z, fixed so SHAs are stable
 
@@ -130,6 +133,7 @@ class _Template:
     root: Path
     clock_end: int  # the sandbox clock after seeding: later commits get the dates they would
     configs: tuple[Path, ...]  # every repository's config, relative to root (they hold paths)
+    result: Any  # what the seed returned (SHAs, names: nothing that names the template's paths)
 
 
 _TEMPLATES: dict[tuple[Hashable, int, Path], _Template] = {}
@@ -144,33 +148,34 @@ def _templates_dir() -> Path:
     return _template_root
 
 
-def seeded(sb: Sandbox, key: Hashable, seed: Callable[[Sandbox], None]) -> None:
-    """Leave in `sb.root` what `seed(sb)` would: `seed` runs once per test process and key, in a
-    template sandbox, and every call copies that (file copies instead of tens of git processes).
-    Dates come from the sandbox clock, which starts and ends where it would, so the refs, SHAs
-    and files are the same; paths in the repositories' configs (remote URLs) are rewritten to
-    the copies. `seed` may only write under its sandbox's root."""
+def seeded(sb: Sandbox, key: Hashable, seed: Callable[[Sandbox], T]) -> T:
+    """Leave in `sb.root` what `seed(sb)` would, and return what it returned: `seed` runs once
+    per test process and key, in a template sandbox, and every call copies that (file copies
+    instead of tens of git processes). Dates come from the sandbox clock, which starts and ends
+    where it would, so the refs, SHAs and files are the same; paths in the repositories' configs
+    (remote URLs) are rewritten to the copies. `seed` may only write under its sandbox's root,
+    and its result must not name paths there (it is the template's, shared by every copy)."""
     if not sb.origin.is_relative_to(sb.root):
-        seed(sb)  # an origin elsewhere: nothing to copy it with
-        return
+        return seed(sb)  # an origin elsewhere: nothing to copy it with
     origin = sb.origin.relative_to(sb.root)
     full = (key, sb.clock.now, origin)
     template = _TEMPLATES.get(full)
     if template is None:
         tsb = Sandbox(Path(tempfile.mkdtemp(dir=_templates_dir())), Clock(sb.clock.now))
         tsb.origin = tsb.root / origin
-        seed(tsb)
+        result = seed(tsb)
         configs = tuple(
             p.relative_to(tsb.root)
             for p in tsb.root.rglob("config")
             if p.is_file() and (p.parent / "HEAD").is_file() and (p.parent / "objects").is_dir()
         )
-        template = _TEMPLATES[full] = _Template(tsb.root, tsb.clock.now, configs)
+        template = _TEMPLATES[full] = _Template(tsb.root, tsb.clock.now, configs, result)
     shutil.copytree(template.root, sb.root, symlinks=True, dirs_exist_ok=True)
     for rel in template.configs:
         config = sb.root / rel
         config.write_text(config.read_text().replace(str(template.root), str(sb.root)))
     sb.clock.now = template.clock_end
+    return template.result  # type: ignore[no-any-return]  # what `seed` returned: a T
 
 
 def read_refs(git_dir: Path, prefix: str = "refs/") -> dict[str, str] | None:

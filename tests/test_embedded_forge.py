@@ -58,11 +58,8 @@ class World:
         return sha
 
 
-_SEEDED: dict[int, tuple[str, str]] = {}  # clock at the start -> (cut, fix)
-
-
-def _seed(sb: Sandbox) -> None:
-    start = sb.clock.now
+def _seed(sb: Sandbox) -> tuple[str, str]:
+    """The world of `w`; returns (cut, fix)."""
     sb.init_origin()
     alice = sb.clone("alice")
     sb.commit(alice, "initial", {"app.txt": lines(BASE_TEXT)})
@@ -74,18 +71,15 @@ def _seed(sb: Sandbox) -> None:
     fix = sb.commit(alice, "fix npe", {"app.txt": lines(["l1", "L2 fixed", "l3", "l4", "l5"])})
     sb.push(alice, "fix/npe")
     sb.clone("bob")
-    _SEEDED[start] = (cut, fix)
+    return cut, fix
 
 
 @pytest.fixture
 def w(sandbox: Sandbox) -> World:
     """origin with master, delivery and fix/npe; alice's clone (on fix/npe) and bob's. Built
     once per test process, then copied (tests/gitfix.py `seeded`)."""
-    sb = sandbox
-    start = sb.clock.now
-    seeded(sb, "embedded-forge-world", _seed)
-    cut, fix = _SEEDED[start]
-    return World(sb, sb.root / "alice", sb.root / "bob", cut, fix)
+    cut, fix = seeded(sandbox, "embedded-forge-world", _seed)
+    return World(sandbox, sandbox.root / "alice", sandbox.root / "bob", cut, fix)
 
 
 def parents(w: World, sha: str) -> list[str]:

@@ -18,11 +18,7 @@ from tests.gitfix import Sandbox, lines, seeded
 DAY = 86_400
 
 
-_SEEDED: dict[int, tuple[str, str, str]] = {}  # clock at the start -> (base, A, B)
-
-
-def _seed_world(sb: Sandbox) -> None:
-    start = sb.clock.now
+def _seed_world(sb: Sandbox) -> tuple[str, str, str]:
     sb.init_origin()
     w = sb.clone()
     base = sb.commit(w, "base", {"app.txt": lines(f"line{i}" for i in range(1, 6))})
@@ -32,7 +28,7 @@ def _seed_world(sb: Sandbox) -> None:
     a = sb.commit(w, "master: feature A")
     b = sb.commit(w, "master: feature B")
     sb.push(w, "master")
-    _SEEDED[start] = (base, a, b)
+    return base, a, b
 
 
 class World:
@@ -40,10 +36,9 @@ class World:
 
     def __init__(self, sb: Sandbox) -> None:
         self.sb = sb
-        start = sb.clock.now
-        seeded(sb, "policy-world", _seed_world)  # built once per process, then copied
+        # built once per process, then copied
+        self.base, self.a, self.b = seeded(sb, "policy-world", _seed_world)
         self.w = sb.root / "work"
-        self.base, self.a, self.b = _SEEDED[start]
 
     def g(self, *args: str, check: bool = True) -> str:
         return self.sb.g(self.w, *args, check=check)
