@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import jwt
+import pytest
 
-from prodfix.adapters.forge.github.app import app_jwt
+from prodfix.adapters.forge.github.app import GitHubAppClient, app_jwt, signing_key
+from prodfix.errors import ProdfixError
 from prodfix.serve import snapshot
 from prodfix.serve.metrics import Metrics
 from prodfix.serve.targets import AuthRepo, Target, auth_env, open_clone
@@ -65,6 +67,23 @@ def test_the_app_jwt_is_backdated_and_short_lived() -> None:
         options={"verify_exp": False, "verify_iat": False},
     )
     assert claims == {"iat": 1_000_000 - 60, "exp": 1_000_000 + 540, "iss": "12"}
+    # Signed with the key parsed once (as the App client does): the same token.
+    assert app_jwt(12, signing_key(keys.private_pem), now=1_000_000) == app_jwt(
+        12, keys.private_pem, now=1_000_000
+    )
+
+
+def test_a_private_key_file_that_is_not_a_pem_key_fails_the_first_app_call() -> None:
+    with pytest.raises(ProdfixError) as e:
+        app_jwt(12, "-----BEGIN NOTHING-----\nxx\n", now=1_000_000)
+    assert e.value.message == (
+        "the GitHub App private key cannot sign: it is not an RSA private key in PEM form"
+    )
+    assert "PEM file downloaded from the App's settings" in (e.value.hint or "")
+    client = GitHubAppClient("http://127.0.0.1:9", 12, "not a key")  # nothing parsed yet
+    with pytest.raises(ProdfixError, match="private key cannot sign"):
+        client.installation_for("team/app")
+    client.close()
 
 
 def test_metrics_text() -> None:

@@ -26,18 +26,29 @@ TOKEN_MARGIN = 300  # seconds before expiry a cached installation token is renew
 API_VERSION = "2022-11-28"
 
 
-def app_jwt(app_id: int, private_key: str, *, now: float | None = None) -> str:
-    import jwt
+def signing_key(private_key: str) -> Any:
+    """The App's PEM private key, parsed (and checked, which is most of the cost of a
+    signature) once: the service signs a JWT for every App call."""
+    from jwt.algorithms import RSAAlgorithm
+    from jwt.exceptions import InvalidKeyError
 
-    t = int(time.time() if now is None else now)
-    payload = {"iat": t - JWT_BACKDATE, "exp": t + JWT_LIFETIME, "iss": str(app_id)}
     try:
-        return jwt.encode(payload, private_key, algorithm="RS256")
-    except (ValueError, TypeError) as exc:
+        return RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(private_key)
+    except (ValueError, TypeError, InvalidKeyError):
         raise ProdfixError(
-            f"the GitHub App private key cannot sign: {type(exc).__name__}",
+            "the GitHub App private key cannot sign: it is not an RSA private key in PEM form",
             hint="private-key-file must be the PEM file downloaded from the App's settings",
         ) from None
+
+
+def app_jwt(app_id: int, private_key: Any, *, now: float | None = None) -> str:
+    """An App JWT signed with `private_key`: a PEM text, or what `signing_key` made of it."""
+    import jwt
+
+    key = signing_key(private_key) if isinstance(private_key, str) else private_key
+    t = int(time.time() if now is None else now)
+    payload = {"iat": t - JWT_BACKDATE, "exp": t + JWT_LIFETIME, "iss": str(app_id)}
+    return jwt.encode(payload, key, algorithm="RS256")
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,8 @@ class GitHubAppClient:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.app_id = app_id
-        self._key = private_key
+        self._pem = private_key
+        self._key: Any = None  # signing_key(private_key), at the first App call
         self._clock = clock
         self._tokens: dict[int, tuple[str, float]] = {}
         self._installations: dict[str, int] = {}
@@ -87,7 +99,11 @@ class GitHubAppClient:
         self.http.close()
 
     def _app_call(self, method: str, path: str, **kw: Any) -> Any:
-        token = app_jwt(self.app_id, self._key, now=self._clock())
+        with self._lock:
+            if self._key is None:
+                self._key = signing_key(self._pem)
+            key = self._key
+        token = app_jwt(self.app_id, key, now=self._clock())
         resp = self.http.request(
             method, path, headers={"Authorization": f"Bearer {token}"}, expect=(401, 404), **kw
         )
