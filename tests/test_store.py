@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import gc
 import json
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from prodfix.adapters.http import Http
 from prodfix.adapters.store import SCHEMA_VERSION, Store
@@ -131,3 +134,40 @@ def test_the_test_command_gets_wildcards_expanded_like_a_shell(sandbox: Sandbox)
     sandbox.commit(work, "the fix and its tests", files)
     r = prodfix(work, "test")
     assert r.code == 0, r.out + r.err
+
+
+def _open_databases() -> list[str]:
+    """This process's open descriptors on this test's prodfix.db (and its -wal/-shm files;
+    other tests' stores are not this test's business)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith(os.environ["PRODFIX_HOME"]):
+            found.append(target)
+    return found
+
+
+def test_a_command_run_in_process_closes_its_database(sandbox: Sandbox, tmp_path: Path) -> None:
+    """prodfix as a library (and the team service, the tests) runs commands in one process:
+    each closes the record store it opened, also when it fails, so nothing accumulates."""
+    work = service_repo(sandbox)
+    gc.disable()  # no collection closes a forgotten connection behind our back
+    try:
+        assert prodfix(work, "start", "x").code == 0
+        assert _open_databases() == []
+        assert prodfix(work, "start", "x").code != 0  # refused: the fix exists
+        assert _open_databases() == []
+        outside = tmp_path / "elsewhere"
+        outside.mkdir()
+        r = prodfix(outside, "status", "--all", "--json")  # the store, then the clone's context
+        assert r.code == 0, r.err
+        assert [f["name"] for f in json.loads(r.out)["fixes"]] == ["x"]
+        assert _open_databases() == []
+    finally:
+        gc.enable()

@@ -7,6 +7,7 @@ import os
 
 TYPE_CHECKING = False  # no typing at run time: `check` starts through here (prodfix/tuples.py)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from prodfix.output import Reporter
@@ -26,6 +27,7 @@ class App:
         self._cwd: Path | None = None
         self.debug = debug
         self.out = out
+        self._closers: list[Callable[[], object]] = []
 
     @property
     def cwd(self) -> Path:
@@ -40,3 +42,19 @@ class App:
         from prodfix.output import Reporter
 
         self.out = Reporter(quiet=True)
+
+    def at(self, cwd: Path) -> App:
+        """The same App run in another directory; what it opens is closed with this one."""
+        other = App(cwd, self.debug, self.out)
+        other._closers = self._closers
+        return other
+
+    def on_close(self, close: Callable[[], object]) -> None:
+        """Release this when the command ends (its record store's connection)."""
+        self._closers.append(close)
+
+    def close(self) -> None:
+        """What `on_close` was given, latest first: a command run in-process (a test, a
+        program using prodfix as a library) leaves no open connection behind."""
+        while self._closers:
+            self._closers.pop()()

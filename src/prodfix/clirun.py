@@ -21,7 +21,10 @@ def run(command: str, /, **kwargs: Any) -> None:
     if kwargs.get("as_json"):
         app.quiet()
     module = importlib.import_module(f"prodfix.commands.{command}")
-    code = module.run(app, **kwargs)
+    try:
+        code = module.run(app, **kwargs)
+    finally:
+        app.close()
     sys.exit(int(code))
 
 

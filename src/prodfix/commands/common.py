@@ -35,7 +35,9 @@ def load_config(repo: Repo, out: Reporter) -> Config:
 def context(app: App, *, dry_run: bool = False, fix: str | None = None) -> Ctx:
     repo = open_repo(app.cwd)
     cfg = load_config(repo, app.out)
-    return Ctx(repo=repo, cfg=cfg, store=Store(), fix=fix, dry_run=dry_run, out=app.out)
+    store = Store()
+    app.on_close(store.close)
+    return Ctx(repo=repo, cfg=cfg, store=store, fix=fix, dry_run=dry_run, out=app.out)
 
 
 def fix_here(ctx: Ctx) -> str | None:

@@ -125,6 +125,7 @@ def _repositories(app: App, name: str | None) -> list[Ctx]:
         if "not inside a git repository" not in exc.message:
             raise
         store = Store()
+        app.on_close(store.close)
         paths = sorted({r.path for f in store.fixes() for r in store.repos(f)})
         if not paths:
             return []
@@ -135,8 +136,7 @@ def _repositories(app: App, name: str | None) -> list[Ctx]:
                 continue
             try:
                 if base is None:
-                    app_here = App(Path(p), app.debug, app.out)
-                    base = context(app_here)
+                    base = context(app.at(Path(p)))
                     out.append(base)
                 else:
                     out.append(repo_ctx(base, p))
