@@ -48,8 +48,10 @@ class Repo:
     def env(self, **extra: str) -> dict[str, str]:
         # pre-commit builds the hook's environment with virtualenv and pip: no byte-compiling
         # of what pip installs (the hook compiles what it imports), and no background
-        # update check of virtualenv's bundled wheels (a process that would outlive the test)
-        quiet = {"PIP_NO_COMPILE": "1", "VIRTUALENV_NO_PERIODIC_UPDATE": "1"}
+        # update check of virtualenv's bundled wheels (a process that would outlive the test).
+        # PIP_COMPILE=0, not PIP_NO_COMPILE=1: pip gives a `--no-…` option's variable to the
+        # option's destination as it is, so PIP_NO_COMPILE=1 *turns compiling on*.
+        quiet = {"PIP_COMPILE": "0", "VIRTUALENV_NO_PERIODIC_UPDATE": "1"}
         return {**os.environ, **quiet, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
 
     def sh(
