@@ -10,7 +10,7 @@ from prodfix.adapters.git import Repo
 from prodfix.errors import Exit, ProdfixError
 from prodfix.policy import backmerge
 from prodfix.policy.backmerge import Conflict, merge_batch, predict
-from tests.gitfix import Sandbox, lines
+from tests.gitfix import Sandbox, lines, seeded
 
 NINE = [f"line{i}" for i in range(1, 10)]
 
@@ -22,7 +22,13 @@ def edit(i: int, text: str) -> str:
 
 @pytest.fixture
 def w(sandbox: Sandbox) -> Path:
-    """master and delivery cut at the same commit, pushed; the clone is on delivery."""
+    """master and delivery cut at the same commit, pushed; the clone is on delivery (seeded
+    once per process, then copied: the same SHAs)."""
+    seeded(sandbox, "backmerge-predict", _seed)
+    return sandbox.root / "work"
+
+
+def _seed(sandbox: Sandbox) -> None:
     sandbox.init_origin()
     w = sandbox.clone("work")
     sandbox.commit(
@@ -33,7 +39,6 @@ def w(sandbox: Sandbox) -> Path:
     sandbox.g(w, "branch", "delivery")
     sandbox.push(w, "master", "delivery")
     sandbox.checkout(w, "delivery")
-    return w
 
 
 def land(sb: Sandbox, w: Path, name: str, files: dict[str, str]) -> str:

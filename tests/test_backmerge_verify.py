@@ -15,7 +15,7 @@ from prodfix.policy.verify import (
     inspect_backmerge,
     verify_backmerge,
 )
-from tests.gitfix import Sandbox, lines
+from tests.gitfix import Sandbox, lines, seeded
 
 NINE = [f"line{i}" for i in range(1, 10)]
 
@@ -30,7 +30,13 @@ def edit(*changes: tuple[int, str]) -> str:
 @pytest.fixture
 def w(sandbox: Sandbox) -> Path:
     """Delivery with two fix PRs merged; master changed the line next to fix one's line, so
-    the back-merge conflicts in a.txt. The clone is left on master."""
+    the back-merge conflicts in a.txt. The clone is left on master (seeded once per process,
+    then copied: the same SHAs)."""
+    seeded(sandbox, "backmerge-verify", _seed)
+    return sandbox.root / "work"
+
+
+def _seed(sandbox: Sandbox) -> None:
     sandbox.init_origin()
     w = sandbox.clone("work")
     sandbox.commit(w, "base", {"a.txt": edit(), "b.txt": edit()})
@@ -42,7 +48,6 @@ def w(sandbox: Sandbox) -> Path:
         sandbox.merge(w, f"fix/{name}", f"Merge PR fix/{name}")
     sandbox.checkout(w, "master")
     sandbox.commit(w, "master refactor", {"a.txt": edit((3, "M"))})
-    return w
 
 
 def backmerge(
