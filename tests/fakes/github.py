@@ -142,7 +142,7 @@ class FakeGitHub:
         self.flavour = flavour
         self.prefix = "/api/v3" if flavour == "ghes" else ""
         self.graphql_path = "/api/graphql" if flavour == "ghes" else "/graphql"
-        self.spec = OpenApi(flavour)
+        self.spec = OpenApi.of(flavour)
         self.tokens = dict(tokens or {"t0ken": "alice"})
         self.scopes = scopes
         self.mergeable_after = mergeable_after

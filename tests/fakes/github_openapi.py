@@ -47,6 +47,14 @@ class Operation:
 
 
 class OpenApi:
+    @classmethod
+    @cache
+    def of(cls, flavour: str) -> OpenApi:
+        """The flavour's description, read once per test process: it is never changed after
+        it is read, and every fake server of the session validates against the same one (and
+        so shares its validators and what they found)."""
+        return cls(flavour)
+
     def __init__(self, flavour: str) -> None:
         raw = json.loads((FIXTURES / SPECS[flavour]).read_text(encoding="utf-8"))
         self.doc: dict[str, Any] = raw
@@ -93,7 +101,7 @@ class OpenApi:
             self._errors(json.dumps(schema, sort_keys=True), json.dumps(instance, sort_keys=True))
         )
 
-    @lru_cache(maxsize=4096)  # noqa: B019 - one OpenApi per flavour lives for the whole session
+    @lru_cache(maxsize=1024)  # noqa: B019 - one OpenApi per flavour lives for the whole session (`of`)
     def _errors(self, schema_json: str, instance_json: str) -> tuple[str, ...]:
         return tuple(
             f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
