@@ -5,7 +5,7 @@ tools/trim_github_openapi.py), so a misspelt field or a wrong enum value fails t
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import graphql as g
@@ -21,17 +21,27 @@ def schema() -> g.GraphQLSchema:
     return g.build_schema((FIXTURES / "github.subset.graphql").read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=64)
+def _checked(query: str) -> tuple[g.DocumentNode | None, str, tuple[str, ...]]:
+    """(document, syntax error, validation errors) of a query: parsed and validated once per
+    query text (prodfix sends the same few queries over and over)."""
+    try:
+        doc = g.parse(query)
+    except g.GraphQLError as exc:
+        return None, exc.message, ()
+    return doc, "", tuple(e.message for e in g.validate(schema(), doc))
+
+
 def execute(
     fake: FakeGitHub, query: str, variables: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:
     """(response document, violations)."""
-    try:
-        doc = g.parse(query)
-    except g.GraphQLError as exc:
-        return {"errors": [{"message": exc.message}]}, [f"GraphQL syntax: {exc.message}"]
-    if errors := g.validate(schema(), doc):
-        msgs = [e.message for e in errors]
+    doc, syntax, msgs = _checked(query)
+    if syntax:
+        return {"errors": [{"message": syntax}]}, [f"GraphQL syntax: {syntax}"]
+    if msgs:
         return {"errors": [{"message": m} for m in msgs]}, [f"GraphQL: {m}" for m in msgs]
+    assert doc is not None
     result = g.execute_sync(schema(), doc, root_value=_Root(fake), variable_values=variables)
     out: dict[str, Any] = {"data": result.data}
     violations = []
