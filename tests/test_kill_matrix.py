@@ -27,6 +27,7 @@ from tests.scenario import (
     heads,
     land_on_delivery,
     prs,
+    remote_refs,
     run_states,
     service_world,
     snapshot,
@@ -106,8 +107,8 @@ def _next_world(sb: Sandbox) -> World:
 CASES = {
     c.name: c
     for c in (
-        # push, share the test result, open the PR, record the proposed head
-        Case("propose", _propose_world, (Step(("propose",), 0, 4),), blocked=("propose",)),
+        # push the branch, its test result and the proposed head (one push), open the PR
+        Case("propose", _propose_world, (Step(("propose",), 0, 2),), blocked=("propose",)),
         Case(
             "backmerge-clean",
             _backmerge_clean_world,
@@ -330,7 +331,7 @@ def test_points_cover_every_boundary(name: str, tmp_path: Path) -> None:
 def test_matrix_size() -> None:
     sizes = {n: c.total for n, c in CASES.items()}
     assert sizes == {
-        "propose": 4,
+        "propose": 2,
         "backmerge-clean": 2,
         "backmerge-conflict": 6,
         "deploy": 3,
@@ -338,7 +339,7 @@ def test_matrix_size() -> None:
         "sync-clean": 4,
         "sync-conflict": 7,
     }
-    assert len(POINTS) == 30
+    assert len(POINTS) == 28
 
 
 # -- races --------------------------------------------------------------------------------
@@ -433,27 +434,29 @@ def test_a_push_since_the_commands_read_is_kept_and_merged_on_top(
 def test_race_push_to_fix_branch_between_propose_read_and_push(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """propose planned on 'fix/npe absent on the remote'; someone pushes it first: the lease
-    rejects, exit 4, and their commit is never overwritten."""
-    from prodfix.adapters.git import Repo
+    """propose planned on the fix branch as `start` pushed it; someone pushes to it first: the
+    lease rejects the whole atomic push, exit 4, their commit is never overwritten and the fix's
+    record keeps no proposed head."""
+    from prodfix.adapters import records
 
     w = service_world(Sandbox(tmp_path / "sb"))
     fix_committed(w)
-    original = Repo.push
+    original = records.push
     theirs: list[str] = []
 
-    def racing(self: Repo, remote: str, *refspecs: str, **kw: Any) -> Any:
+    def racing(repo: Any, remote: str, updates: Any) -> Any:
         if not theirs:
             theirs.append(_someone_pushes(w, "fix/npe", {"theirs.txt": "theirs\n"}))
-        return original(self, remote, *refspecs, **kw)
+        return original(repo, remote, updates)
 
-    monkeypatch.setattr(Repo, "push", racing)
+    monkeypatch.setattr(records, "push", racing)
     r = prodfix(w.work, "propose")
     assert r.code == 4, r.out + r.err
     assert "someone else pushed" in r.err
     assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == theirs[0]
     assert prs(w.sb, w.sb.origin) == {}
-    monkeypatch.setattr(Repo, "push", original)
+    assert remote_refs(w.sb, w.sb.origin)["refs/prodfix/fixes/npe"]["head"] is None
+    monkeypatch.setattr(records, "push", original)
     assert run_states() == []  # the push was the first op: nothing to continue or abort
     again = prodfix(w.work, "propose")
     assert again.code == 2 and "has commits that your fix/npe does not" in again.err

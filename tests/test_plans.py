@@ -22,7 +22,7 @@ from prodfix.workflow.ops_deploy import DeployCommit, DeployOpenPr, DeployPush
 from prodfix.workflow.ops_forge import ApprovePr, ClosePr, MergePr, OpenPr, VerifyBackmerge
 from prodfix.workflow.ops_git import CreateBranch, Push, Switch
 from prodfix.workflow.ops_merge import MergeForResolution
-from prodfix.workflow.ops_records import RecordFixHead, RecordImage, ShareTests
+from prodfix.workflow.ops_records import PushProposal, RecordImage
 from prodfix.workflow.playbooks import State
 from prodfix.workflow.reconcile import Failure, Waiting, decide
 from prodfix.workflow.steps import backmerge, deploy, propose
@@ -52,15 +52,13 @@ def proposal(**kw: object) -> propose.ProposeFacts:
     return propose.ProposeFacts(**base)  # type: ignore[arg-type]
 
 
-def test_propose_pushes_shares_the_tests_opens_the_pr_and_records_the_head() -> None:
+def test_propose_pushes_the_branch_tests_and_head_in_one_push_then_opens_the_pr() -> None:
     f = proposal()
     assert propose.plan(f) == [
-        Push("fix/npe", A, B),
-        ShareTests((A,)),
+        PushProposal("npe", "fix/npe", A, B, (A,)),
         OpenPr(
             "fix/npe", "delivery", "[fix] parser: handle a missing line", propose.pr_body(f), "pr"
         ),
-        RecordFixHead("npe", A),
     ]
     assert "- [ ] pin the image tag in every DC" in propose.pr_body(f)
     assert propose.pr_body(f).endswith("- [ ] back-merge `delivery` → `master`")
@@ -68,7 +66,7 @@ def test_propose_pushes_shares_the_tests_opens_the_pr_and_records_the_head() -> 
 
 def test_propose_without_credentials_only_pushes() -> None:
     plan = propose.plan(proposal(can_open=False, unshared_tests=(), remote_now=None))
-    assert plan == [Push("fix/npe", A, ""), RecordFixHead("npe", A)]
+    assert plan == [PushProposal("npe", "fix/npe", A, "", ())]
 
 
 def test_a_draft_is_opened_as_a_draft() -> None:

@@ -135,16 +135,24 @@ def write_test(repo: Repo, sha: str, result: Mapping[str, str], *, where: str) -
     return commit
 
 
-def share_tests(repo: Repo, remote: str, shas: list[str]) -> list[str]:
-    """Push this clone's test records of `shas` (best effort: a race means someone else
-    recorded that commit too). Returns the SHAs shared."""
+def test_updates(repo: Repo, remote: str, shas: list[str]) -> dict[str, tuple[str, str | None]]:
+    """The pushes that share this clone's test records of `shas`: remote ref → (record, the
+    copy of the remote's record this clone has, None = none)."""
     updates: dict[str, tuple[str, str | None]] = {}
     for sha in shas:
         local = repo.resolve(f"{LOCAL_TESTS}/{sha}")
         if local is None:
             continue
         mirror_ref = f"{records.mirror(remote)}/{TESTS}/{sha}"
-        updates[records.ref(TESTS, sha)] = (local, repo.resolve(mirror_ref))
+        if (now := repo.resolve(mirror_ref)) != local:
+            updates[records.ref(TESTS, sha)] = (local, now)
+    return updates
+
+
+def share_tests(repo: Repo, remote: str, shas: list[str]) -> list[str]:
+    """Push this clone's test records of `shas` (best effort: a race means someone else
+    recorded that commit too). Returns the SHAs shared."""
+    updates = test_updates(repo, remote, shas)
     if not updates:
         return []
     outcome = records.push(repo, remote, updates)

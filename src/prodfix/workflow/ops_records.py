@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prodfix.adapters import records
-from prodfix.errors import Exit, ProdfixError
+from prodfix.errors import Exit, ProdfixError, ServiceError
 from prodfix.types import BranchName, Sha
-from prodfix.workflow.fixrecords import FIXES, SYNCS, FixRecord, share_tests, stamp
+from prodfix.workflow.fixrecords import FIXES, SYNCS, TESTS, FixRecord, stamp, test_updates
 from prodfix.workflow.ops import Op, register
+from prodfix.workflow.ops_git import DeleteRemoteBranch, ResetRemoteBranch
 
 if TYPE_CHECKING:
     from prodfix.workflow.context import Ctx
@@ -109,28 +110,6 @@ class UnpublishFix(Op):
 
 @register
 @dataclass(frozen=True)
-class RecordFixHead(Op):
-    """Remember the head last proposed in the fix's record: the landing can be found from it
-    after the branch is deleted."""
-
-    name: str
-    head: Sha
-
-    def describe(self) -> str:
-        return f"record {self.head[:7]} as the proposed head of fix {self.name!r}"
-
-    def run(self, ctx: Ctx) -> Op | None:
-        def change(doc: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-            if doc is None or doc.get("head") == self.head:
-                return None
-            return {**doc, "head": self.head}
-
-        records.update(ctx.repo, ctx.remote, FIXES, self.name, change, f"fix {self.name}: proposed")
-        return None
-
-
-@register
-@dataclass(frozen=True)
 class MarkFixDone(Op):
     """Every step of the fix finished: its record says when (it leaves `status`). A sync's
     record (kind SYNCS) is marked the same way."""
@@ -159,17 +138,73 @@ class MarkFixDone(Op):
 
 @register
 @dataclass(frozen=True)
-class ShareTests(Op):
-    """Push this clone's test results of the proposed commits, for every clone to see."""
+class PushProposal(Op):
+    """Push the fix branch, this clone's test results of its commits and the proposed head in
+    the fix's record, in one atomic push: every clone sees the head with its tests and its
+    record, or none of them, and it costs one round trip to the remote, not three.
 
-    shas: tuple[str, ...]
+    The branch is leased on `expect`, the remote value planned on ('' = absent): never a force
+    push. The record is leased on what was read and read again when someone else changed it.
+    A test result someone else shared first is left as theirs.
+    """
+
+    fix: str
+    branch: BranchName
+    head: Sha
+    expect: str
+    tests: tuple[str, ...] = ()  # commits of the branch with a test result in this clone only
 
     def describe(self) -> str:
-        return f"share the test results of {', '.join(s[:7] for s in self.shas)}"
+        tests = f", the test results of {_shorts(self.tests)}" if self.tests else ""
+        return (
+            f"push {self.branch} ({self.head[:7]}){tests} and the proposed head of fix "
+            f"{self.fix!r}, in one push"
+        )
 
     def run(self, ctx: Ctx) -> Op | None:
-        share_tests(ctx.repo, ctx.remote, list(self.shas))
-        return None
+        repo, remote, ref = ctx.repo, ctx.remote, f"refs/heads/{self.branch}"
+        inverse: Op | None = None  # head == expect: the remote has it already, nothing to undo
+        if self.head != self.expect:
+            inverse = (
+                ResetRemoteBranch(self.branch, self.head, Sha(self.expect))
+                if self.expect
+                else DeleteRemoteBranch(self.branch, self.head)
+            )
+        tests = list(self.tests)
+        for attempt in range(records.MAX_RETRIES):
+            # the first look is this command's fetch: the leases catch what moved since
+            fix = records.current(repo, remote, FIXES, self.fix, again=attempt > 0)
+            updates = test_updates(repo, remote, tests)
+            if self.expect != self.head:
+                updates[ref] = (self.head, self.expect or None)
+            if fix is not None and fix.doc.get("head") != self.head:
+                doc = {**fix.doc, "head": self.head}
+                new = records.write(repo, doc, fix.sha, f"fix {self.fix}: proposed")
+                updates[records.ref(FIXES, self.fix)] = (new, fix.sha)
+            if not updates or records.push(repo, remote, updates).ok:
+                return inverse
+            # A lost race: look at what moved. The branch anywhere but where we planned (or at
+            # our head: git answers "up to date" for that) is someone else's work.
+            now = repo.ls_remote(remote, ref, *(records.ref(TESTS, s) for s in tests))
+            if now.get(ref, "") not in (self.expect, self.head):
+                raise _branch_moved(ctx, self.branch, self.expect, now.get(ref, ""))
+            tests = [s for s in tests if records.ref(TESTS, s) not in now]
+        raise ServiceError(f"{remote} kept changing while prodfix was pushing {self.branch}")
+
+
+def _shorts(shas: tuple[str, ...]) -> str:
+    return ", ".join(s[:7] for s in shas)
+
+
+def _branch_moved(ctx: Ctx, branch: str, expect: str, now: str) -> ProdfixError:
+    return ProdfixError(
+        f"the remote refused the push of {branch}: it moved since prodfix read it "
+        f"(expected {expect[:7] or 'no branch'}, found {now[:7] or 'none'})",
+        hint=f"someone else pushed to {branch}: bring their commits into yours "
+        f"(git pull --rebase {ctx.remote} {branch}), then run the command again — "
+        "prodfix never overwrites a push",
+        code=Exit.SERVICE,
+    )
 
 
 @register

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prodfix.adapters import records
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.fixrecords import LOCAL_TESTS
+from prodfix.workflow.fixrecords import LOCAL_TESTS, TESTS
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_forge import OpenPr
-from prodfix.workflow.ops_git import Push
-from prodfix.workflow.ops_records import RecordFixHead, ShareTests
+from prodfix.workflow.ops_records import PushProposal
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ProposeFacts:
     mainline: str
     deploys: bool  # the service has a deploy step (the PR body lists it)
     can_open: bool  # the forge can open PRs with the credentials found
-    unshared_tests: tuple[Sha, ...]  # this clone's test results of the branch's commits
+    unshared_tests: tuple[Sha, ...]  # the branch's commits tested here, not shared as such
     draft: bool = False
 
 
@@ -50,10 +50,15 @@ def gather(ctx: Ctx, *, fix: str, branch: str, delivery: str, draft: bool = Fals
         raise ProdfixError(
             f"{branch} has no commits beyond {delivery}", hint="commit your fix first"
         )
-    tested = repo.refs(LOCAL_TESTS)
+    shared = f"{records.mirror(ctx.remote)}/{TESTS}"
+    tests = repo.refs(LOCAL_TESTS, shared)
     branch_shas = set(repo.rev_list(head, f"^{ctx.tracking(delivery)}"))
     unshared = tuple(
-        Sha(r.rsplit("/", 1)[-1]) for r in tested if r.rsplit("/", 1)[-1] in branch_shas
+        Sha(sha)
+        for r, record in tests.items()
+        if r.startswith(f"{LOCAL_TESTS}/")
+        and (sha := r.rsplit("/", 1)[-1]) in branch_shas
+        and tests.get(f"{shared}/{sha}") != record
     )
     return ProposeFacts(
         fix=fix,
@@ -89,10 +94,9 @@ def pr_body(f: ProposeFacts) -> str:
 def plan(f: ProposeFacts) -> list[Op]:
     """Pure: facts → program. Without credentials for the forge only the push happens (the
     command then prints the compare page to open the PR by hand)."""
-    program: list[Op] = [Push(f.branch, f.head, f.remote_now or "")]
-    if f.unshared_tests:
-        program.append(ShareTests(tuple(f.unshared_tests)))
+    program: list[Op] = [
+        PushProposal(f.fix, f.branch, f.head, f.remote_now or "", f.unshared_tests)
+    ]
     if f.can_open:
         program.append(OpenPr(f.branch, f.delivery, f"[fix] {f.title}", pr_body(f), "pr", f.draft))
-    program.append(RecordFixHead(f.fix, f.head))
     return program
