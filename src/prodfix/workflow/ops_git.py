@@ -164,16 +164,21 @@ class Push(Op):
             now = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
             if now == sha:
                 return inverse
-            raise ProdfixError(
-                f"the remote refused the push of {self.branch}: it moved since prodfix read it "
-                f"(expected {self.expect[:7] or 'no branch'}, found {now[:7] or 'none'})",
-                hint=f"someone else pushed to {self.branch}: bring their commits into yours "
-                f"(git pull --rebase {ctx.remote} {self.branch}), then run the command again — "
-                "prodfix never overwrites a push",
-                code=Exit.SERVICE,
-            )
+            raise branch_moved(ctx.remote, self.branch, self.expect, now)
         ctx.repo.git("update-ref", f"refs/remotes/{ctx.remote}/{self.branch}", sha)
         return inverse
+
+
+def branch_moved(remote: str, branch: str, expect: str, now: str) -> ProdfixError:
+    """A push whose lease failed: the branch is not where the plan read it (someone pushed)."""
+    return ProdfixError(
+        f"the remote refused the push of {branch}: it moved since prodfix read it "
+        f"(expected {expect[:7] or 'no branch'}, found {now[:7] or 'none'})",
+        hint=f"someone else pushed to {branch}: bring their commits into yours "
+        f"(git pull --rebase {remote} {branch}), then run the command again — "
+        "prodfix never overwrites a push",
+        code=Exit.SERVICE,
+    )
 
 
 @register

@@ -12,7 +12,7 @@ from prodfix.errors import Exit, ProdfixError, ServiceError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.fixrecords import FIXES, SYNCS, TESTS, FixRecord, stamp, test_updates
 from prodfix.workflow.ops import Op, register
-from prodfix.workflow.ops_git import DeleteRemoteBranch, ResetRemoteBranch
+from prodfix.workflow.ops_git import DeleteRemoteBranch, ResetRemoteBranch, branch_moved
 
 if TYPE_CHECKING:
     from prodfix.workflow.context import Ctx
@@ -187,24 +187,13 @@ class PushProposal(Op):
             # our head: git answers "up to date" for that) is someone else's work.
             now = repo.ls_remote(remote, ref, *(records.ref(TESTS, s) for s in tests))
             if now.get(ref, "") not in (self.expect, self.head):
-                raise _branch_moved(ctx, self.branch, self.expect, now.get(ref, ""))
+                raise branch_moved(remote, self.branch, self.expect, now.get(ref, ""))
             tests = [s for s in tests if records.ref(TESTS, s) not in now]
         raise ServiceError(f"{remote} kept changing while prodfix was pushing {self.branch}")
 
 
 def _shorts(shas: tuple[str, ...]) -> str:
     return ", ".join(s[:7] for s in shas)
-
-
-def _branch_moved(ctx: Ctx, branch: str, expect: str, now: str) -> ProdfixError:
-    return ProdfixError(
-        f"the remote refused the push of {branch}: it moved since prodfix read it "
-        f"(expected {expect[:7] or 'no branch'}, found {now[:7] or 'none'})",
-        hint=f"someone else pushed to {branch}: bring their commits into yours "
-        f"(git pull --rebase {ctx.remote} {branch}), then run the command again — "
-        "prodfix never overwrites a push",
-        code=Exit.SERVICE,
-    )
 
 
 @register
