@@ -1,7 +1,8 @@
 """`propose` pushes the fix branch, this clone's test results of its commits and the proposed
 head in the fix's record in one atomic push, then opens the PR. Every clone sees all three or
 none; a rerun after the push reached the remote finishes the step and undoes like an
-uninterrupted run; someone else's test result or record change is kept, never overwritten.
+uninterrupted run. Someone else's test result is replaced only by a newer one (and every clone
+shows the newer), someone else's change to the fix record is kept; two clones agree.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 import pytest
 
 from prodfix.adapters import records
-from tests.cli import prodfix
+from tests.cli import prodfix, prodfix_proc
 from tests.gitfix import Sandbox
 from tests.scenario import World, fix_committed, prs, remote_refs, run_states, service_world
+from tests.team import make_team, pr_list, steps
 
 FIX = "refs/prodfix/fixes/npe"
 
@@ -135,6 +137,31 @@ def test_a_test_result_someone_shared_first_is_kept(
     assert remote_refs(w.sb, w.sb.origin)[FIX]["head"] == head
 
 
+@pytest.mark.parametrize(
+    ("theirs_at", "ours_shared"),
+    [("2000-01-01T00:00:00Z", True), ("2999-01-01T00:00:00Z", False)],
+    ids=["theirs-older", "theirs-newer"],
+)
+def test_a_shared_result_is_replaced_only_by_a_newer_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, theirs_at: str, ours_shared: bool
+) -> None:
+    """The remote already has someone's result for the commit when `propose` looks: this
+    clone's result goes out only if it is newer (a re-run here), and the clone shows the newer
+    of the two, as every other clone does."""
+    w, head = _tested_offline(tmp_path)
+    tests = f"refs/prodfix/tests/{head}"
+    doc = {"version": 1, "sha": head, "result": "passed", "reason": "", "where": "local"}
+    theirs = _someone(w, tests, {**doc, "by": "Bob Engineer <bob@example.com>", "at": theirs_at})
+    pushes = _pushes(monkeypatch)
+    w.ok("propose")
+    assert pushes[0] == sorted(["refs/heads/fix/npe", FIX, *([tests] if ours_shared else [])])
+    assert (w.sb.g(w.sb.origin, "rev-parse", tests) != theirs) == ours_shared
+    (entry,) = json.loads(w.ok("status", "--json").out)["fixes"]
+    (test,) = [s for s in entry["repos"][0]["steps"] if s["id"] == "test"]
+    who = "Ada Tester" if ours_shared else "Bob Engineer"
+    assert (test["state"], test["detail"]) == ("done", f"passed for {head[:7]} ({who})")
+
+
 def test_a_fix_record_changed_meanwhile_is_read_again_and_both_changes_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,3 +180,40 @@ def test_a_fix_record_changed_meanwhile_is_read_again_and_both_changes_kept(
     record = remote_refs(w.sb, w.sb.origin)[FIX]
     assert (record["head"], record["note"]) == (head, "theirs")
     assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == head
+
+
+def test_two_clones_a_teammates_test_result_shared_during_the_push_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice and Bob, each with a clone and a PRODFIX_HOME of their own. Alice tested her fix
+    while the remote was unreachable; Bob picks the branch up and runs `prodfix test` (in a
+    process of his own) between Alice's look at the remote and her push. Bob's result stays,
+    Alice's branch and proposed head land, and every clone's status agrees."""
+    team = make_team(tmp_path / "team")
+    alice, bob = team.alice, team.bob
+    team.ok(alice, "start", "x")
+    head = team.commit(alice, "fix x", {"x.py": "X = 1\n"})
+    team.git(alice.svc, "push", "-q", "origin", "fix/x")
+    away = team.service.with_name("away.git")
+    os.rename(team.service, away)
+    assert "kept in this clone only" in team.ok(alice, "test").err
+    os.rename(away, team.service)
+    team.pull(bob, "fix/x")
+    tests = f"refs/prodfix/tests/{head}"
+
+    def bob_tests(n: int) -> None:
+        if n == 1:
+            r = prodfix_proc(bob.svc, "test", env=bob.env)
+            assert r.code == 0, r.err
+
+    pushes = _pushes(monkeypatch, bob_tests)
+    team.ok(alice, "propose")
+    fix = "refs/prodfix/fixes/x"
+    # the branch was pushed by hand: the record and the test result, then the record alone
+    assert pushes[:2] == [sorted([fix, tests]), [fix]]
+    assert team.docs(team.service, "refs/prodfix/tests/", "record.json")[tests]["by"].startswith(
+        "Bob Engineer"
+    )
+    assert team.tip("fix/x") == head
+    assert team.docs(team.service, "refs/prodfix/fixes/", "record.json")[fix]["head"] == head
+    assert (steps(team.agreed(), "x")["propose"], pr_list(team)[1][2]) == ("done", "open")

@@ -96,7 +96,8 @@ class TestRecord:
 
 
 def read_tests(repo: Repo, remote: str, refs: Mapping[str, str]) -> dict[str, TestRecord]:
-    """The shared test results, then this clone's not-yet-shared ones (which win)."""
+    """Each commit's test result: the shared one, or this clone's not-yet-shared one when it is
+    newer (a re-run here). A tie goes to the shared one, which every clone sees alike."""
     found: dict[str, TestRecord] = {}
     shared = records.names(refs, remote, TESTS)
     local = {
@@ -109,7 +110,7 @@ def read_tests(repo: Repo, remote: str, refs: Mapping[str, str]) -> dict[str, Te
     for (sha, _), doc in zip(items, docs, strict=True):
         if doc is None:
             continue
-        found[sha] = TestRecord(
+        test = TestRecord(
             Sha(sha),
             str(doc.get("result")),
             str(doc.get("reason") or ""),
@@ -117,6 +118,8 @@ def read_tests(repo: Repo, remote: str, refs: Mapping[str, str]) -> dict[str, Te
             str(doc.get("at") or ""),
             str(doc.get("where") or "local"),
         )
+        if sha not in found or test.at > found[sha].at:
+            found[sha] = test
     return found
 
 
@@ -136,17 +139,26 @@ def write_test(repo: Repo, sha: str, result: Mapping[str, str], *, where: str) -
 
 
 def test_updates(repo: Repo, remote: str, shas: list[str]) -> dict[str, tuple[str, str | None]]:
-    """The pushes that share this clone's test records of `shas`: remote ref → (record, the
-    copy of the remote's record this clone has, None = none)."""
-    updates: dict[str, tuple[str, str | None]] = {}
-    for sha in shas:
-        local = repo.resolve(f"{LOCAL_TESTS}/{sha}")
-        if local is None:
-            continue
-        mirror_ref = f"{records.mirror(remote)}/{TESTS}/{sha}"
-        if (now := repo.resolve(mirror_ref)) != local:
-            updates[records.ref(TESTS, sha)] = (local, now)
-    return updates
+    """The pushes that share this clone's test records of `shas` where the remote has none, or
+    an older one (a re-run here): remote ref → (record, the copy of the remote's record this
+    clone has, None = none). One ref read; the records' documents only where both exist."""
+    shared = f"{records.mirror(remote)}/{TESTS}"
+    refs = repo.refs(LOCAL_TESTS, shared)
+    pairs = {
+        sha: (Sha(local), refs.get(f"{shared}/{sha}"))
+        for sha in shas
+        if (local := refs.get(f"{LOCAL_TESTS}/{sha}")) and local != refs.get(f"{shared}/{sha}")
+    }
+    both = [sha for local, now in pairs.values() if now for sha in (local, Sha(now))]
+    at = {
+        sha: str((doc or {}).get("at") or "")
+        for sha, doc in zip(both, records.read_docs(repo, both), strict=True)
+    }
+    return {
+        records.ref(TESTS, sha): (local, now)
+        for sha, (local, now) in pairs.items()
+        if now is None or at[local] > at[now]
+    }
 
 
 def share_tests(repo: Repo, remote: str, shas: list[str]) -> list[str]:

@@ -8,7 +8,7 @@ from prodfix.adapters import records
 from prodfix.errors import ProdfixError
 from prodfix.types import BranchName, Sha
 from prodfix.workflow.context import Ctx
-from prodfix.workflow.fixrecords import LOCAL_TESTS, TESTS
+from prodfix.workflow.fixrecords import TESTS, test_updates
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_forge import OpenPr
 from prodfix.workflow.ops_records import PushProposal
@@ -50,16 +50,9 @@ def gather(ctx: Ctx, *, fix: str, branch: str, delivery: str, draft: bool = Fals
         raise ProdfixError(
             f"{branch} has no commits beyond {delivery}", hint="commit your fix first"
         )
-    shared = f"{records.mirror(ctx.remote)}/{TESTS}"
-    tests = repo.refs(LOCAL_TESTS, shared)
-    branch_shas = set(repo.rev_list(head, f"^{ctx.tracking(delivery)}"))
-    unshared = tuple(
-        Sha(sha)
-        for r, record in tests.items()
-        if r.startswith(f"{LOCAL_TESTS}/")
-        and (sha := r.rsplit("/", 1)[-1]) in branch_shas
-        and tests.get(f"{shared}/{sha}") != record
-    )
+    branch_shas = repo.rev_list(head, f"^{ctx.tracking(delivery)}")
+    sharing = test_updates(repo, ctx.remote, list(branch_shas))
+    unshared = tuple(sha for sha in branch_shas if records.ref(TESTS, sha) in sharing)
     return ProposeFacts(
         fix=fix,
         branch=BranchName(branch),
