@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def _has_backend() -> bool:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel of the working tree as it is (uncommitted changes included), built once."""
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, src / name)
     shutil.copytree(ROOT / "bin", src / "bin")  # the `prodfix` script
     shutil.copytree(
@@ -66,8 +67,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # With the build backend installed here (the dev extra has it), no isolated build
     # environment is made and filled for it: the same wheel, half the time.
     isolation = ["--no-build-isolation"] if _has_backend() else []
-    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", out, src)
+    log = _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *isolation, "-w", out, src)
+    # pyproject.toml in the form the backend will keep reading: no deprecation warnings (the
+    # license as a TOML table was one, due to stop building in 2027)
+    assert "Warning" not in log and "deprecated" not in log, log
     (found,) = out.glob("prodfix-*.whl")
+    info = "-".join(found.name.split("-")[:2]) + ".dist-info"  # prodfix-<version>.dist-info
+    with zipfile.ZipFile(found) as whl:
+        meta = whl.read(f"{info}/METADATA").decode()
+        licence = whl.read(f"{info}/licenses/LICENSE")
+    assert "License-Expression: Apache-2.0\n" in meta and "License-File: LICENSE\n" in meta
+    assert licence == (ROOT / "LICENSE").read_bytes()
     return found
 
 
