@@ -8,6 +8,7 @@ import io
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -64,6 +65,14 @@ def prodfix(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:
         except SystemExit as exc:
             code = int(exc.code or 0)
     return Run(code, out.getvalue(), err.getvalue())
+
+
+def sigint_default() -> None:
+    """`preexec_fn` of a prodfix process a test interrupts with SIGINT: Ctrl-C as a terminal
+    delivers it, whatever the test run inherited. A shell starts a background job (`cmd &`,
+    nohup) with SIGINT ignored, an ignored signal stays ignored across exec, and Python then
+    installs no handler: the process would never see the signal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def prodfix_proc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Run:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import prodfix
+from tests.cli import prodfix, sigint_default
 from tests.gitfix import Sandbox
 from tests.scenario import World, service_world
 
@@ -122,6 +122,7 @@ def test_ctrl_c_is_130(command: str, sandbox: Sandbox, tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     deadline = time.monotonic() + 60
     while not marker.exists():

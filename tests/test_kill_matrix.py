@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.cli import prodfix, prodfix_proc
+from tests.cli import prodfix, prodfix_proc, sigint_default
 from tests.gitfix import Sandbox
 from tests.scenario import (
     World,
@@ -524,6 +524,7 @@ def test_race_pr_merged_by_someone_else_while_next_waits(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     assert waiter.stderr is not None
     seen = [_line_with(waiter.stderr, "… waiting for PR #1")]  # polling at the merge

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli import sigint_default
 from tests.fakes.github import FakeGitHub, FakePr
 from tests.fakes.github_app import AppState, enable_app
 from tests.gitfix import Sandbox
@@ -96,6 +97,7 @@ class Fleet:
             [sys.executable, "-m", "prodfix", "serve", "--config", str(self.config),
              "--port", str(port), "--database", self.database],
             stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env,
+            preexec_fn=sigint_default,  # stopped with SIGINT
         )  # fmt: skip
         inst = Instance(proc, f"http://127.0.0.1:{port}", log)
         self.instances.append(inst)
@@ -332,6 +334,7 @@ def test_serve_polls_repositories_given_on_the_command_line(tmp_path: Path) -> N
         [sys.executable, "-m", "prodfix", "-C", str(w.sb.root), "serve", "--port", str(port),
          "origin.git"],
         stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env,
+        preexec_fn=sigint_default,  # stopped with SIGINT
     )  # fmt: skip
     inst = Instance(proc, f"http://127.0.0.1:{port}", log)
     try:
