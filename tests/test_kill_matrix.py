@@ -129,15 +129,15 @@ CASES = {
             (Step(("deploy", "--tag", "2.0.0"), 0, 3),),
             blocked=("deploy", "--tag", "2.0.0"),
         ),
-        # the marked merge (plumbing), push the sync head, open the PR, record the sync
-        Case("sync-clean", _sync_clean_world, (Step(("sync",), 0, 4),), blocked=("sync",)),
+        # the marked merge (plumbing), push the sync head with its record (one push), open the PR
+        Case("sync-clean", _sync_clean_world, (Step(("sync",), 0, 3),), blocked=("sync",)),
         Case(
             "sync-conflict",
             _sync_conflict_world,
             (
                 Step(("sync",), 1, 2),  # cut the sync head from delivery, switch to it
-                # commit the marked resolution, push, open the PR, record, switch back
-                Step(("continue",), 0, 5, before=_resolve),
+                # commit the marked resolution, push with the record, open the PR, switch back
+                Step(("continue",), 0, 4, before=_resolve),
             ),
             blocked=("sync",),
         ),
@@ -336,10 +336,10 @@ def test_matrix_size() -> None:
         "backmerge-conflict": 6,
         "deploy": 3,
         "next-merge": 4,
-        "sync-clean": 4,
-        "sync-conflict": 7,
+        "sync-clean": 3,
+        "sync-conflict": 6,
     }
-    assert len(POINTS) == 28
+    assert len(POINTS) == 26
 
 
 # -- races --------------------------------------------------------------------------------

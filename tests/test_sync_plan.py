@@ -13,8 +13,13 @@ from prodfix.workflow.evaluate import evaluate
 from prodfix.workflow.facts import RepoFacts
 from prodfix.workflow.fixrecords import TestRecord
 from prodfix.workflow.ops_forge import OpenPr
-from prodfix.workflow.ops_git import CreateBranch, Push, Switch
-from prodfix.workflow.ops_sync import CreateSyncMerge, MergeSyncForResolution, PublishSync
+from prodfix.workflow.ops_git import CreateBranch, Switch
+from prodfix.workflow.ops_sync import (
+    CreateSyncMerge,
+    MergeSyncForResolution,
+    PublishSync,
+    PushSync,
+)
 from prodfix.workflow.steps.sync import SyncFacts, body, message, plan
 from prodfix.workflow.sync_preview import Incoming, Preview
 
@@ -68,9 +73,7 @@ MSG = (
     "prodfix.\n\n"
     f"Prodfix-Sync: {WHO} monthly sync\n"
 )
-PUBLISH = PublishSync(
-    "delivery-eeeeeee", HEAD, "delivery", D, "master", M, "monthly sync"
-)  # fmt: skip
+RECORD = ("delivery-eeeeeee", HEAD, "delivery", D, "master", M, "monthly sync")
 
 
 def test_clean_sync_is_made_without_the_work_tree() -> None:
@@ -78,9 +81,8 @@ def test_clean_sync_is_made_without_the_work_tree() -> None:
     assert message(f) == MSG
     assert plan(f) == [
         CreateSyncMerge(HEAD, D, "master", M, MSG),
-        Push(HEAD, "", ""),
+        PushSync(*RECORD),  # the head and the sync's record in one push
         OpenPr(HEAD, "delivery", "Sync master into delivery (eeeeeee)", body(f), "sync_pr"),
-        PUBLISH,
     ]
 
 
@@ -90,9 +92,8 @@ def test_conflicts_stop_on_the_sync_head_and_switch_back_at_the_end() -> None:
         CreateBranch(HEAD, D),
         Switch(HEAD),
         MergeSyncForResolution("master", M, message(f)),
-        Push(HEAD, "", ""),
+        PushSync(*RECORD),
         OpenPr(HEAD, "delivery", "Sync master into delivery (eeeeeee)", body(f), "sync_pr"),
-        PUBLISH,
         Switch("fix/other"),
     ]
     assert "- `x.py` — first from aaaaaaa direct" in body(f)
@@ -110,15 +111,14 @@ def test_a_pushed_head_whose_pr_was_closed_is_proposed_again() -> None:
     f = facts(remote_head=Sha("9" * 40))
     assert plan(f) == [
         OpenPr(HEAD, "delivery", "Sync master into delivery (eeeeeee)", body(f), "sync_pr"),
-        PUBLISH,
+        PublishSync(*RECORD),  # the head is there already: its record only
     ]
 
 
 def test_without_forge_credentials_only_git_happens() -> None:
     assert [type(op).__name__ for op in plan(facts(can_open=False))] == [
         "CreateSyncMerge",
-        "Push",
-        "PublishSync",
+        "PushSync",
     ]
 
 

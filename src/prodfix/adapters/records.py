@@ -228,6 +228,20 @@ def current(repo: Repo, remote: str, kind: str, name: str, *, again: bool = True
     return Record(kind, name, sha, doc) if doc is not None else None
 
 
+class OthersMoved(ProdfixError):
+    """An update's push lost the race on one of the refs pushed with the record (`also`):
+    someone else wrote it meanwhile. `rejected`: ref → git's reason."""
+
+    def __init__(self, remote: str, rejected: Mapping[str, str]) -> None:
+        super().__init__(
+            f"{remote} moved while prodfix was pushing: "
+            + ", ".join(f"{r} ({why})" for r, why in rejected.items()),
+            hint="someone else pushed at the same time; run the command again",
+            code=Exit.SERVICE,
+        )
+        self.rejected = dict(rejected)
+
+
 def update(
     repo: Repo,
     remote: str,
@@ -255,14 +269,9 @@ def update(
         outcome = push(repo, remote, updates)
         if outcome.ok:
             return Record(kind, name, new, doc) if new is not None and doc is not None else now
-        others = [r for r in outcome.rejected if r != target]
+        others = {r: why for r, why in outcome.rejected.items() if r != target}
         if others:
-            raise ProdfixError(
-                f"{remote} moved while prodfix was pushing: "
-                + ", ".join(f"{r} ({outcome.rejected[r]})" for r in others),
-                hint="someone else pushed at the same time; run the command again",
-                code=Exit.SERVICE,
-            )
+            raise OthersMoved(remote, others)
     raise ServiceError(f"{ref(kind, name)} kept changing while prodfix was updating it")
 
 

@@ -89,7 +89,8 @@ class MergeSyncForResolution(MergeForResolution):
 class PublishSync(Op):
     """The sync's record in the remote (`refs/prodfix/syncs/<delivery>-<short sha>`): every
     clone's `status` shows the sync from it, after its head branch is gone too. A record of
-    the same sync left by an abandoned attempt is taken up again."""
+    the same sync left by an abandoned attempt is taken up again. (A new sync head is pushed
+    with its record by PushSync; this op records a head an earlier attempt pushed.)"""
 
     name: str
     branch: BranchName
@@ -104,8 +105,21 @@ class PublishSync(Op):
 
     def run(self, ctx: Ctx) -> Op | None:
         repo = ctx.repo
-        who = records.who(repo)
         head = repo.resolve(ctx.tracking(self.branch)) or repo.resolve(f"refs/heads/{self.branch}")
+        who = records.who(repo)
+        record_sha = self._ours(self._record(ctx, who, head), who)
+        return (
+            UnpublishSync(self.name, self.branch, self.delivery, record_sha) if record_sha else None
+        )
+
+    def _record(
+        self,
+        ctx: Ctx,
+        who: str,
+        head: Sha | None,
+        also: Mapping[str, tuple[str, str | None]] | None = None,
+    ) -> records.Record | None:
+        """Write the record (or take up an abandoned one) with `also` in the same push."""
         doc = {
             "name": self.name,
             "delivery": self.delivery,
@@ -128,10 +142,71 @@ class PublishSync(Op):
                 return {**now, "done_at": None, "head": head}
             return None
 
-        rec = records.update(repo, ctx.remote, SYNCS, self.name, change, f"sync {self.branch}")
+        return records.update(
+            ctx.repo, ctx.remote, SYNCS, self.name, change, f"sync {self.branch}", also=also
+        )
+
+    def _ours(self, rec: records.Record | None, who: str) -> Sha | None:
+        """The record's commit when the record is this attempt's to withdraw: someone else's
+        record of this very sync is not."""
         if rec is None or rec.doc.get("started_by") != who or rec.doc.get("base") != self.base:
-            return None  # someone else's record of this very sync: not ours to withdraw
-        return UnpublishSync(self.name, self.branch, self.delivery, rec.sha)
+            return None
+        return rec.sha
+
+
+@register
+@dataclass(frozen=True)
+class PushSync(PublishSync):
+    """Push the sync head made by the ops before and the sync's record in one atomic push:
+    every clone sees the head with its record or neither, in one round trip to the remote.
+    The head must be new on the remote (a lease on its absence: never a force push); a push
+    made before an interruption is found there and taken as done."""
+
+    def describe(self) -> str:
+        return f"push {self.branch} and record the sync in the remote, in one push"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        ref = f"refs/heads/{self.branch}"
+        head = ctx.repo.resolve(ref)
+        if head is None:
+            raise ProdfixError(
+                f"no local branch {self.branch} to push", hint="run the command again"
+            )
+        # the branch's lease fails only when someone else's head is there: git answers "up to
+        # date" for our own, pushed before an interruption
+        who = records.who(ctx.repo)
+        try:
+            rec = self._record(ctx, who, head, also={ref: (head, None)})
+        except records.OthersMoved:
+            theirs = ctx.repo.ls_remote(ctx.remote, ref).get(ref, "")
+            raise ProdfixError(
+                f"another {self.branch} reached {ctx.remote} first (at {theirs[:7] or '?'}): "
+                "the same sync, pushed from another clone",
+                hint="`prodfix abort` drops this attempt: theirs is the sync to review and merge "
+                "(`prodfix status` shows it)",
+                code=Exit.SERVICE,
+            ) from None
+        record_sha = self._ours(rec, who)
+        return WithdrawSync(self.name, self.branch, self.delivery, record_sha or Sha(""), head)
+
+
+def _refuse_if_merged(ctx: Ctx, branch: BranchName, delivery: BranchName) -> None:
+    """A merged sync cannot be withdrawn: prodfix never rewrites a delivery branch."""
+    repo = ctx.repo
+    pr = ctx.forge.find_pr(branch, delivery, open_only=False)
+    landing = pr.merge_commit if pr is not None and pr.state is PrState.MERGED else None
+    head = repo.resolve(ctx.tracking(branch))
+    tip = repo.resolve(ctx.tracking(delivery))
+    if landing is None and head and tip and repo.is_ancestor(head, tip):
+        landing = head  # merged by hand
+    if landing is not None:
+        via = f" by PR #{pr.number}" if pr is not None and pr.merge_commit else ""
+        raise RuleRefusal(
+            f"{branch} is merged into {delivery}{via}: a merged sync cannot be "
+            "undone by prodfix, which never rewrites a delivery branch",
+            hint=f"revert it on {delivery} by hand, through a reviewed PR "
+            f"(`git revert -m 1 <the merge commit>` on a branch from {delivery})",
+        )
 
 
 @register
@@ -151,20 +226,7 @@ class UnpublishSync(Op):
     def run(self, ctx: Ctx) -> Op | None:
         repo, remote = ctx.repo, ctx.remote
         records.fetch(repo, remote)
-        pr = ctx.forge.find_pr(self.branch, self.delivery, open_only=False)
-        landing = pr.merge_commit if pr is not None and pr.state is PrState.MERGED else None
-        head = repo.resolve(ctx.tracking(self.branch))
-        tip = repo.resolve(ctx.tracking(self.delivery))
-        if landing is None and head and tip and repo.is_ancestor(head, tip):
-            landing = head  # merged by hand
-        if landing is not None:
-            via = f" by PR #{pr.number}" if pr is not None and pr.merge_commit else ""
-            raise RuleRefusal(
-                f"{self.branch} is merged into {self.delivery}{via}: a merged sync cannot be "
-                "undone by prodfix, which never rewrites a delivery branch",
-                hint=f"revert it on {self.delivery} by hand, through a reviewed PR "
-                f"(`git revert -m 1 <the merge commit>` on a branch from {self.delivery})",
-            )
+        _refuse_if_merged(ctx, self.branch, self.delivery)
         target = records.ref(SYNCS, self.name)
         now = repo.ls_remote(remote, target).get(target)
         if now == self.record_sha:
@@ -172,4 +234,49 @@ class UnpublishSync(Op):
                 ctx.out.warn(f"the record of {self.branch} moved meanwhile: left as it is")
         elif now is not None:
             ctx.out.warn(f"the record of {self.branch} changed since: left as it is")
+        return None
+
+
+@register
+@dataclass(frozen=True)
+class WithdrawSync(Op):
+    """Undo of PushSync — unless the sync is merged (then nothing of the undo has run): the
+    sync head and this attempt's record deleted in one push, each only where it still is
+    what PushSync left. A head someone moved is their work: refused, never deleted."""
+
+    name: str
+    branch: BranchName
+    delivery: BranchName
+    record_sha: Sha  # "" = the record was someone else's: left alone
+    head: Sha
+
+    def describe(self) -> str:
+        return f"delete {self.branch} and withdraw its sync record (unless it is merged)"
+
+    def run(self, ctx: Ctx) -> Op | None:
+        repo, remote = ctx.repo, ctx.remote
+        records.fetch(repo, remote)
+        _refuse_if_merged(ctx, self.branch, self.delivery)
+        ref, target = f"refs/heads/{self.branch}", records.ref(SYNCS, self.name)
+        now = repo.ls_remote(remote, ref, target)
+        updates: dict[str, tuple[str, str | None]] = {}
+        if self.record_sha and now.get(target) == self.record_sha:
+            updates[target] = ("", self.record_sha)
+        elif self.record_sha and target in now:
+            ctx.out.warn(f"the record of {self.branch} changed since: left as it is")
+        moved = now.get(ref) not in (None, self.head)
+        if not moved and ref in now:
+            updates[ref] = ("", self.head)
+        if updates and not records.push(repo, remote, updates).ok:
+            raise ProdfixError(
+                f"{self.branch} or its sync record moved while prodfix was withdrawing them",
+                hint="run `prodfix undo` again",
+                code=Exit.SERVICE,
+            )
+        if moved:
+            raise ProdfixError(
+                f"remote branch {self.branch} moved to {now[ref][:7]}: not deleting someone's work",
+                hint=f"delete it by hand if it is really unused: git push {remote} --delete "
+                f"{self.branch}",
+            )
         return None

@@ -23,8 +23,13 @@ from prodfix.workflow.context import Ctx
 from prodfix.workflow.fixrecords import SYNC_PREFIX
 from prodfix.workflow.ops import Op
 from prodfix.workflow.ops_forge import OpenPr
-from prodfix.workflow.ops_git import CreateBranch, Push, Switch
-from prodfix.workflow.ops_sync import CreateSyncMerge, MergeSyncForResolution, PublishSync
+from prodfix.workflow.ops_git import CreateBranch, Switch
+from prodfix.workflow.ops_sync import (
+    CreateSyncMerge,
+    MergeSyncForResolution,
+    PublishSync,
+    PushSync,
+)
 from prodfix.workflow.sync_preview import Preview
 
 
@@ -186,32 +191,29 @@ def body(f: SyncFacts) -> str:
 
 
 def plan(f: SyncFacts) -> list[Op]:
-    """Pure: facts → program."""
+    """Pure: facts → program. The head and the sync's record are pushed together (PushSync),
+    then the PR is opened."""
     p = f.preview
     if not p.commits or f.open_pr is not None:
         return []  # nothing to bring, proposed already, or another sync is open
-    publish = PublishSync(
-        f.name, f.head, f.delivery, p.delivery_tip, p.mainline, p.mainline_tip, f.reason
-    )
+    record = (f.name, f.head, f.delivery, p.delivery_tip, p.mainline, p.mainline_tip, f.reason)
     propose: list[Op] = (
         [OpenPr(f.head, f.delivery, title(f), body(f), "sync_pr")] if f.can_open else []
     )
     if f.remote_head is not None:
-        return [*propose, publish]  # pushed by an earlier attempt whose PR was closed
+        return [*propose, PublishSync(*record)]  # pushed by an earlier attempt, PR closed
     if p.clean:
         return [
             CreateSyncMerge(f.head, p.delivery_tip, p.mainline, p.mainline_tip, message(f)),
-            Push(f.head, Sha(""), ""),  # "": the sync head's tip when the op runs
+            PushSync(*record),
             *propose,
-            publish,
         ]
     program: list[Op] = [
         CreateBranch(f.head, p.delivery_tip),
         Switch(f.head),
         MergeSyncForResolution(p.mainline, p.mainline_tip, message(f)),
-        Push(f.head, Sha(""), ""),
+        PushSync(*record),
         *propose,
-        publish,
     ]
     if f.current_branch and f.current_branch != f.head:
         program.append(Switch(f.current_branch))  # back where the user was

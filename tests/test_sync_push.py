@@ -1,0 +1,150 @@
+"""`sync` pushes the sync head and the sync's record in one atomic push, then opens the PR:
+every clone sees the head with its record or neither. A rerun after the push reached the
+remote finishes the step and undoes like an uninterrupted run; the undo deletes the head and
+the record in one push, and never a head someone pushed on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prodfix.adapters import records
+from tests.cli import prodfix
+from tests.gitfix import Sandbox
+from tests.scenario import World, fixed_dates, prs, remote_refs, run_states, service_world
+
+
+@pytest.fixture(autouse=True)
+def _dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    fixed_dates(monkeypatch)
+
+
+def _names(w: World) -> tuple[str, str]:
+    """(the sync head's ref, the sync record's ref) of syncing master into delivery."""
+    name = f"delivery-{w.sb.g(w.sb.origin, 'rev-parse', 'master')[:7]}"
+    return f"refs/heads/sync/{name}", f"refs/prodfix/syncs/{name}"
+
+
+def _without_prs(refs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in refs.items() if not k.startswith("refs/prodfix/pulls/")}
+
+
+def test_one_push_carries_the_sync_head_and_its_record(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = service_world(sandbox)
+    head_ref, record_ref = _names(w)
+    original = records.push
+    pushes: list[list[str]] = []
+
+    def logged(repo: Any, remote: str, updates: Any) -> Any:
+        pushes.append(sorted(updates))
+        return original(repo, remote, updates)
+
+    monkeypatch.setattr(records, "push", logged)
+    r = w.ok("sync")
+    assert "record the sync in the remote, in one push" in r.out
+    assert pushes == [
+        sorted([head_ref, record_ref]),
+        ["refs/prodfix/pulls/1/head", "refs/prodfix/pulls/1/meta"],  # the PR (embedded forge)
+    ]
+    remote = remote_refs(w.sb, w.sb.origin)
+    head = remote[head_ref]
+    assert remote[record_ref]["head"] == head and not remote[record_ref].get("done_at")
+    assert w.sb.g(w.work, "rev-parse", head_ref) == head  # the clone's branch, pushed
+    assert w.sb.g(w.work, "rev-parse", f"refs/remotes/origin/{head_ref[11:]}") == head
+    assert prs(w.sb, w.sb.origin)[1]["head"] == head_ref[11:]
+    pushes.clear()
+    again = w.ok("sync")
+    assert "the sync PR is open: #1" in again.out and pushes == []
+
+
+def test_a_rerun_after_the_push_reached_the_remote_ends_as_an_uninterrupted_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupted right after the remote took the push, before prodfix knew it: `continue`
+    runs the op again, finds the head and the record its push left, opens the PR; the remote
+    is then as an uninterrupted run leaves it, and `undo` leaves it as before the sync."""
+    plain = service_world(Sandbox(tmp_path / "plain"))
+    plain.ok("sync")
+    w = service_world(Sandbox(tmp_path / "cut"))
+    head_ref, record_ref = _names(w)
+    before = remote_refs(w.sb, w.sb.origin)
+    original = records.push
+
+    def cut(repo: Any, remote: str, updates: Any) -> Any:
+        monkeypatch.setattr(records, "push", original)
+        original(repo, remote, updates)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(records, "push", cut)
+    r = prodfix(w.work, "sync")
+    assert r.code == 130, r.out + r.err
+    landed = remote_refs(w.sb, w.sb.origin)
+    assert landed[record_ref]["head"] == landed[head_ref]  # both, in one push
+    assert prs(w.sb, w.sb.origin) == {}
+    (state,) = run_states()
+    assert [op["op"] for op in state["remaining"]] == ["PushSync", "OpenPr"]
+    w.ok("continue")
+    assert run_states() == []
+    assert remote_refs(w.sb, w.sb.origin) == remote_refs(plain.sb, plain.sb.origin)
+    w.ok("undo")
+    assert _without_prs(remote_refs(w.sb, w.sb.origin)) == before
+    assert prs(w.sb, w.sb.origin)[1]["state"] == "closed"
+
+
+def test_undo_never_deletes_a_sync_head_someone_pushed_on(sandbox: Sandbox) -> None:
+    """A colleague pushed a commit on the sync head (a fix-up for its review): the undo closes
+    the PR and withdraws the record as before, and refuses to delete their work."""
+    w = service_world(sandbox)
+    head_ref, record_ref = _names(w)
+    w.ok("sync")
+    branch = head_ref[len("refs/heads/") :]
+    other = w.sb.root / "colleague"
+    w.sb.g(w.sb.root, "clone", "-q", str(w.sb.origin), str(other))
+    w.sb.checkout(other, branch)
+    theirs = w.sb.commit(other, "sync: keep the old default", {"review.txt": "reviewed\n"})
+    w.sb.push(other, branch)
+    r = prodfix(w.work, "undo")
+    assert r.code != 0, r.out + r.err
+    assert f"remote branch {branch} moved to {theirs[:7]}: not deleting someone's work" in r.err
+    assert f"git push origin --delete {branch}" in r.err and "Traceback" not in r.err
+    remote = w.sb.refs(w.sb.origin)
+    assert remote[head_ref] == theirs
+    assert record_ref not in remote
+    assert prs(w.sb, w.sb.origin)[1]["state"] == "closed"
+
+
+def test_a_sync_head_someone_pushed_first_is_left_as_theirs(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A colleague's sync of the same mainline commit reached the remote between this
+    command's fetch and its push: nothing of this attempt lands, neither head nor record."""
+    w = service_world(sandbox)
+    head_ref, record_ref = _names(w)
+    branch = head_ref[len("refs/heads/") :]
+    other = w.sb.root / "colleague"
+    w.sb.g(w.sb.root, "clone", "-q", str(w.sb.origin), str(other))
+    w.sb.checkout(other, "-b", branch, "origin/delivery")
+    theirs = w.sb.commit(other, "their sync head", {"theirs.txt": "theirs\n"})
+    original = records.push
+
+    def race(repo: Any, remote: str, updates: Any) -> Any:
+        monkeypatch.setattr(records, "push", original)
+        w.sb.push(other, branch)
+        return original(repo, remote, updates)
+
+    monkeypatch.setattr(records, "push", race)
+    r = prodfix(w.work, "sync")
+    assert r.code == 4, r.out + r.err
+    assert f"another {branch} reached origin first (at {theirs[:7]}): the same sync" in r.err
+    assert "`prodfix abort` drops this attempt" in r.err
+    remote = w.sb.refs(w.sb.origin)
+    assert remote[head_ref] == theirs and record_ref not in remote
+    assert prs(w.sb, w.sb.origin) == {}
+    w.ok("abort")
+    assert w.sb.g(w.work, "branch", "--list", branch) == ""  # this attempt's head, gone
+    assert w.sb.refs(w.sb.origin) == remote and run_states() == []
