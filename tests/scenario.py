@@ -273,3 +273,36 @@ def snapshot(w: World) -> dict[str, Any]:
 def run_states() -> list[dict[str, Any]]:
     runs = Path(os.environ["PRODFIX_HOME"]) / "runs"
     return [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))] if runs.exists() else []
+
+
+def log_pushes(monkeypatch: pytest.MonkeyPatch, before: Any = None) -> list[list[str]]:
+    """The refs of every atomic push prodfix makes (records.push), in order; `before(n)` runs
+    before the n-th push reaches the remote."""
+    from prodfix.adapters import records
+
+    original = records.push
+    seen: list[list[str]] = []
+
+    def logged(repo: Any, remote: str, updates: Any) -> Any:
+        seen.append(sorted(updates))
+        if before is not None:
+            before(len(seen))
+        return original(repo, remote, updates)
+
+    monkeypatch.setattr(records, "push", logged)
+    return seen
+
+
+def interrupt_after_the_next_push(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C right after the remote took prodfix's next atomic push, before prodfix knew it:
+    the moment a rerun must recognise its own push."""
+    from prodfix.adapters import records
+
+    original = records.push
+
+    def cut(repo: Any, remote: str, updates: Any) -> Any:
+        monkeypatch.setattr(records, "push", original)
+        original(repo, remote, updates)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(records, "push", cut)

@@ -14,28 +14,21 @@ from typing import Any
 
 import pytest
 
-from prodfix.adapters import records
 from tests.cli import prodfix, prodfix_proc
 from tests.gitfix import Sandbox
-from tests.scenario import World, fix_committed, prs, remote_refs, run_states, service_world
+from tests.scenario import (
+    World,
+    fix_committed,
+    interrupt_after_the_next_push,
+    log_pushes,
+    prs,
+    remote_refs,
+    run_states,
+    service_world,
+)
 from tests.team import make_team, pr_list, steps
 
 FIX = "refs/prodfix/fixes/npe"
-
-
-def _pushes(monkeypatch: pytest.MonkeyPatch, before: Any = None) -> list[list[str]]:
-    """The refs of every atomic push prodfix makes; `before(n)` runs before the n-th push."""
-    original = records.push
-    seen: list[list[str]] = []
-
-    def logged(repo: Any, remote: str, updates: Any) -> Any:
-        seen.append(sorted(updates))
-        if before is not None:
-            before(len(seen))
-        return original(repo, remote, updates)
-
-    monkeypatch.setattr(records, "push", logged)
-    return seen
 
 
 def _tested_offline(tmp_path: Path) -> tuple[World, str]:
@@ -67,7 +60,7 @@ def test_one_push_carries_the_branch_its_tests_and_the_proposed_head(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w, head = _tested_offline(tmp_path)
-    pushes = _pushes(monkeypatch)
+    pushes = log_pushes(monkeypatch)
     r = w.ok("propose")
     assert f"push fix/npe ({head[:7]}), the test results of {head[:7]} and the proposed" in r.out
     tests = f"refs/prodfix/tests/{head}"
@@ -95,14 +88,7 @@ def test_a_rerun_after_the_push_reached_the_remote_ends_as_an_uninterrupted_run(
     plain.ok("propose")
     w, head = _tested_offline(tmp_path / "cut")
     base = w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe")
-    original = records.push
-
-    def cut(repo: Any, remote: str, updates: Any) -> Any:
-        monkeypatch.setattr(records, "push", original)
-        original(repo, remote, updates)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(records, "push", cut)
+    interrupt_after_the_next_push(monkeypatch)
     r = prodfix(w.work, "propose")
     assert r.code == 130, r.out + r.err
     assert w.sb.g(w.sb.origin, "rev-parse", "refs/heads/fix/npe") == head
@@ -129,7 +115,7 @@ def test_a_test_result_someone_shared_first_is_kept(
             doc = {"version": 1, "sha": head, "result": "passed", "by": "Bob", "where": "local"}
             theirs.append(_someone(w, tests, doc))
 
-    pushes = _pushes(monkeypatch, race)
+    pushes = log_pushes(monkeypatch, race)
     w.ok("propose")
     assert pushes[:2] == [sorted(["refs/heads/fix/npe", FIX, tests]), ["refs/heads/fix/npe", FIX]]
     assert w.sb.g(w.sb.origin, "rev-parse", tests) == theirs[0]
@@ -152,7 +138,7 @@ def test_a_shared_result_is_replaced_only_by_a_newer_one(
     tests = f"refs/prodfix/tests/{head}"
     doc = {"version": 1, "sha": head, "result": "passed", "reason": "", "where": "local"}
     theirs = _someone(w, tests, {**doc, "by": "Bob Engineer <bob@example.com>", "at": theirs_at})
-    pushes = _pushes(monkeypatch)
+    pushes = log_pushes(monkeypatch)
     w.ok("propose")
     assert pushes[0] == sorted(["refs/heads/fix/npe", FIX, *([tests] if ours_shared else [])])
     assert (w.sb.g(w.sb.origin, "rev-parse", tests) != theirs) == ours_shared
@@ -173,7 +159,7 @@ def test_a_fix_record_changed_meanwhile_is_read_again_and_both_changes_kept(
             doc = json.loads(w.sb.g(w.sb.origin, "cat-file", "blob", f"{old}:record.json"))
             _someone(w, FIX, {**doc, "note": "theirs"}, parent=old)
 
-    pushes = _pushes(monkeypatch, race)
+    pushes = log_pushes(monkeypatch, race)
     w.ok("propose")
     tests = f"refs/prodfix/tests/{head}"
     assert pushes[:2] == [sorted(["refs/heads/fix/npe", FIX, tests])] * 2
@@ -206,7 +192,7 @@ def test_two_clones_a_teammates_test_result_shared_during_the_push_is_kept(
             r = prodfix_proc(bob.svc, "test", env=bob.env)
             assert r.code == 0, r.err
 
-    pushes = _pushes(monkeypatch, bob_tests)
+    pushes = log_pushes(monkeypatch, bob_tests)
     team.ok(alice, "propose")
     fix = "refs/prodfix/fixes/x"
     # the branch was pushed by hand: the record and the test result, then the record alone

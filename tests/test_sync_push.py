@@ -11,10 +11,18 @@ from typing import Any
 
 import pytest
 
-from prodfix.adapters import records
 from tests.cli import prodfix
 from tests.gitfix import Sandbox
-from tests.scenario import World, fixed_dates, prs, remote_refs, run_states, service_world
+from tests.scenario import (
+    World,
+    fixed_dates,
+    interrupt_after_the_next_push,
+    log_pushes,
+    prs,
+    remote_refs,
+    run_states,
+    service_world,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,14 +45,7 @@ def test_one_push_carries_the_sync_head_and_its_record(
 ) -> None:
     w = service_world(sandbox)
     head_ref, record_ref = _names(w)
-    original = records.push
-    pushes: list[list[str]] = []
-
-    def logged(repo: Any, remote: str, updates: Any) -> Any:
-        pushes.append(sorted(updates))
-        return original(repo, remote, updates)
-
-    monkeypatch.setattr(records, "push", logged)
+    pushes = log_pushes(monkeypatch)
     r = w.ok("sync")
     assert "record the sync in the remote, in one push" in r.out
     assert pushes == [
@@ -73,14 +74,7 @@ def test_a_rerun_after_the_push_reached_the_remote_ends_as_an_uninterrupted_run(
     w = service_world(Sandbox(tmp_path / "cut"))
     head_ref, record_ref = _names(w)
     before = remote_refs(w.sb, w.sb.origin)
-    original = records.push
-
-    def cut(repo: Any, remote: str, updates: Any) -> Any:
-        monkeypatch.setattr(records, "push", original)
-        original(repo, remote, updates)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(records, "push", cut)
+    interrupt_after_the_next_push(monkeypatch)
     r = prodfix(w.work, "sync")
     assert r.code == 130, r.out + r.err
     landed = remote_refs(w.sb, w.sb.origin)
@@ -130,14 +124,7 @@ def test_a_sync_head_someone_pushed_first_is_left_as_theirs(
     w.sb.g(w.sb.root, "clone", "-q", str(w.sb.origin), str(other))
     w.sb.checkout(other, "-b", branch, "origin/delivery")
     theirs = w.sb.commit(other, "their sync head", {"theirs.txt": "theirs\n"})
-    original = records.push
-
-    def race(repo: Any, remote: str, updates: Any) -> Any:
-        monkeypatch.setattr(records, "push", original)
-        w.sb.push(other, branch)
-        return original(repo, remote, updates)
-
-    monkeypatch.setattr(records, "push", race)
+    log_pushes(monkeypatch, before=lambda n: n == 1 and w.sb.push(other, branch))
     r = prodfix(w.work, "sync")
     assert r.code == 4, r.out + r.err
     assert f"another {branch} reached origin first (at {theirs[:7]}): the same sync" in r.err

@@ -187,92 +187,57 @@ class PushSync(PublishSync):
                 code=Exit.SERVICE,
             ) from None
         record_sha = self._ours(rec, who)
-        return WithdrawSync(self.name, self.branch, self.delivery, record_sha or Sha(""), head)
-
-
-def _refuse_if_merged(ctx: Ctx, branch: BranchName, delivery: BranchName) -> None:
-    """A merged sync cannot be withdrawn: prodfix never rewrites a delivery branch."""
-    repo = ctx.repo
-    pr = ctx.forge.find_pr(branch, delivery, open_only=False)
-    landing = pr.merge_commit if pr is not None and pr.state is PrState.MERGED else None
-    head = repo.resolve(ctx.tracking(branch))
-    tip = repo.resolve(ctx.tracking(delivery))
-    if landing is None and head and tip and repo.is_ancestor(head, tip):
-        landing = head  # merged by hand
-    if landing is not None:
-        via = f" by PR #{pr.number}" if pr is not None and pr.merge_commit else ""
-        raise RuleRefusal(
-            f"{branch} is merged into {delivery}{via}: a merged sync cannot be "
-            "undone by prodfix, which never rewrites a delivery branch",
-            hint=f"revert it on {delivery} by hand, through a reviewed PR "
-            f"(`git revert -m 1 <the merge commit>` on a branch from {delivery})",
-        )
+        return UnpublishSync(self.name, self.branch, self.delivery, record_sha or Sha(""), head)
 
 
 @register
 @dataclass(frozen=True)
 class UnpublishSync(Op):
-    """Undo of PublishSync — unless the sync is merged: prodfix never rewrites a delivery
-    branch, so a merged sync is reverted by hand (then nothing of the undo has run)."""
-
-    name: str
-    branch: BranchName
-    delivery: BranchName
-    record_sha: Sha
-
-    def describe(self) -> str:
-        return f"withdraw the sync {self.branch} from the remote (unless it is merged)"
-
-    def run(self, ctx: Ctx) -> Op | None:
-        repo, remote = ctx.repo, ctx.remote
-        records.fetch(repo, remote)
-        _refuse_if_merged(ctx, self.branch, self.delivery)
-        target = records.ref(SYNCS, self.name)
-        now = repo.ls_remote(remote, target).get(target)
-        if now == self.record_sha:
-            if not records.push(repo, remote, {target: ("", self.record_sha)}).ok:
-                ctx.out.warn(f"the record of {self.branch} moved meanwhile: left as it is")
-        elif now is not None:
-            ctx.out.warn(f"the record of {self.branch} changed since: left as it is")
-        return None
-
-
-@register
-@dataclass(frozen=True)
-class WithdrawSync(Op):
-    """Undo of PushSync — unless the sync is merged (then nothing of the undo has run): the
-    sync head and this attempt's record deleted in one push, each only where it still is
-    what PushSync left. A head someone moved is their work: refused, never deleted."""
+    """Undo of PushSync and PublishSync — unless the sync is merged: prodfix never rewrites a
+    delivery branch, so a merged sync is reverted by hand (then nothing of the undo has run).
+    The sync head PushSync pushed and this attempt's record are deleted in one push, each only
+    where it still is what the op left; a head someone pushed on is their work: refused."""
 
     name: str
     branch: BranchName
     delivery: BranchName
     record_sha: Sha  # "" = the record was someone else's: left alone
-    head: Sha
+    head: str = ""  # the head PushSync pushed; "" (PublishSync): the head is left alone
 
     def describe(self) -> str:
-        return f"delete {self.branch} and withdraw its sync record (unless it is merged)"
+        if self.head:
+            return f"delete {self.branch} and withdraw its sync record (unless it is merged)"
+        return f"withdraw the sync {self.branch} from the remote (unless it is merged)"
 
     def run(self, ctx: Ctx) -> Op | None:
         repo, remote = ctx.repo, ctx.remote
         records.fetch(repo, remote)
-        _refuse_if_merged(ctx, self.branch, self.delivery)
+        pr = ctx.forge.find_pr(self.branch, self.delivery, open_only=False)
+        landing = pr.merge_commit if pr is not None and pr.state is PrState.MERGED else None
+        head = repo.resolve(ctx.tracking(self.branch))
+        tip = repo.resolve(ctx.tracking(self.delivery))
+        if landing is None and head and tip and repo.is_ancestor(head, tip):
+            landing = head  # merged by hand
+        if landing is not None:
+            via = f" by PR #{pr.number}" if pr is not None and pr.merge_commit else ""
+            raise RuleRefusal(
+                f"{self.branch} is merged into {self.delivery}{via}: a merged sync cannot be "
+                "undone by prodfix, which never rewrites a delivery branch",
+                hint=f"revert it on {self.delivery} by hand, through a reviewed PR "
+                f"(`git revert -m 1 <the merge commit>` on a branch from {self.delivery})",
+            )
         ref, target = f"refs/heads/{self.branch}", records.ref(SYNCS, self.name)
-        now = repo.ls_remote(remote, ref, target)
+        now = repo.ls_remote(remote, *([ref] if self.head else []), target)
         updates: dict[str, tuple[str, str | None]] = {}
         if self.record_sha and now.get(target) == self.record_sha:
             updates[target] = ("", self.record_sha)
         elif self.record_sha and target in now:
             ctx.out.warn(f"the record of {self.branch} changed since: left as it is")
-        moved = now.get(ref) not in (None, self.head)
-        if not moved and ref in now:
+        moved = self.head and now.get(ref) not in (None, self.head)
+        if self.head and not moved and ref in now:
             updates[ref] = ("", self.head)
         if updates and not records.push(repo, remote, updates).ok:
-            raise ProdfixError(
-                f"{self.branch} or its sync record moved while prodfix was withdrawing them",
-                hint="run `prodfix undo` again",
-                code=Exit.SERVICE,
-            )
+            ctx.out.warn(f"{self.branch} or its record moved meanwhile: left as it is")
         if moved:
             raise ProdfixError(
                 f"remote branch {self.branch} moved to {now[ref][:7]}: not deleting someone's work",
