@@ -12,6 +12,7 @@ from prodfix.workflow.discover import FixSeed
 from prodfix.workflow.evaluate import evaluate
 from prodfix.workflow.facts import RepoFacts
 from prodfix.workflow.fixrecords import TestRecord
+from prodfix.workflow.ops import from_json
 from prodfix.workflow.ops_forge import OpenPr
 from prodfix.workflow.ops_git import CreateBranch, Switch
 from prodfix.workflow.ops_sync import (
@@ -19,6 +20,7 @@ from prodfix.workflow.ops_sync import (
     MergeSyncForResolution,
     PublishSync,
     PushSync,
+    UnpublishSync,
 )
 from prodfix.workflow.steps.sync import SyncFacts, body, message, plan
 from prodfix.workflow.sync_preview import Incoming, Preview
@@ -197,3 +199,14 @@ def test_a_gone_sync_head_fails_prepare() -> None:
         "failed",
         f"{HEAD} is gone locally and on the remote",
     )
+
+
+def test_an_undo_journal_written_before_pushsync_still_reads() -> None:
+    """A record-only undo saved by an earlier prodfix (no `head`) reads as one that leaves the
+    head alone; PushSync's undo round-trips with its head."""
+    old = {"op": "UnpublishSync", "name": RECORD[0], "branch": HEAD, "delivery": "delivery",
+           "record_sha": "9" * 40}  # fmt: skip
+    assert from_json(old) == UnpublishSync(RECORD[0], HEAD, "delivery", Sha("9" * 40), "")
+    new = UnpublishSync(RECORD[0], HEAD, "delivery", Sha("9" * 40), "8" * 40)
+    assert from_json(new.to_json()) == new
+    assert new.describe().startswith(f"delete {HEAD} and withdraw its sync record")
