@@ -149,6 +149,18 @@ def test_local_commands_have_no_timeout(sandbox: Sandbox, monkeypatch: pytest.Mo
     assert git.run(work, "hash-object", "--stdin", input="x" * 1_000_000).returncode == 0
 
 
+def test_git_writes_its_output_fully_buffered(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every git prodfix runs gets GIT_FLUSH=0, whatever the user's environment says: to a pipe,
+    `git log` and `rev-list` would flush (one write, one wake-up of the reader) per record."""
+    sandbox.init_origin()
+    work = sandbox.clone("work")
+    monkeypatch.setenv("GIT_FLUSH", "1")
+    shown = Repo(work).git("-c", "alias.flush=!printenv GIT_FLUSH", "flush").stdout
+    assert shown == "0\n"
+
+
 # -- remotes that want a password -----------------------------------------------------------
 
 

@@ -56,6 +56,11 @@ _FAIL = "false"  # an askpass program that answers nothing and fails (ssh finds 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_ENV}
     env["LC_ALL"] = "C"  # parse English messages, never translated ones
+    # Output fully buffered: to a pipe, `git log`, `rev-list` and the like flush after every
+    # record unless GIT_FLUSH=0 (git(1), GIT_FLUSH) — 2,672 writes instead of 61 for a log of
+    # 2,672 commits, each waking the reader. prodfix reads every git to its end (all input is
+    # given at the start), so nothing waits on a record that stays in git's buffer.
+    env["GIT_FLUSH"] = "0"
     # Never prompt. git asks GIT_ASKPASS, else core.askPass, else SSH_ASKPASS, else the
     # terminal unless GIT_TERMINAL_PROMPT=0 (git-credential(1), "Requesting credentials"); an
     # empty GIT_ASKPASS ends that search with no program run (git_prompt() in git's prompt.c),
