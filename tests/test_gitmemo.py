@@ -111,6 +111,22 @@ def test_refs_read_in_a_look_are_served_until_prodfix_moves_a_ref(sandbox: Sandb
     assert spawns(lambda: repo.refs("refs/heads/new")) == ({"refs/heads/new": b}, 1)
 
 
+def test_a_branch_read_in_a_look_resolves_without_git(sandbox: Sandbox) -> None:
+    clone, _, a, b = history(sandbox)
+    repo = Repo(clone)
+    with repo.looking():
+        repo.refs("refs/heads/")
+        assert spawns(lambda: repo.resolve("refs/heads/side")) == (b, 0)
+        assert spawns(lambda: repo.resolve("refs/heads/gone")) == (None, 0)  # read: absent
+        assert spawns(lambda: repo.resolve(b)) == (b, 0)  # a branch's commit is here
+        assert spawns(lambda: repo.resolve("refs/tags/v1")) == (None, 1)  # not a branch: asked
+        assert spawns(lambda: repo.resolve("refs/remotes/origin/master"))[1] == 1  # not read
+        repo.git("update-ref", "refs/heads/side", a)  # prodfix moves a ref: read again
+        assert spawns(lambda: repo.resolve("refs/heads/side")) == (a, 1)
+    sandbox.g(clone, "update-ref", "refs/heads/side", b)  # outside a look: always asked
+    assert spawns(lambda: repo.resolve("refs/heads/side")) == (b, 1)
+
+
 def test_covered_patterns_follow_for_each_ref_matching() -> None:
     found = {"refs/heads/a": "1", "refs/heads/a/b": "2", "refs/heads/ab": "3", "refs/x": "4"}
     read = ("refs/heads/",)
@@ -237,3 +253,22 @@ def test_a_deploying_next_fetches_the_deploy_repository_once_per_look(
     # one per look: the look that merges, the one whose deploy step opens the PR (its plan
     # and ops reuse that fetch), the last one (7 and 7 when each op fetched and read it)
     assert fetched.count("deploy") == 3 and shown == ["deploy"] * 3
+
+
+def test_the_sync_preview_as_json_starts_one_git_per_question(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sync --dry-run --json --no-fetch` reads the preview and nothing of the sync's state:
+    the remote's branches (which give both tips), the log of what would come, the merge
+    prediction's commits and merge, CODEOWNERS. Pinned, so a regression shows."""
+    fixed_dates(monkeypatch)
+    w = service_world(sandbox)
+
+    def preview() -> int:
+        before = gitrun.spawned
+        doc = json.loads(w.ok("sync", "--dry-run", "--json", "--no-fetch").out)
+        assert len(doc["commits"]) == 1 and doc["conflicts"] == []
+        return gitrun.spawned - before
+
+    assert preview() in (5, 6)  # and git's version, unless this process has asked it before
+    assert preview() == 5

@@ -36,6 +36,10 @@ else:
     pass
 
 
+# Branches, local and remote-tracking: a look's read of them answers `resolve` (see `looking`).
+_BRANCH_REFS = ("refs/heads/", "refs/remotes/")
+
+
 class Repo(Batches):
     """A working clone. Thin: each method is one git invocation (or one batch; gitbatch.py
     has the methods that answer many questions in one process)."""
@@ -176,6 +180,12 @@ class Repo(Batches):
     def resolve(self, rev: str) -> Sha | None:
         if rev in self._present:  # no git command that could remove it ran since
             return Sha(rev)
+        if rev.startswith(_BRANCH_REFS) and (served := self._look.served((rev,))) is not None:
+            found = served.get(rev)  # a branch names a commit (receive-pack refuses others)
+            if found is None:
+                return None
+            self._present.add(found)
+            return Sha(found)
         derived = parent_key(rev)  # `<sha>^`, `<sha>^1`: a fact about the commit's content
         if derived and (known := self.memo.get(derived)):
             return Sha(str(known))

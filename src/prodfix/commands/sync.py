@@ -31,13 +31,15 @@ def run(
     refuse_if_suspended(ctx)
     if fetch:
         records.fetch(ctx.repo, ctx.remote)
-    delivery = pick_delivery(ctx, into)
     # --dry-run --no-fetch changes no ref at all: not even the forge's read of its PRs.
-    facts = sync.gather(ctx, delivery, reason=reason, offline=dry_run and not fetch)
+    offline = dry_run and not fetch
+    with ctx.repo.looking():  # the branches listed for --into also give the tips
+        delivery = pick_delivery(ctx, into)
+        if as_json:  # the preview, nothing of this sync's state
+            ctx.out.emit_json(sync.preview(ctx, delivery, offline=offline).to_json())
+            return Exit.OK
+        facts = sync.gather(ctx, delivery, reason=reason, offline=offline)
     p = facts.preview
-    if as_json:
-        ctx.out.emit_json(p.to_json())
-        return Exit.OK
     if not p.commits:
         ctx.out.say(f"nothing to sync: {delivery} has every commit of {p.mainline}")
         return Exit.OK

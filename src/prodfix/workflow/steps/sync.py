@@ -78,11 +78,11 @@ def default_reason(p: Preview) -> str:
     return f"planned sync of {p.mainline} at {short(p.mainline_tip)} into {p.into}"
 
 
-def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False) -> SyncFacts:
-    """After a fetch: the preview and the state of this sync. `offline` (--dry-run
-    --no-fetch): the forge is not asked — its read would fetch — so PRs stay unknown."""
-    repo, cfg = ctx.repo, ctx.cfg
-    mainline = cfg.mainline
+def preview(ctx: Ctx, delivery: str, *, offline: bool = False) -> Preview:
+    """After a fetch: what merging the mainline into `delivery` would bring. `offline`
+    (--dry-run --no-fetch): the forge is not asked — its read would fetch — so PRs stay
+    unknown. All that `sync --dry-run --json` reads."""
+    repo, mainline = ctx.repo, ctx.cfg.mainline
     m_tip, d_tip = repo.resolve(ctx.tracking(mainline)), repo.resolve(ctx.tracking(delivery))
     if m_tip is None or d_tip is None:
         missing = mainline if m_tip is None else delivery
@@ -92,7 +92,7 @@ def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False
             ".prodfix.toml",
         )
     asking = not offline and ctx.forge.has_credentials()
-    preview = sync_preview.read(
+    return sync_preview.read(
         repo,
         into=delivery,
         mainline=mainline,
@@ -100,13 +100,20 @@ def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False
         mainline_tip=m_tip,
         merged_prs=(lambda since: ctx.forge.merged_prs(mainline, since=since)) if asking else None,
     )
+
+
+def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False) -> SyncFacts:
+    """After a fetch: the preview and the state of this sync (`offline`: as for `preview`)."""
+    repo = ctx.repo
+    pv = preview(ctx, delivery, offline=offline)
+    asking = not offline and ctx.forge.has_credentials()
     prs = ctx.forge.list_prs(state="open") if asking else []
     mine = [p for p in prs if p.head.startswith(f"{SYNC_PREFIX}{delivery}-") and p.base == delivery]
-    head = head_for(delivery, m_tip)
+    head = head_for(delivery, pv.mainline_tip)
     facts = SyncFacts(
-        preview=preview,
+        preview=pv,
         who=_who(ctx),
-        reason=" ".join((reason or "").split()) or default_reason(preview),
+        reason=" ".join((reason or "").split()) or default_reason(pv),
         open_pr=max(mine, key=lambda p: int(p.number)) if mine else None,
         remote_head=repo.resolve(ctx.tracking(head)),
         current_branch=repo.current_branch(),
