@@ -460,3 +460,17 @@ def test_drift_follows_the_configured_dc_folders(fleet: Fleet) -> None:
     _, doc = fleet.audit_json(fleet.infra)
     (drift,) = doc["repos"][0]["drift"]
     assert (drift["app"], drift["tags"]) == ("k8s", {"eu1": "2.1", "us1": "2.0"})
+
+
+def test_a_repository_is_audited_in_one_look(fleet: Fleet) -> None:
+    """After its fetch an audited repository is only read: the refs read once serve the later
+    reads (the PRs, the rules, the fixes in flight). Pinned, so a regression shows."""
+    from prodfix.adapters import gitrun
+
+    counts = []
+    for _ in range(2):  # the second warm: nothing left to learn about commits
+        before = gitrun.spawned
+        code, doc = fleet.audit_json(fleet.clean)
+        assert code == 0 and doc["repos"][0]["ok"]
+        counts.append(gitrun.spawned - before)
+    assert counts[1] == 8, counts

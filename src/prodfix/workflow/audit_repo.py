@@ -111,37 +111,39 @@ def audit_repo(repo: Repo, *, now: float) -> RepoAudit:
     from prodfix.config import load_for_repo
 
     result = RepoAudit(str(repo.path))
-    try:
-        cfg = load_for_repo(repo)
-        prs = _fetch_and_list_prs(repo, cfg, result)
-    except ProdfixError as exc:
-        result.fail(exc.message)
-        return result
-    try:
-        result.backmerge_prs = _backmerge_prs(repo, cfg, prs, now)
-    except ProdfixError as exc:
-        result.fail(f"cannot read the back-merge PRs: {exc.message}")
-    try:
-        report = check_repo(repo, cfg, ref=str(cfg.mainline), into=None, fetch=False, now=now)
-        result.findings = report.findings
-        result.notes += report.notes
-    except ProdfixError as exc:
-        result.fail(exc.message)
-    try:
-        result.deliveries = behind.deliveries(repo, cfg, now=now)
-    except ProdfixError as exc:
-        result.fail(f"cannot tell how far the delivery branches are behind: {exc.message}")
-    try:
-        result.fixes = _fixes_in_flight(repo, cfg)
-    except ProdfixError as exc:
-        result.fail(f"cannot read the fixes in flight: {exc.message}")
-    try:
-        result.drift, notes = scan(
-            repo, f"refs/remotes/{cfg.remote}/{cfg.mainline}", cfg.deploy.path
-        )
-        result.notes += notes
-    except ProdfixError as exc:
-        result.fail(f"cannot read the GitOps folders: {exc.message}")
+    # One look: after the fetch everything reads, and the refs read first serve later reads.
+    with repo.looking():
+        try:
+            cfg = load_for_repo(repo)
+            prs = _fetch_and_list_prs(repo, cfg, result)
+        except ProdfixError as exc:
+            result.fail(exc.message)
+            return result
+        try:
+            result.backmerge_prs = _backmerge_prs(repo, cfg, prs, now)
+        except ProdfixError as exc:
+            result.fail(f"cannot read the back-merge PRs: {exc.message}")
+        try:
+            report = check_repo(repo, cfg, ref=str(cfg.mainline), into=None, fetch=False, now=now)
+            result.findings = report.findings
+            result.notes += report.notes
+        except ProdfixError as exc:
+            result.fail(exc.message)
+        try:
+            result.deliveries = behind.deliveries(repo, cfg, now=now)
+        except ProdfixError as exc:
+            result.fail(f"cannot tell how far the delivery branches are behind: {exc.message}")
+        try:
+            result.fixes = _fixes_in_flight(repo, cfg)
+        except ProdfixError as exc:
+            result.fail(f"cannot read the fixes in flight: {exc.message}")
+        try:
+            result.drift, notes = scan(
+                repo, f"refs/remotes/{cfg.remote}/{cfg.mainline}", cfg.deploy.path
+            )
+            result.notes += notes
+        except ProdfixError as exc:
+            result.fail(f"cannot read the GitOps folders: {exc.message}")
     return result
 
 
