@@ -112,12 +112,13 @@ def test_refs_read_in_a_look_are_served_until_prodfix_moves_a_ref(sandbox: Sandb
 
 
 def test_a_branch_read_in_a_look_resolves_without_git(sandbox: Sandbox) -> None:
-    clone, _, a, b = history(sandbox)
+    clone, base, a, b = history(sandbox)
     repo = Repo(clone)
     with repo.looking():
         repo.refs("refs/heads/")
         assert spawns(lambda: repo.resolve("refs/heads/side")) == (b, 0)
         assert spawns(lambda: repo.resolve("refs/heads/gone")) == (None, 0)  # read: absent
+        assert spawns(lambda: repo.resolve("refs/heads/side~1")) == (base, 1)  # a revision
         assert spawns(lambda: repo.resolve(b)) == (b, 0)  # a branch's commit is here
         assert spawns(lambda: repo.resolve("refs/tags/v1")) == (None, 1)  # not a branch: asked
         assert spawns(lambda: repo.resolve("refs/remotes/origin/master"))[1] == 1  # not read

@@ -38,6 +38,13 @@ else:
 
 # Branches, local and remote-tracking: a look's read of them answers `resolve` (see `looking`).
 _BRANCH_REFS = ("refs/heads/", "refs/remotes/")
+# What no ref name holds (git-check-ref-format(1)) but revision syntax does: `x~1`, `x^{tree}`,
+# `x@{1}`, `x:path`, `a..b`.
+_REVISION_SYNTAX = ("~", "^", ":", "?", "*", "[", "\\", "@{", "..", " ")
+
+
+def _plain_ref_name(rev: str) -> bool:
+    return not any(c in rev for c in _REVISION_SYNTAX)
 
 
 class Repo(Batches):
@@ -180,7 +187,11 @@ class Repo(Batches):
     def resolve(self, rev: str) -> Sha | None:
         if rev in self._present:  # no git command that could remove it ran since
             return Sha(rev)
-        if rev.startswith(_BRANCH_REFS) and (served := self._look.served((rev,))) is not None:
+        if (
+            rev.startswith(_BRANCH_REFS)
+            and _plain_ref_name(rev)
+            and (served := self._look.served((rev,))) is not None
+        ):
             found = served.get(rev)  # a branch names a commit (receive-pack refuses others)
             if found is None:
                 return None
