@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli import prodfix
+from tests.cli import prodfix, prodfix_proc
 from tests.gitfix import Sandbox
 from tests.scenario import (
     World,
@@ -23,6 +23,7 @@ from tests.scenario import (
     run_states,
     service_world,
 )
+from tests.team import make_team, pr_list
 
 
 @pytest.fixture(autouse=True)
@@ -135,3 +136,39 @@ def test_a_sync_head_someone_pushed_first_is_left_as_theirs(
     w.ok("abort")
     assert w.sb.g(w.work, "branch", "--list", branch) == ""  # this attempt's head, gone
     assert w.sb.refs(w.sb.origin) == remote and run_states() == []
+
+
+def test_two_people_sync_at_once_one_sync_lands_and_every_clone_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice and Bob, each with a clone and a PRODFIX_HOME of their own, sync the same mainline
+    commit: Bob's `sync` (a process of his own) runs between Alice's look at the remote and her
+    push. Bob's head, record and PR land whole; nothing of Alice's does, she is told to abort;
+    every clone's status then shows Bob's sync alone, and after Bob's `undo` no sync at all."""
+    team = make_team(tmp_path / "team")
+    alice, bob = team.alice, team.bob
+    tip = team.git(alice.svc, "rev-parse", "origin/master")
+    head = f"sync/delivery-{tip[:7]}"
+
+    def bob_syncs(n: int) -> None:
+        if n == 1:
+            r = prodfix_proc(bob.svc, "sync", env=bob.env)
+            assert r.code == 0, r.out + r.err
+
+    log_pushes(monkeypatch, bob_syncs)
+    r = team.run(alice, "sync")
+    assert r.code == 4, r.out + r.err
+    assert f"another {head} reached origin first" in r.err
+    record = team.docs(team.service, "refs/prodfix/syncs/", "record.json")
+    assert list(record) == [f"refs/prodfix/syncs/delivery-{tip[:7]}"]
+    (doc,) = record.values()
+    assert doc["started_by"].startswith("Bob Engineer") and doc["head"] == team.tip(head)
+    assert [(h, state) for h, _, state in pr_list(team).values()] == [(head, "open")]
+    team.ok(alice, "abort")
+    assert team.git(alice.svc, "branch", "--list", head) == ""
+    syncs = [f["name"] for f in team.agreed()["fixes"] if f["repos"][0]["kind"] == "sync"]
+    assert syncs == [head]
+    team.ok(bob, "undo")
+    assert not team.refs_of(team.service, "refs/prodfix/syncs/")
+    assert f"refs/heads/{head}" not in team.refs_of(team.service, "refs/heads/")
+    assert all(f["repos"][0]["kind"] != "sync" for f in team.agreed()["fixes"])
