@@ -233,7 +233,7 @@ class UnpublishSync(Op):
             updates[target] = ("", self.record_sha)
         elif self.record_sha and target in now:
             ctx.out.warn(f"the record of {self.branch} changed since: left as it is")
-        moved = self.head and now.get(ref) not in (None, self.head)
+        moved = bool(self.head) and now.get(ref) not in (None, self.head)
         if self.head and not moved and ref in now:
             updates[ref] = ("", self.head)
         if updates and not records.push(repo, remote, updates).ok:

@@ -106,8 +106,8 @@ def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False
     """After a fetch: the preview and the state of this sync (`offline`: as for `preview`)."""
     repo = ctx.repo
     pv = preview(ctx, delivery, offline=offline)
-    asking = not offline and ctx.forge.has_credentials()
-    prs = ctx.forge.list_prs(state="open") if asking else []
+    can_open = ctx.forge.has_credentials()
+    prs = ctx.forge.list_prs(state="open") if can_open and not offline else []
     mine = [p for p in prs if p.head.startswith(f"{SYNC_PREFIX}{delivery}-") and p.base == delivery]
     head = head_for(delivery, pv.mainline_tip)
     facts = SyncFacts(
@@ -117,7 +117,7 @@ def gather(ctx: Ctx, delivery: str, *, reason: str | None, offline: bool = False
         open_pr=max(mine, key=lambda p: int(p.number)) if mine else None,
         remote_head=repo.resolve(ctx.tracking(head)),
         current_branch=repo.current_branch(),
-        can_open=ctx.forge.has_credentials(),
+        can_open=can_open,
     )
     if needs_work_tree(facts):
         if busy := repo.in_progress():
